@@ -1,0 +1,230 @@
+"""The data API every part of batchmon talks to.
+
+The SQL functions in ``sql/`` are the real API; this protocol is its Python face, so the
+engine, the worker, the CLI and the desktop run unchanged over direct Postgres
+(:class:`~batchmon.store.postgres.PostgresStore`) or Supabase
+(:class:`~batchmon.store.supabase.SupabaseStore`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol, runtime_checkable
+
+ChangeKind = Literal["batch", "assets", "resync"]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingBatch:
+    """One row of the monitoring query: a batch that still has pending assets."""
+
+    batch_id: str
+    asset_count: int
+    oldest_asset_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRow:
+    """One ``openai_batches`` row as stored (status as last recorded, not live)."""
+
+    id: str
+    user_id: str | None
+    status: str
+    endpoint: str | None = None
+    model: str | None = None
+    total: int = 0
+    completed: int = 0
+    failed: int = 0
+    input_file_id: str | None = None
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    errors: list[dict[str, Any]] | None = None
+    usage: dict[str, Any] | None = None
+    metadata: dict[str, str] | None = None
+    created_at: datetime | None = None
+    in_progress_at: datetime | None = None
+    finalizing_at: datetime | None = None
+    completed_at: datetime | None = None
+    failed_at: datetime | None = None
+    expired_at: datetime | None = None
+    cancelling_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    expires_at: datetime | None = None
+    last_polled_at: datetime | None = None
+    applied_at: datetime | None = None
+    retry_of: str | None = None
+    retried_by: str | None = None
+    attempt: int = 1
+    asset_count: int = 0
+    pending_assets: int = 0
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AssetRow:
+    """One ``assets`` row, as the detail pane and retry need it."""
+
+    id: str
+    user_id: str | None
+    image_url: str | None
+    status: str | None
+    batch_id: str | None
+    tags: list[str] | None
+    error: str | None
+    created_at: datetime | None = None
+    tagged_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    """The outcome for one asset, ready to write: tags on success, a reason on failure."""
+
+    asset_id: str
+    ok: bool
+    tags: list[str] | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyCounts:
+    """What one apply call changed. ``skipped`` rows were already final (idempotency)."""
+
+    completed: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+    def __add__(self, other: ApplyCounts) -> ApplyCounts:
+        return ApplyCounts(
+            self.completed + other.completed,
+            self.failed + other.failed,
+            self.skipped + other.skipped,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PollRun:
+    """One pass of the server-side poller, as recorded in ``batch_poll_runs``."""
+
+    started_at: datetime
+    finished_at: datetime | None
+    checked: int
+    applied: int
+    failed: int
+    error: str | None = None
+    worker_id: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A push notification from the store.
+
+    ``resync`` means "you may have missed changes: refetch everything"; it is emitted
+    after every (re)connect of the change feed.
+    """
+
+    kind: ChangeKind
+    batch_id: str | None = None
+    status: str | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryLink:
+    """Result of :meth:`Store.begin_retry`: whether this call linked the batches."""
+
+    linked: bool
+    moved_assets: int
+    existing_retry: str | None = None
+
+
+class StoreError(Exception):
+    """A store operation failed in a way a person can act on (message says how)."""
+
+
+class PermissionDenied(StoreError):
+    """Row-level security refused the operation (wrong user, or signed out)."""
+
+
+class RetryRefused(StoreError):
+    """The batch was already retried; ``retried_by`` names the batch that did it."""
+
+    def __init__(self, batch_id: str, retried_by: str) -> None:
+        super().__init__(f"batch {batch_id} was already retried as {retried_by}")
+        self.batch_id = batch_id
+        self.retried_by = retried_by
+
+
+@runtime_checkable
+class Store(Protocol):
+    """One SQL API, two transports. Every method maps onto one SQL function."""
+
+    async def pending_batches(self) -> list[PendingBatch]: ...
+
+    async def list_batches(self, *, limit: int = 10_000) -> list[BatchRow]: ...
+
+    async def get_batch(self, batch_id: str) -> BatchRow | None: ...
+
+    async def record_statuses(self, batches: Sequence[Mapping[str, Any]]) -> int:
+        """Upsert live statuses (OpenAI ``Batch`` objects as JSON dicts); returns rows."""
+        ...
+
+    async def claim_due(
+        self,
+        worker_id: str,
+        *,
+        min_age: timedelta,
+        interval: timedelta,
+        lease: timedelta,
+        limit: int = 10_000,
+    ) -> list[str]:
+        """Lease due batches to ``worker_id`` (``FOR UPDATE SKIP LOCKED``)."""
+        ...
+
+    async def release_claims(self, worker_id: str, batch_ids: Iterable[str]) -> int: ...
+
+    async def apply_results(
+        self, batch_id: str, rows: AsyncIterable[ResultRow] | Iterable[ResultRow]
+    ) -> ApplyCounts:
+        """Write outcomes for assets still pending under ``batch_id``, in chunks.
+
+        Idempotent: an asset already completed or failed under this batch is skipped.
+        """
+        ...
+
+    async def finish_apply(self, batch_id: str, *, unreturned_reason: str) -> ApplyCounts:
+        """Fail assets of the batch that got no result line; set ``applied_at`` once."""
+        ...
+
+    async def mark_batch_failed(self, batch_id: str, reason: str) -> ApplyCounts:
+        """Fail every still-pending asset of a batch that produced no results at all."""
+        ...
+
+    async def batch_assets(self, batch_id: str, *, limit: int = 100_000) -> list[AssetRow]: ...
+
+    async def assets_by_ids(self, asset_ids: Sequence[str]) -> list[AssetRow]: ...
+
+    async def mark_submitted(self, batch: Mapping[str, Any], asset_ids: Sequence[str]) -> int:
+        """Record a new batch and point its assets at it as ``pending``."""
+        ...
+
+    async def begin_retry(
+        self, old_batch_id: str, new_batch: Mapping[str, Any], asset_ids: Sequence[str]
+    ) -> RetryLink:
+        """Atomically record the new batch, re-point ``asset_ids`` and link old/new.
+
+        Raises :class:`RetryRefused` when ``old_batch_id`` already has another retry.
+        """
+        ...
+
+    async def record_poll_run(self, run: PollRun) -> int: ...
+
+    async def recent_poll_runs(self, *, limit: int = 20) -> list[PollRun]: ...
+
+    def changes(self) -> AsyncIterator[Change]:
+        """Push feed: batch and asset changes, plus ``resync`` after every (re)connect."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,11 @@
+"""Root pytest configuration: shared fixture plugins live in tests/fixtures/."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+pytest_plugins = [
+    "tests.fixtures.loops",
+    "tests.fixtures.postgres",
+    "tests.fixtures.sim",
+]
