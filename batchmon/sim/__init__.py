@@ -1,0 +1,27 @@
+"""An OpenAI-compatible Batch API simulator for the offline demo and the test suite.
+
+Create a Simulator on a clock, serve create_app(sim) with uvicorn or mount it in-process,
+and script batches through `sim_*` metadata keys or the /_sim control routes.
+"""
+
+from .app import SimulatedDisconnect, create_app
+from .clock import Clock, ManualClock, ScaledClock
+from .faults import Fault, FaultConfig
+from .lifecycle import Timing
+from .rules import predicted_tags
+from .script import BatchScript
+from .simulator import Simulator
+
+__all__ = [
+    "BatchScript",
+    "Clock",
+    "Fault",
+    "FaultConfig",
+    "ManualClock",
+    "ScaledClock",
+    "SimulatedDisconnect",
+    "Simulator",
+    "Timing",
+    "create_app",
+    "predicted_tags",
+]

@@ -1,0 +1,118 @@
+"""`batchmon sim`: serve the simulator over HTTP with uvicorn.
+
+Binds 127.0.0.1 unless told otherwise: the simulator has no business on a network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+from .app import SimulatedDisconnect, create_app
+from .clock import ScaledClock
+from .faults import FaultConfig
+from .script import DEFAULT_DURATION
+from .simulator import Simulator
+
+DEFAULT_PORT = 8765
+API_KEY_ENV = "BATCHMON_SIM_API_KEY"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the simulator's options to `parser` (used by `batchmon sim` and `-m batchmon.sim`)."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s)")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="simulated seconds per real second (default 1; 60 makes a minute pass per second)",
+    )
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get(API_KEY_ENV),
+        help=f"require this bearer key (default: ${API_KEY_ENV}; unset accepts any key)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for ids and faults")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=DEFAULT_DURATION,
+        help="simulated seconds a batch spends in_progress unless sim_duration says otherwise",
+    )
+    faults = parser.add_argument_group("fault injection (rates are probabilities 0..1)")
+    faults.add_argument("--rate-limit-rate", type=float, default=0.0, help="share of 429s")
+    faults.add_argument("--retry-after", type=float, default=1.0, help="Retry-After seconds")
+    faults.add_argument("--server-error-rate", type=float, default=0.0, help="share of 500/503")
+    faults.add_argument("--drop-rate", type=float, default=0.0, help="share of dropped connections")
+    faults.add_argument(
+        "--truncate-rate", type=float, default=0.0, help="share of truncated file downloads"
+    )
+    faults.add_argument("--latency-rate", type=float, default=0.0, help="share of slow responses")
+    faults.add_argument("--latency-seconds", type=float, default=0.0, help="added latency")
+    faults.add_argument(
+        "--fault-match", default=None, help='regex on "METHOD /v1/path" limiting where faults hit'
+    )
+    parser.add_argument("--log-level", default="info", help="uvicorn log level")
+
+
+def fault_config(args: argparse.Namespace) -> FaultConfig:
+    return FaultConfig(
+        seed=args.seed,
+        rate_limit_rate=args.rate_limit_rate,
+        retry_after=args.retry_after,
+        server_error_rate=args.server_error_rate,
+        drop_rate=args.drop_rate,
+        truncate_rate=args.truncate_rate,
+        latency_rate=args.latency_rate,
+        latency_seconds=args.latency_seconds,
+        match=args.fault_match,
+    )
+
+
+def build_simulator(args: argparse.Namespace) -> Simulator:
+    return Simulator(
+        ScaledClock(args.time_scale),
+        api_key=args.api_key or None,
+        faults=fault_config(args),
+        seed=args.seed,
+        default_duration=args.duration,
+    )
+
+
+class QuietSimulatedFaults(logging.Filter):
+    """Log a scripted dropped connection as one line, not as a server crash."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], SimulatedDisconnect):
+            record.msg, record.args = "%s", (str(record.exc_info[1]),)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def quiet_simulated_faults() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, QuietSimulatedFaults) for f in logger.filters):
+        logger.addFilter(QuietSimulatedFaults())
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted; returns the process exit code."""
+    import uvicorn
+
+    try:
+        sim = build_simulator(args)
+    except ValueError as exc:
+        print(f"batchmon sim: {exc}")
+        return 2
+    quiet_simulated_faults()
+    key_note = "requires the configured API key" if sim.api_key else "accepts any API key"
+    print(
+        f"batchmon sim: OpenAI Batch API at http://{args.host}:{args.port}/v1 "
+        f"(time x{args.time_scale:g}, {key_note}); control at /_sim",
+        flush=True,
+    )
+    uvicorn.run(create_app(sim), host=args.host, port=args.port, log_level=args.log_level)
+    return 0
