@@ -1,0 +1,368 @@
+"""SupabaseStore: the SQL API over Supabase's REST (``rpc``) and Realtime, as one user.
+
+A desktop signs in with email and password; every call then runs as that user, so
+row-level security shows and changes only their batches. The session is kept in the
+OS keyring and restored on start (``initialize_from_storage``), which is also what
+gives Realtime the user's JWT instead of the anonymous key. Calls are the same SQL
+functions :class:`~batchmon.store.postgres.PostgresStore` runs, through PostgREST.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from postgrest.exceptions import APIError
+from supabase import AsyncClient, AsyncClientOptions
+from supabase.types import RealtimeClientOptions
+from supabase_auth import AsyncSupportedStorage
+from supabase_auth.errors import AuthApiError, AuthError
+
+from batchmon.store.protocol import (
+    ApplyCounts,
+    AssetRow,
+    BatchRow,
+    Change,
+    PendingBatch,
+    PermissionDenied,
+    PollRun,
+    ResultRow,
+    RetryLink,
+    RetryRefused,
+    StoreError,
+)
+from batchmon.store.supabase_feed import FeedOptions, RealtimeFeed
+from batchmon.store.supabase_rows import rows_to, to_json_value
+from batchmon.store.supabase_session import KeyringSessionStorage, check_desktop_key
+
+logger = logging.getLogger(__name__)
+
+APPLY_CHUNK_ROWS = 1000
+_JWT_CODES = {"PGRST301", "PGRST302", "PGRST303"}
+_MIGRATE_HINT = (
+    "the batchmon SQL functions are missing or out of date on this Supabase project: "
+    "run `batchmon db migrate --database-url <the project's direct connection URL>`"
+)
+
+
+def _seconds(value: timedelta) -> str:
+    return f"{value.total_seconds()} seconds"
+
+
+def translate_api_error(exc: APIError, *, batch_id: str | None = None) -> StoreError:
+    """A PostgREST error as the store's error a person can act on."""
+    code = exc.code or ""
+    message = exc.message or str(exc)
+    if code == "BM001":
+        return RetryRefused(batch_id or "?", str(exc.details or "another batch"))
+    if code == "42501":
+        return PermissionDenied(
+            f"permission denied: {message}. Only the owner of these rows may do this; "
+            "sign in as that user."
+        )
+    if code in _JWT_CODES:
+        return PermissionDenied(
+            f"the Supabase session is no longer valid ({message}); sign in again"
+        )
+    if code in ("PGRST202", "42883", "42P01"):
+        return StoreError(f"{_MIGRATE_HINT} ({message})")
+    hint = f" ({exc.hint})" if exc.hint else ""
+    label = f"Supabase error {code}" if code else "Supabase error"
+    return StoreError(f"{label}: {message}{hint}")
+
+
+async def _chunks(
+    rows: AsyncIterable[ResultRow] | Iterable[ResultRow], size: int
+) -> AsyncIterator[list[ResultRow]]:
+    if isinstance(rows, AsyncIterable):
+        chunk: list[ResultRow] = []
+        async for row in rows:
+            chunk.append(row)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+        return
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+class SupabaseStore:
+    """The :class:`~batchmon.store.protocol.Store` over supabase-py, as a signed-in user."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        chunk_rows: int = APPLY_CHUNK_ROWS,
+        feed_options: FeedOptions | None = None,
+    ) -> None:
+        if chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
+        self.client = client
+        self._http_client = http_client
+        self.chunk_rows = chunk_rows
+        self.feed = RealtimeFeed(client, options=feed_options, refresh_session=self._refresh)
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        key: str,
+        *,
+        storage: AsyncSupportedStorage | None = None,
+        allow_service_role: bool = False,
+        realtime: RealtimeClientOptions | None = None,
+        feed_options: FeedOptions | None = None,
+        chunk_rows: int = APPLY_CHUNK_ROWS,
+        http_timeout: float = 30.0,
+    ) -> SupabaseStore:
+        """Open a client for project ``url`` with its anon ``key``; restore a saved sign-in.
+
+        ``storage`` defaults to the OS keyring. A ``service_role`` key is refused unless
+        ``allow_service_role`` (it would bypass row-level security).
+        """
+        check_desktop_key(key, allow_service_role=allow_service_role)
+        http_client = httpx.AsyncClient(timeout=http_timeout)
+        options = AsyncClientOptions(
+            storage=storage if storage is not None else KeyringSessionStorage(),
+            persist_session=True,
+            auto_refresh_token=True,
+            realtime=realtime,
+            httpx_client=http_client,
+        )
+        try:
+            client = await AsyncClient.create(url, key, options)
+            store = cls(
+                client, http_client=http_client, chunk_rows=chunk_rows, feed_options=feed_options
+            )
+            await store.restore_session()
+        except AuthError as exc:
+            await http_client.aclose()
+            raise StoreError(f"cannot restore the Supabase sign-in: {exc}") from exc
+        except Exception:
+            await http_client.aclose()
+            raise
+        return store
+
+    # -- session --
+
+    async def restore_session(self) -> str | None:
+        """Load the saved session (refreshing it if expired); returns the user id or None.
+
+        realtime-py keeps the anon key until told otherwise, so the user's JWT is handed
+        to it here, before any channel joins.
+        """
+        await self.client.auth.initialize_from_storage()
+        session = await self.client.auth.get_session()
+        if session is None:
+            return None
+        await self.client.realtime.set_auth(session.access_token)
+        return session.user.id
+
+    async def sign_in(self, email: str, password: str) -> str:
+        """Sign in with email and password; the session is saved for the next start."""
+        try:
+            response = await self.client.auth.sign_in_with_password(
+                {"email": email, "password": password}
+            )
+        except AuthApiError as exc:
+            raise PermissionDenied(f"Supabase refused the sign-in for {email}: {exc}") from exc
+        except (AuthError, httpx.HTTPError) as exc:
+            raise StoreError(f"cannot reach Supabase to sign in: {exc}") from exc
+        if response.session is None or response.user is None:
+            raise PermissionDenied(f"Supabase gave no session for {email}; confirm the email first")
+        await self.client.realtime.set_auth(response.session.access_token)
+        return response.user.id
+
+    async def sign_out(self) -> None:
+        """Sign out here and forget the saved session."""
+        try:
+            await self.client.auth.sign_out({"scope": "local"})
+        except (AuthError, httpx.HTTPError) as exc:
+            logger.warning("signed out locally; the server did not confirm: %s", exc)
+
+    async def user_id(self) -> str | None:
+        session = await self.client.auth.get_session()
+        return session.user.id if session else None
+
+    async def _refresh(self) -> None:
+        try:
+            await self.client.auth.refresh_session()
+        except (AuthError, httpx.HTTPError) as exc:
+            raise PermissionDenied(
+                f"the Supabase session expired and could not be renewed ({exc}); sign in again"
+            ) from exc
+
+    # -- rpc --
+
+    async def _rpc(self, fn: str, params: Mapping[str, Any], *, batch_id: str | None = None) -> Any:
+        args = {k: to_json_value(v) for k, v in params.items()}
+        for attempt in (1, 2):
+            try:
+                response = await self.client.rpc(fn, args).execute()
+            except APIError as exc:
+                if attempt == 1 and (exc.code in _JWT_CODES or exc.message == "JWT expired"):
+                    await self._refresh()  # the server's clock says the token ran out
+                    continue
+                raise translate_api_error(exc, batch_id=batch_id) from exc
+            except httpx.HTTPError as exc:
+                raise StoreError(
+                    f"cannot reach Supabase at {self.client.supabase_url} ({exc}); "
+                    "check the network and the project URL"
+                ) from exc
+            return response.data
+        raise AssertionError("unreachable")
+
+    # -- the Store protocol --
+
+    async def pending_batches(self) -> list[PendingBatch]:
+        return rows_to(PendingBatch, await self._rpc("pending_batches", {}))
+
+    async def list_batches(self, *, limit: int = 10_000) -> list[BatchRow]:
+        return rows_to(BatchRow, await self._rpc("list_batches", {"p_limit": limit}))
+
+    async def get_batch(self, batch_id: str) -> BatchRow | None:
+        rows = rows_to(BatchRow, await self._rpc("get_batch", {"p_batch": batch_id}))
+        return rows[0] if rows else None
+
+    async def record_statuses(self, batches: Sequence[Mapping[str, Any]]) -> int:
+        if not batches:
+            return 0
+        data = await self._rpc("record_batch_statuses", {"p_batches": list(batches)})
+        return int(data or 0)
+
+    async def claim_due(
+        self,
+        worker_id: str,
+        *,
+        min_age: timedelta,
+        interval: timedelta,
+        lease: timedelta,
+        limit: int = 10_000,
+    ) -> list[str]:
+        data = await self._rpc(
+            "claim_due_batches",
+            {
+                "p_worker": worker_id,
+                "p_min_age": _seconds(min_age),
+                "p_interval": _seconds(interval),
+                "p_lease": _seconds(lease),
+                "p_limit": limit,
+            },
+        )
+        return [str(x) for x in data or []]
+
+    async def release_claims(self, worker_id: str, batch_ids: Iterable[str]) -> int:
+        ids = list(batch_ids)
+        if not ids:
+            return 0
+        data = await self._rpc("release_claims", {"p_worker": worker_id, "p_batch_ids": ids})
+        return int(data or 0)
+
+    async def apply_results(
+        self, batch_id: str, rows: AsyncIterable[ResultRow] | Iterable[ResultRow]
+    ) -> ApplyCounts:
+        total = ApplyCounts()
+        async for chunk in _chunks(rows, self.chunk_rows):
+            payload = [
+                {"asset_id": r.asset_id, "ok": r.ok, "tags": r.tags, "error": r.error}
+                for r in chunk
+            ]
+            data = await self._rpc(
+                "apply_batch_results", {"p_batch": batch_id, "p_rows": payload}, batch_id=batch_id
+            )
+            total = total + self._counts(data)
+        return total
+
+    async def finish_apply(self, batch_id: str, *, unreturned_reason: str) -> ApplyCounts:
+        data = await self._rpc(
+            "finish_batch_apply",
+            {"p_batch": batch_id, "p_reason": unreturned_reason},
+            batch_id=batch_id,
+        )
+        return self._counts(data)
+
+    async def mark_batch_failed(self, batch_id: str, reason: str) -> ApplyCounts:
+        data = await self._rpc(
+            "mark_batch_failed", {"p_batch": batch_id, "p_reason": reason}, batch_id=batch_id
+        )
+        return self._counts(data)
+
+    @staticmethod
+    def _counts(data: Any) -> ApplyCounts:
+        rows = rows_to(ApplyCounts, data)
+        return rows[0] if rows else ApplyCounts()
+
+    async def batch_assets(self, batch_id: str, *, limit: int = 100_000) -> list[AssetRow]:
+        return rows_to(
+            AssetRow, await self._rpc("batch_assets", {"p_batch": batch_id, "p_limit": limit})
+        )
+
+    async def assets_by_ids(self, asset_ids: Sequence[str]) -> list[AssetRow]:
+        if not asset_ids:
+            return []
+        return rows_to(AssetRow, await self._rpc("assets_by_ids", {"p_ids": list(asset_ids)}))
+
+    async def mark_submitted(self, batch: Mapping[str, Any], asset_ids: Sequence[str]) -> int:
+        data = await self._rpc(
+            "mark_batch_submitted", {"p_batch": dict(batch), "p_asset_ids": list(asset_ids)}
+        )
+        return int(data or 0)
+
+    async def begin_retry(
+        self, old_batch_id: str, new_batch: Mapping[str, Any], asset_ids: Sequence[str]
+    ) -> RetryLink:
+        data = await self._rpc(
+            "begin_batch_retry",
+            {
+                "p_old_batch": old_batch_id,
+                "p_new_batch": dict(new_batch),
+                "p_asset_ids": list(asset_ids),
+            },
+            batch_id=old_batch_id,
+        )
+        rows = rows_to(RetryLink, data)
+        if not rows:
+            raise StoreError(f"Supabase returned no result for the retry of {old_batch_id}")
+        return rows[0]
+
+    async def record_poll_run(self, run: PollRun) -> int:
+        data = await self._rpc(
+            "record_poll_run",
+            {
+                "p_worker": run.worker_id,
+                "p_started_at": run.started_at,
+                "p_finished_at": run.finished_at,
+                "p_checked": run.checked,
+                "p_applied": run.applied,
+                "p_failed": run.failed,
+                "p_error": run.error,
+            },
+        )
+        return int(data)
+
+    async def recent_poll_runs(self, *, limit: int = 20) -> list[PollRun]:
+        return rows_to(PollRun, await self._rpc("recent_poll_runs", {"p_limit": limit}))
+
+    def changes(self) -> AsyncIterator[Change]:
+        return self.feed.changes()
+
+    async def close(self) -> None:
+        await self.feed.close()
+        # supabase-py has no public way to stop its token refresh timer.
+        timer = getattr(self.client.auth, "_refresh_token_timer", None)
+        if timer is not None:
+            timer.cancel()
+        if self._http_client is not None:
+            await self._http_client.aclose()
+
+
+__all__ = ["APPLY_CHUNK_ROWS", "FeedOptions", "SupabaseStore", "translate_api_error"]

@@ -1,0 +1,112 @@
+"""Which actions a batch's state allows, as one pure function.
+
+The row button, the context menu, the detail pane and the notification's Retry button
+all ask :func:`allowed_actions`, so they never disagree about what a person may do.
+It imports no Qt and is tested for every status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from batchmon.core.status import PENDING_STATUSES, TERMINAL_STATUSES
+
+
+class Action(StrEnum):
+    """Something a person can do to a batch."""
+
+    RETRY = "retry"
+    CANCEL = "cancel"
+    OPEN = "open"
+    COPY_ID = "copy_id"
+    MUTE = "mute"
+
+
+class Counts(Protocol):
+    """The part of ``openai.types.BatchRequestCounts`` (or a ``Progress``) used here."""
+
+    @property
+    def total(self) -> int: ...
+
+    @property
+    def completed(self) -> int: ...
+
+    @property
+    def failed(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCounts:
+    """Plain request counts, for callers that hold numbers rather than an SDK object."""
+
+    total: int = 0
+    completed: int = 0
+    failed: int = 0
+
+
+CANCELLABLE_STATUSES: frozenset[str] = frozenset({"validating", "in_progress", "finalizing"})
+"""OpenAI accepts a cancel only while the batch is still running (not while cancelling)."""
+
+RETRYABLE_STATUSES: frozenset[str] = frozenset({"failed", "expired", "cancelled"})
+"""Ended without doing all the work; ``completed`` qualifies only with failed requests."""
+
+_ALWAYS = frozenset({Action.OPEN, Action.COPY_ID})
+
+
+def is_partially_failed(status: str, counts: Counts | None) -> bool:
+    """A ``completed`` batch where some requests failed: worth a Retry of those."""
+    return status == "completed" and counts is not None and counts.failed > 0
+
+
+def allowed_actions(
+    status: str, request_counts: Counts | None = None, *, retried_by: str | None = None
+) -> frozenset[Action]:
+    """The actions a batch in ``status`` with ``request_counts`` allows.
+
+    - OPEN and COPY_ID: always.
+    - RETRY: ``failed``, ``expired``, ``cancelled``, and ``completed`` with failed
+      requests; never once the batch has been retried (``retried_by`` names the retry,
+      which is the batch to act on instead).
+    - CANCEL: ``validating``, ``in_progress``, ``finalizing``.
+    - MUTE: while the batch can still change (its notifications are still to come).
+
+    An unknown status (a newer API than this code) allows only OPEN and COPY_ID: a
+    guess could offer a button that cannot work.
+    """
+    if status not in PENDING_STATUSES and status not in TERMINAL_STATUSES:
+        return _ALWAYS
+    actions = set(_ALWAYS)
+    if status in PENDING_STATUSES:
+        actions.add(Action.MUTE)
+    if status in CANCELLABLE_STATUSES:
+        actions.add(Action.CANCEL)
+    retryable = status in RETRYABLE_STATUSES or is_partially_failed(status, request_counts)
+    if retryable and retried_by is None:
+        actions.add(Action.RETRY)
+    return frozenset(actions)
+
+
+def resubmit_count(
+    status: str, request_counts: Counts | None, asset_count: int | None = None
+) -> int:
+    """How many requests a Retry would resubmit, for the confirmation question.
+
+    A ``failed`` batch ran nothing (its input was rejected), so every request goes again:
+    the request total, or the asset count when OpenAI never counted the requests.
+    ``expired`` and ``cancelled`` resubmit everything that did not succeed; a partially
+    failed ``completed`` batch resubmits its failures. Anything else resubmits nothing.
+    """
+    total = request_counts.total if request_counts else 0
+    completed = request_counts.completed if request_counts else 0
+    failed = request_counts.failed if request_counts else 0
+    if status == "failed":
+        return total or (asset_count or 0)
+    if status in ("expired", "cancelled"):
+        if total == 0:
+            return asset_count or 0
+        return max(0, total - completed)
+    if status == "completed":
+        return max(0, failed)
+    return 0

@@ -1,0 +1,420 @@
+"""The desktop's list of batches, without Qt: takes snapshots, emits row changes.
+
+Poll passes (live ``openai.types.Batch`` objects), push changes and store rows
+(:class:`~batchmon.store.protocol.BatchRow`) all update one :class:`BatchList`, keyed by
+batch id. It compares each new observation with what it holds and tells its listeners
+exactly which rows appeared, disappeared or changed, and which columns of a changed row
+differ, so the Qt model (:mod:`batchmon.ui.table_model`) can adapt it with
+``beginInsertRows``/``dataChanged`` and never reset. Being plain Python it is tested and
+benchmarked without a window.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import IntEnum
+from typing import Any, Generic, ParamSpec, Protocol
+
+from openai.types import Batch, BatchRequestCounts, BatchUsage
+from openai.types.batch import Errors
+
+from batchmon.core.diff import BatchEvent
+from batchmon.core.pricing import Cost, estimate_cost
+from batchmon.core.status import Progress, is_terminal, progress
+from batchmon.store.protocol import BatchRow
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+
+
+class SyncLike(Protocol):
+    """The part of the engine's ``SyncResult`` the list reads."""
+
+    @property
+    def batches(self) -> Mapping[str, Batch]: ...
+
+
+class Column(IntEnum):
+    """The table's columns, in display order (the model's column numbers)."""
+
+    ID = 0
+    STATUS = 1
+    PROGRESS = 2
+    ASSETS = 3
+    MODEL = 4
+    CREATED = 5
+    TIME = 6
+    COST = 7
+
+
+ALL_COLUMNS: frozenset[Column] = frozenset(Column)
+
+_TIME_FIELDS = (
+    "in_progress_at",
+    "finalizing_at",
+    "completed_at",
+    "failed_at",
+    "expired_at",
+    "cancelling_at",
+    "cancelled_at",
+)
+
+
+class Callbacks(Generic[P]):
+    """A minimal signal: callables connected in order, called with the same arguments.
+
+    A listener that raises is logged and skipped, so one broken view cannot stop the
+    others from hearing about a change.
+    """
+
+    __slots__ = ("_callbacks",)
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable[P, object]] = []
+
+    def connect(self, callback: Callable[P, object]) -> None:
+        """Call ``callback`` on every emit from now on."""
+        self._callbacks.append(callback)
+
+    def disconnect(self, callback: Callable[P, object]) -> None:
+        """Stop calling ``callback``; a callback that was never connected is an error."""
+        self._callbacks.remove(callback)
+
+    def emit(self, *args: P.args, **kwargs: P.kwargs) -> None:
+        """Call every connected callback."""
+        for callback in list(self._callbacks):
+            try:
+                callback(*args, **kwargs)
+            except Exception:
+                log.exception("batch list listener %r failed", callback)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    """One row: the latest batch snapshot plus what only the store knows.
+
+    ``batch`` is always an ``openai.types.Batch`` (rows from the store are converted by
+    :func:`batch_from_row`), so every figure comes from :mod:`batchmon.core`.
+    ``asset_count``/``pending_assets`` are None until the store has reported them.
+    ``progress`` and ``cost`` are computed once, when the item is made.
+    """
+
+    batch: Batch
+    asset_count: int | None = None
+    pending_assets: int | None = None
+    retry_of: str | None = None
+    retried_by: str | None = None
+    progress: Progress = field(init=False, compare=False)
+    cost: Cost = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "progress", progress(self.batch))
+        object.__setattr__(
+            self,
+            "cost",
+            estimate_cost(self.batch.model, self.batch.usage, self.batch.request_counts),
+        )
+
+    @property
+    def id(self) -> str:
+        """The OpenAI batch id (the list's key)."""
+        return self.batch.id
+
+    @property
+    def status(self) -> str:
+        """The batch status as last observed."""
+        return self.batch.status
+
+    @property
+    def model(self) -> str | None:
+        """The model the batch runs (None until OpenAI reports it)."""
+        return self.batch.model
+
+    @property
+    def created_at(self) -> int:
+        """Unix seconds the batch was created."""
+        return self.batch.created_at
+
+    @classmethod
+    def from_row(cls, row: BatchRow) -> BatchItem:
+        """An item for a store row (status as last recorded, plus asset counts, lineage)."""
+        return cls(
+            batch=batch_from_row(row),
+            asset_count=row.asset_count,
+            pending_assets=row.pending_assets,
+            retry_of=row.retry_of,
+            retried_by=row.retried_by,
+        )
+
+
+def _epoch(value: datetime | None) -> int | None:
+    return int(value.timestamp()) if value is not None else None
+
+
+def _complete_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
+    """Fill the detail fields the SDK requires but a stored usage may lack."""
+    data: dict[str, Any] = {
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens_details": {"reasoning_tokens": 0},
+        **usage,
+    }
+    if "total_tokens" not in data:
+        data["total_tokens"] = data.get("input_tokens", 0) + data.get("output_tokens", 0)
+    return data
+
+
+def batch_from_row(row: BatchRow) -> Batch:
+    """The ``Batch`` a store row describes, so store rows and live snapshots look alike.
+
+    Built without validation: a status newer than this SDK must still show up, and bad
+    ``usage``/``errors`` JSON is dropped (logged) rather than hiding the whole row.
+    """
+    usage: BatchUsage | None = None
+    if row.usage:
+        try:
+            usage = BatchUsage.model_validate(_complete_usage(row.usage))
+        except (ValueError, TypeError):
+            log.warning("batch %s: ignoring unreadable usage %r", row.id, row.usage)
+    errors: Errors | None = None
+    if row.errors:
+        try:
+            errors = Errors.model_validate({"object": "list", "data": row.errors})
+        except ValueError:
+            log.warning("batch %s: ignoring unreadable errors", row.id)
+    return Batch.model_construct(
+        id=row.id,
+        object="batch",
+        endpoint=row.endpoint or "",
+        input_file_id=row.input_file_id or "",
+        completion_window="24h",
+        status=row.status,
+        created_at=_epoch(row.created_at) or 0,
+        in_progress_at=_epoch(row.in_progress_at),
+        finalizing_at=_epoch(row.finalizing_at),
+        completed_at=_epoch(row.completed_at),
+        failed_at=_epoch(row.failed_at),
+        expired_at=_epoch(row.expired_at),
+        cancelling_at=_epoch(row.cancelling_at),
+        cancelled_at=_epoch(row.cancelled_at),
+        expires_at=_epoch(row.expires_at),
+        output_file_id=row.output_file_id,
+        error_file_id=row.error_file_id,
+        errors=errors,
+        metadata=dict(row.metadata) if row.metadata else None,
+        model=row.model,
+        request_counts=BatchRequestCounts(
+            total=row.total, completed=row.completed, failed=row.failed
+        ),
+        usage=usage,
+    )
+
+
+def changed_columns(old: BatchItem, new: BatchItem) -> frozenset[Column]:
+    """The columns whose cells differ between two items of the same batch.
+
+    A change no column shows (errors, output file, lineage...) reports ``{Column.ID}``
+    so listeners reading the whole item (``BatchRole``, the detail pane) still hear of
+    it. Identical items report the empty set.
+    """
+    if old == new and old.batch is new.batch:
+        return frozenset()
+    a, b = old.batch, new.batch
+    columns: set[Column] = set()
+    if a.status != b.status:
+        columns.update((Column.STATUS, Column.TIME))
+    op, np = old.progress, new.progress
+    if (op.completed, op.failed, op.total) != (np.completed, np.failed, np.total):
+        columns.update((Column.PROGRESS, Column.TIME))
+    if old.cost != new.cost:
+        columns.add(Column.COST)
+    if a.model != b.model:
+        columns.update((Column.MODEL, Column.COST))
+    if (old.asset_count, old.pending_assets) != (new.asset_count, new.pending_assets):
+        columns.add(Column.ASSETS)
+    if a.created_at != b.created_at:
+        columns.update((Column.CREATED, Column.TIME))
+    if any(getattr(a, name) != getattr(b, name) for name in _TIME_FIELDS):
+        columns.add(Column.TIME)
+    if not columns and (old != new or a != b):
+        columns.add(Column.ID)
+    return frozenset(columns)
+
+
+def _is_stale(current: Batch, incoming: Batch) -> bool:
+    """True when ``incoming`` is an older read than ``current`` (never go backwards).
+
+    A terminal status is final, and request counts only grow within one status; a store
+    row recorded before the latest poll must not undo what the poll showed.
+    """
+    if is_terminal(current.status) and not is_terminal(incoming.status):
+        return True
+    if current.status == incoming.status:
+        cur, inc = progress(current), progress(incoming)
+        return inc.done < cur.done
+    return False
+
+
+class BatchList:
+    """Batches in insertion order, keyed by id, announcing every row change.
+
+    Listeners connect to the :class:`Callbacks` attributes:
+
+    - ``about_to_insert(first, last)`` / ``inserted(first, last)``: rows ``first..last``
+      (inclusive) are appended; the "about to" call comes before the data exists.
+    - ``about_to_remove(first, last)`` / ``removed(first, last)``.
+    - ``changed(row, columns)``: the item at ``row`` was replaced; ``columns`` is the
+      non-empty frozenset of :class:`Column` whose cells differ.
+
+    New batches are appended (in one contiguous insert per call); sorting is the view's
+    job. Updates never reorder rows.
+    """
+
+    def __init__(self) -> None:
+        self._items: list[BatchItem] = []
+        self._rows: dict[str, int] = {}
+        self.about_to_insert: Callbacks[[int, int]] = Callbacks()
+        self.inserted: Callbacks[[int, int]] = Callbacks()
+        self.about_to_remove: Callbacks[[int, int]] = Callbacks()
+        self.removed: Callbacks[[int, int]] = Callbacks()
+        self.changed: Callbacks[[int, frozenset[Column]]] = Callbacks()
+
+    # -- reading -----------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, batch_id: object) -> bool:
+        return batch_id in self._rows
+
+    def __iter__(self) -> Any:
+        return iter(list(self._items))
+
+    def item(self, row: int) -> BatchItem:
+        """The item at ``row`` (IndexError outside ``0..len-1``)."""
+        if row < 0:
+            raise IndexError(row)
+        return self._items[row]
+
+    def get(self, batch_id: str) -> BatchItem | None:
+        """The item for ``batch_id``, or None."""
+        row = self._rows.get(batch_id)
+        return None if row is None else self._items[row]
+
+    def row_of(self, batch_id: str) -> int | None:
+        """The row of ``batch_id``, or None."""
+        return self._rows.get(batch_id)
+
+    def ids(self) -> list[str]:
+        """Batch ids in row order."""
+        return [item.id for item in self._items]
+
+    # -- writing -----------------------------------------------------------------------
+
+    def upsert_batches(self, batches: Iterable[Batch]) -> int:
+        """Merge live snapshots (a poll pass): keeps asset counts and lineage.
+
+        Returns how many rows were inserted or changed. Stale snapshots are ignored.
+        """
+        updates: list[BatchItem] = []
+        for batch in batches:
+            current = self.get(batch.id)
+            if current is None:
+                updates.append(BatchItem(batch))
+            elif current.batch is not batch and not _is_stale(current.batch, batch):
+                updates.append(replace(current, batch=batch))
+        return self._apply(updates)
+
+    def apply_sync(self, result: SyncLike) -> int:
+        """Merge what a sync pass saw (an engine ``SyncResult``: its ``batches`` dict)."""
+        return self.upsert_batches(result.batches.values())
+
+    def apply_events(self, events: Iterable[BatchEvent]) -> int:
+        """Merge the snapshots carried by events (the latest per batch wins)."""
+        latest: dict[str, Batch] = {}
+        for event in events:
+            latest[event.batch_id] = event.batch
+        return self.upsert_batches(latest.values())
+
+    def upsert_rows(self, rows: Iterable[BatchRow]) -> int:
+        """Merge store rows: asset counts and lineage always; the status unless stale."""
+        updates: list[BatchItem] = []
+        for row in rows:
+            fresh = BatchItem.from_row(row)
+            current = self.get(row.id)
+            if current is not None and _is_stale(current.batch, fresh.batch):
+                fresh = replace(fresh, batch=current.batch)
+            updates.append(fresh)
+        return self._apply(updates)
+
+    def load_rows(self, rows: Iterable[BatchRow]) -> int:
+        """Make the list match a complete store snapshot: merge, then drop missing ids.
+
+        Used at start-up and after a push reconnect ("resync"); still incremental.
+        """
+        rows = list(rows)
+        keep = {row.id for row in rows}
+        changed = self.upsert_rows(rows)
+        return changed + self.remove_many(i for i in self.ids() if i not in keep)
+
+    def remove(self, batch_id: str) -> bool:
+        """Drop one batch; False when it was not in the list."""
+        return self.remove_many([batch_id]) == 1
+
+    def remove_many(self, batch_ids: Iterable[str]) -> int:
+        """Drop batches, announcing each contiguous run of rows once (last rows first)."""
+        rows = sorted({r for i in batch_ids if (r := self._rows.get(i)) is not None})
+        if not rows:
+            return 0
+        runs: list[tuple[int, int]] = []
+        for row in rows:
+            if runs and runs[-1][1] == row - 1:
+                runs[-1] = (runs[-1][0], row)
+            else:
+                runs.append((row, row))
+        for first, last in reversed(runs):
+            self.about_to_remove.emit(first, last)
+            for item in self._items[first : last + 1]:
+                del self._rows[item.id]
+            del self._items[first : last + 1]
+            self._reindex(first)
+            self.removed.emit(first, last)
+        return len(rows)
+
+    def clear(self) -> None:
+        """Drop every batch."""
+        self.remove_many(self.ids())
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _reindex(self, start: int) -> None:
+        for row in range(start, len(self._items)):
+            self._rows[self._items[row].id] = row
+
+    def _apply(self, updates: list[BatchItem]) -> int:
+        new_items: dict[str, BatchItem] = {}
+        touched = 0
+        for item in updates:
+            row = self._rows.get(item.id)
+            if row is None:
+                new_items[item.id] = item
+                continue
+            old = self._items[row]
+            columns = changed_columns(old, item)
+            self._items[row] = item
+            if columns:
+                touched += 1
+                self.changed.emit(row, columns)
+        if new_items:
+            first = len(self._items)
+            last = first + len(new_items) - 1
+            self.about_to_insert.emit(first, last)
+            for offset, item in enumerate(new_items.values()):
+                self._items.append(item)
+                self._rows[item.id] = first + offset
+            self.inserted.emit(first, last)
+            touched += len(new_items)
+        return touched

@@ -1,0 +1,233 @@
+"""The embedded default: a complete, offline batchmon that shows itself off in a minute.
+
+With nothing configured (or ``--demo``), batchmon runs everything it normally talks to
+inside its own process: the embedded PostgreSQL in the user data dir, the OpenAI batch
+simulator on 127.0.0.1 (uvicorn on the same event loop), and the server-side worker.
+It seeds image assets and submits a handful of batches on compressed time (a simulated
+day passes in a minute), so a newcomer sees progress, a validation failure, a partial
+failure and an expiry, with notifications and a working Retry, without any account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg
+import uvicorn
+
+from batchmon.engine.submit import submit_assets
+from batchmon.engine.worker import Worker, WorkerConfig
+from batchmon.openai_batches import BatchClient
+from batchmon.sim import ScaledClock, Simulator, Timing, create_app
+from batchmon.store.embedded import EmbeddedPostgres
+from batchmon.store.postgres import PostgresStore
+
+log = logging.getLogger(__name__)
+
+DEMO_API_KEY = "sk-batchmon-demo"
+DAY = 86_400.0
+_DEMO_TABLES = "public.asset_results, public.assets, public.openai_batches, public.batch_poll_runs"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoBatch:
+    """One scripted batch: what it tags, and how the simulator should treat it.
+
+    ``seconds`` is how long it stays in progress, in real seconds at the default pace.
+    """
+
+    label: str
+    subjects: tuple[str, ...]
+    seconds: float
+    script: dict[str, str] = field(default_factory=dict)
+
+
+#: What the demo submits at start: a mix of the outcomes a person must learn to handle.
+DEMO_BATCHES: tuple[DemoBatch, ...] = (
+    DemoBatch("quick", ("cat", "dog", "bicycle", "harbour", "lighthouse", "tulip"), 8),
+    DemoBatch(
+        "catalogue",
+        tuple(f"{w}-{i}" for i in range(1, 5) for w in ("sofa", "lamp", "rug", "chair", "vase")),
+        30,
+    ),
+    DemoBatch(
+        "partial",
+        tuple(f"street-{i:02d}" for i in range(1, 17)),
+        20,
+        {"sim_fail_fraction": "0.25"},
+    ),
+    DemoBatch("rejected", tuple(f"scan-{i}" for i in range(1, 7)), 5, {"sim_fail_validation": "1"}),
+    DemoBatch(
+        "expiring",
+        tuple(f"archive-{i:02d}" for i in range(1, 13)),
+        90,
+        {"sim_expire": "0.5"},
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPace:
+    """How fast demo time runs: ``day_seconds`` real seconds per simulated day.
+
+    The default (60) lets a 24-hour completion window run out within a minute, so the
+    expiring batch expires while a newcomer watches. Tests pass a few seconds.
+    """
+
+    day_seconds: float = 60.0
+
+    @property
+    def scale(self) -> float:
+        return DAY / self.day_seconds
+
+    def sim_seconds(self, real_seconds_at_default_pace: float) -> float:
+        """Simulated seconds for a duration given in real seconds at the default pace."""
+        return real_seconds_at_default_pace * (self.day_seconds / 60.0) * self.scale
+
+    def real(self, seconds_at_default_pace: float) -> float:
+        return seconds_at_default_pace * self.day_seconds / 60.0
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+class _Server(uvicorn.Server):
+    """uvicorn that reports readiness through a future (no polling for ``started``)."""
+
+    def __init__(self, config: uvicorn.Config, ready: asyncio.Future[None]) -> None:
+        super().__init__(config)
+        self._ready = ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if not self._ready.done():
+            self._ready.set_result(None)
+
+    def install_signal_handlers(self) -> None:  # the app owns signals, not the server
+        return None
+
+
+class DemoEnvironment:
+    """Starts and stops the demo's database, simulator and worker."""
+
+    def __init__(self, data_dir: Path, pace: DemoPace | None = None) -> None:
+        self.data_dir = data_dir
+        self.pace = pace or DemoPace()
+        self.simulator = Simulator(
+            ScaledClock(self.pace.scale),
+            api_key=DEMO_API_KEY,
+            timing=Timing(
+                validating=self.pace.sim_seconds(3),
+                finalizing=self.pace.sim_seconds(3),
+                cancelling=self.pace.sim_seconds(2),
+            ),
+        )
+        self.embedded = EmbeddedPostgres(data_dir / "postgres")
+        self.database_url: str | None = None
+        self.store: PostgresStore | None = None
+        self.client: BatchClient | None = None
+        self.base_url: str | None = None
+        self._server: _Server | None = None
+        self._server_task: asyncio.Task[None] | None = None
+        self._worker: Worker | None = None
+        self._worker_task: asyncio.Task[None] | None = None
+        self.submitted: list[str] = []
+
+    async def start(self) -> None:
+        """Database, simulator and client; the store and client are ready afterwards."""
+        self.database_url = await asyncio.to_thread(self.embedded.start)
+        await asyncio.to_thread(_reset_tables, self.database_url)
+        self.store = await PostgresStore.open(self.database_url)
+        self.base_url = await self._serve_simulator()
+        self.client = BatchClient(api_key=DEMO_API_KEY, base_url=self.base_url)
+
+    async def _serve_simulator(self) -> str:
+        sock = _free_socket()
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            create_app(self.simulator), log_level="warning", lifespan="off", access_log=False
+        )
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._server = _Server(config, ready)
+        self._server_task = asyncio.ensure_future(self._server.serve(sockets=[sock]))
+        await asyncio.wait(
+            [ready, self._server_task], timeout=10, return_when=asyncio.FIRST_COMPLETED
+        )
+        if not ready.done():
+            raise RuntimeError("the demo's simulator did not start on 127.0.0.1")
+        log.info("demo simulator on http://127.0.0.1:%d/v1", port)
+        return f"http://127.0.0.1:{port}/v1"
+
+    def start_worker(self) -> None:
+        """The in-process server-side poller, on a pace that matches demo time."""
+        assert self.client is not None and self.store is not None
+        config = WorkerConfig(
+            interval=timedelta(seconds=max(0.5, self.pace.real(10))),
+            min_age=timedelta(0),
+            lease=timedelta(minutes=1),
+            worker_id="demo-worker",
+        )
+        self._worker = Worker(self.client, self.store, config)
+        self._worker_task = asyncio.ensure_future(self._worker.run_forever())
+
+    async def submit_demo_batches(self, batches: Sequence[DemoBatch] = DEMO_BATCHES) -> list[str]:
+        """Seed assets and submit the scripted batches; returns the new batch ids."""
+        assert self.client is not None and self.store is not None
+        assert self.database_url is not None
+        for plan in batches:
+            ids = await asyncio.to_thread(_insert_assets, self.database_url, plan)
+            assets = await self.store.assets_by_ids(ids)
+            metadata = {
+                **plan.script,
+                "sim_duration": f"{self.pace.sim_seconds(plan.seconds):.0f}",
+                "demo": plan.label,
+            }
+            result = await submit_assets(self.client, self.store, assets, metadata=metadata)
+            self.submitted.extend(batch.id for batch in result.batches)
+        return list(self.submitted)
+
+    async def aclose(self) -> None:
+        """Stop the worker, the simulator, the client, the store and the database."""
+        if self._worker is not None and self._worker_task is not None:
+            self._worker.request_stop()
+            self._worker_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._worker_task
+        if self.client is not None:
+            await self.client.aclose()
+        if self._server is not None and self._server_task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._server_task, 5)
+        if self.store is not None:
+            await self.store.close()
+        await asyncio.to_thread(self.embedded.stop)
+
+
+def _reset_tables(database_url: str) -> None:
+    """The demo database is the demo's own: start each run from a clean slate."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"truncate table {_DEMO_TABLES} restart identity cascade")
+
+
+def _insert_assets(database_url: str, plan: DemoBatch) -> list[str]:
+    ids = [str(uuid.uuid4()) for _ in plan.subjects]
+    rows = [
+        (asset_id, f"https://images.example.com/demo/{plan.label}/{subject}.jpg")
+        for asset_id, subject in zip(ids, plan.subjects, strict=True)
+    ]
+    with psycopg.connect(database_url, autocommit=True) as conn, conn.cursor() as cur:
+        cur.executemany("insert into public.assets (id, image_url) values (%s, %s)", rows)
+    return ids

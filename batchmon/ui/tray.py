@@ -1,0 +1,144 @@
+"""The tray icon: the worst current state at a glance, where the desktop has a tray.
+
+GNOME shows no tray by default, so nothing depends on this: notifications and the
+in-window banner carry every message; the tray only adds a glance and a small menu.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
+
+from batchmon.core.status import PENDING_STATUSES, Progress
+from batchmon.ui.resources import TrayState, app_icon, tray_icon
+
+SAVINGS_NOTE = "Batch API - 50% savings"
+
+
+class TrayItem(Protocol):
+    """What the tray needs from a batch (a ``BatchItem`` fits): status, progress, assets."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def progress(self) -> Progress: ...
+
+    @property
+    def asset_count(self) -> int | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TraySummary:
+    """Icon state, badge count and tooltip for a set of batches."""
+
+    state: TrayState
+    count: int
+    tooltip: str
+
+
+def _plural(n: int, word: str) -> str:
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {word}es" if word.endswith(("s", "ch")) else f"{n} {word}s"
+
+
+def tray_summary(items: Iterable[TrayItem], *, demo: bool = False) -> TraySummary:
+    """Worst state first: failed (or expired) > running > completed > idle.
+
+    The count is how many batches are in that worst state; the tooltip says what is
+    being worked on, e.g. "Tagging 20 images... (Batch API - 50% savings)".
+    """
+    running = []
+    broken = 0
+    done = 0
+    for item in items:
+        if item.status in PENDING_STATUSES:
+            running.append(item)
+        elif item.status in ("failed", "expired") or (
+            item.status == "completed" and item.progress.failed > 0
+        ):
+            broken += 1
+        elif item.status == "completed":
+            done += 1
+    prefix = "batchmon (demo)" if demo else "batchmon"
+    lines = [prefix]
+    if running:
+        images = sum(item.asset_count or item.progress.total for item in running)
+        lines.append(f"Tagging {_plural(images, 'image')}... ({SAVINGS_NOTE})")
+    if broken:
+        lines.append(f"{_plural(broken, 'batch')} {'needs' if broken == 1 else 'need'} attention")
+    if not running and not broken:
+        lines.append("Nothing running")
+    tooltip = "\n".join(lines)
+    if broken:
+        return TraySummary("failed", broken, tooltip)
+    if running:
+        return TraySummary("running", len(running), tooltip)
+    if done:
+        return TraySummary("completed", 0, tooltip)
+    return TraySummary("idle", 0, tooltip)
+
+
+class Tray(QObject):
+    """Wraps a :class:`QSystemTrayIcon` when the desktop has a tray; inert otherwise."""
+
+    open_requested = Signal()
+    pause_toggled = Signal(bool)
+    quit_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.summary = TraySummary("idle", 0, "batchmon")
+        self.icon: QSystemTrayIcon | None = None
+        self.menu = QMenu(parent)
+        self.open_action = QAction("Open batchmon", self.menu)
+        self.open_action.triggered.connect(self.open_requested)
+        self.pause_action = QAction("Pause polling", self.menu)
+        self.pause_action.setCheckable(True)
+        self.pause_action.toggled.connect(self.pause_toggled)
+        self.quit_action = QAction("Quit", self.menu)
+        self.quit_action.triggered.connect(self.quit_requested)
+        self.menu.addAction(self.open_action)
+        self.menu.addAction(self.pause_action)
+        self.menu.addSeparator()
+        self.menu.addAction(self.quit_action)
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self.icon = QSystemTrayIcon(app_icon(), self)
+            self.icon.setContextMenu(self.menu)
+            self.icon.activated.connect(self._on_activated)
+            self.icon.show()
+
+    @property
+    def available(self) -> bool:
+        return self.icon is not None
+
+    def set_paused(self, paused: bool) -> None:
+        """Mirror the window's pause state without re-emitting it."""
+        self.pause_action.blockSignals(True)
+        self.pause_action.setChecked(paused)
+        self.pause_action.blockSignals(False)
+
+    def show_summary(self, summary: TraySummary) -> None:
+        if summary == self.summary:
+            return
+        self.summary = summary
+        if self.icon is not None:
+            self.icon.setIcon(tray_icon(summary.state, summary.count))
+            self.icon.setToolTip(summary.tooltip)
+
+    def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (
+            QSystemTrayIcon.ActivationReason.Trigger,
+            QSystemTrayIcon.ActivationReason.DoubleClick,
+        ):
+            self.open_requested.emit()
+
+    def hide(self) -> None:
+        if self.icon is not None:
+            self.icon.hide()

@@ -1,0 +1,36 @@
+"""Awaiting the change feed in tests: bounded waits on the real iterator, never sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+from batchmon.store.protocol import Change
+from batchmon.store.supabase_feed import RESYNC_POSTGRES_READY
+
+
+async def wait_for_change(
+    feed: AsyncIterator[Change], match: Callable[[Change], bool], *, within: float = 10.0
+) -> Change:
+    """The first change that satisfies ``match`` (others are skipped)."""
+
+    async def scan() -> Change:
+        while True:
+            change = await anext(feed)
+            if match(change):
+                return change
+
+    return await asyncio.wait_for(scan(), within)
+
+
+def is_resync(change: Change) -> bool:
+    return change.kind == "resync"
+
+
+def is_live(change: Change) -> bool:
+    """The last resync of a (re)subscribe: the server's change stream is running."""
+    return change.kind == "resync" and change.payload.get("reason") == RESYNC_POSTGRES_READY
+
+
+def batch_status(batch_id: str, status: str) -> Callable[[Change], bool]:
+    return lambda c: c.kind == "batch" and c.batch_id == batch_id and c.status == status

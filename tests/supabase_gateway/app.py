@@ -1,0 +1,154 @@
+"""The gateway: Supabase's Auth, PostgREST RPC and Realtime endpoints on one loopback port.
+
+Served by uvicorn on 127.0.0.1 inside the test's own event loop, backed by the test's
+real PostgreSQL. Tests steer it like an operator would steer Supabase: drop every
+realtime socket, refuse new ones for a while, or run the clock past token expiry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import uvicorn
+from psycopg_pool import AsyncConnectionPool
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from tests.supabase_gateway import auth, realtime, rest
+from tests.supabase_gateway.changes import CAPTURE_CHANNEL, RowChange, install_capture
+from tests.supabase_gateway.tokens import TokenAuthority
+
+
+class Gateway:
+    """A loopback stand-in for a Supabase project, speaking the real wire protocols."""
+
+    def __init__(self, database_url: str, *, token_ttl: int = 3600) -> None:
+        self.database_url = database_url
+        self.tokens = TokenAuthority(token_ttl=token_ttl)
+        self.pool = AsyncConnectionPool(database_url, min_size=1, max_size=8, open=False)
+        self.connections: set[realtime.RealtimeConnection] = set()
+        self.refuse_realtime = False
+        self.rpc_calls: list[str] = []
+        self.columns: dict[str, list[dict[str, str]]] = {}
+        self.streamed_tables: list[str] = []
+        self.counts: Counter[str] = Counter()
+        self._changed = asyncio.Condition()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._server: uvicorn.Server | None = None
+        self.url = ""
+
+    @property
+    def anon_key(self) -> str:
+        return self.tokens.anon_key
+
+    @property
+    def service_role_key(self) -> str:
+        return self.tokens.service_role_key
+
+    def app(self) -> Starlette:
+        app = Starlette(
+            routes=[
+                Route("/auth/v1/token", auth.token, methods=["POST"]),
+                Route("/auth/v1/user", auth.user, methods=["GET"]),
+                Route("/auth/v1/logout", auth.logout, methods=["POST"]),
+                Route("/rest/v1/rpc/{fn}", rest.rpc, methods=["POST"]),
+                WebSocketRoute("/realtime/v1/websocket", realtime.websocket_endpoint),
+            ]
+        )
+        app.state.gateway = self
+        return app
+
+    def check_api_key(self, request: Request) -> Response | None:
+        """Supabase's API gateway refuses any request without a valid project key."""
+        key = request.headers.get("apikey")
+        if not key:
+            return JSONResponse({"message": "No API key found in request"}, status_code=401)
+        if not self.tokens.is_api_key(key):
+            return JSONResponse({"message": "Invalid API key"}, status_code=401)
+        return None
+
+    async def note(self, **counts: int) -> None:
+        async with self._changed:
+            self.counts.update(counts)
+            self._changed.notify_all()
+
+    async def wait_until(
+        self, predicate: Callable[[Counter[str]], bool], within: float = 10.0
+    ) -> None:
+        """Wait until the gateway's counters satisfy ``predicate`` (no polling)."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: predicate(self.counts)), within)
+
+    async def start(self) -> None:
+        await self.pool.open(wait=True)
+        async with self.pool.connection() as conn:
+            self.streamed_tables = await install_capture(conn)
+        listener = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
+        await listener.execute(f"listen {CAPTURE_CHANNEL}")
+        self._tasks.append(asyncio.create_task(self._pump(listener)))
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        config = uvicorn.Config(
+            self.app(),
+            log_level="warning",
+            ws="websockets-sansio",
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+        )
+        self._server = uvicorn.Server(config)
+        self._tasks.append(asyncio.create_task(self._server.serve(sockets=[sock])))
+
+    async def _pump(self, listener: psycopg.AsyncConnection) -> None:
+        async with listener:
+            async for notify in listener.notifies():
+                change = RowChange.from_notify(notify.payload)
+                columns = await realtime.columns_cached(self, change.schema, change.table)
+                for conn in list(self.connections):
+                    with contextlib.suppress(Exception):  # a socket closing mid-send
+                        await conn.deliver(change, columns)
+                await self.note(changes=1)
+
+    async def drop_realtime(self, code: int = 1012) -> None:
+        """Close every realtime socket from the server side, as a Realtime restart does."""
+        for conn in list(self.connections):
+            with contextlib.suppress(Exception):
+                await conn.ws.close(code=code)
+            self.connections.discard(conn)
+        await self.note(drops=1)
+
+    async def send_raw_change(self, data: dict[str, Any]) -> None:
+        """Send a ``postgres_changes`` frame with arbitrary ``data`` to every subscriber.
+
+        This is how tests deliver an event the client cannot read.
+        """
+        for conn in list(self.connections):
+            for sub in list(conn.channels.values()):
+                ids = [b.id for b in sub.bindings if b.table in (None, "*", data.get("table"))]
+                await conn.send(sub.topic, "postgres_changes", {"data": data, "ids": ids})
+
+    async def expire_tokens(self, seconds: float = 7200) -> None:
+        """Run the gateway's clock ahead; channels whose token expired are shut down."""
+        self.tokens.advance(seconds)
+        for conn in list(self.connections):
+            await conn.expire_check()
+
+    async def stop(self) -> None:
+        await self.drop_realtime(code=1001)
+        if self._server is not None:
+            self._server.should_exit = True
+        for task in reversed(self._tasks):
+            if task is not self._tasks[-1]:
+                task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.pool.close()

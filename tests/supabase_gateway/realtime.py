@@ -1,0 +1,284 @@
+"""``/realtime/v1/websocket``: Supabase Realtime's Phoenix protocol (vsn 1.0.0, JSON).
+
+What realtime-py sends and expects, checked against its source: ``phx_join`` on
+``realtime:<topic>`` answered by a ``phx_reply`` echoing the ``postgres_changes``
+bindings with server ids, then a ``system`` message "Subscribed to PostgreSQL";
+``postgres_changes`` messages carrying ``{data: {schema, table, commit_timestamp, type,
+columns, record, old_record, errors}, ids}``; ``heartbeat`` on topic ``phoenix``;
+``access_token`` to swap the JWT of a joined channel, where an expired token ends the
+channel with a ``system`` error and ``phx_close``, as the real server does.
+
+Rows are delivered only to subscribers whose role and claims may SELECT them, which is
+how Realtime applies row-level security to ``postgres_changes``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import zlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from psycopg import sql
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from tests.supabase_gateway.changes import RowChange, table_columns
+from tests.supabase_gateway.db import as_claims
+from tests.supabase_gateway.tokens import TokenError
+
+if TYPE_CHECKING:
+    from tests.supabase_gateway.app import Gateway
+
+
+@dataclass(frozen=True)
+class Binding:
+    id: int
+    event: str
+    schema: str
+    table: str | None
+    filter: str | None
+
+    def as_reply(self) -> dict[str, Any]:
+        reply: dict[str, Any] = {"id": self.id, "event": self.event, "schema": self.schema}
+        if self.table is not None:
+            reply["table"] = self.table
+        if self.filter is not None:
+            reply["filter"] = self.filter
+        return reply
+
+    def matches(self, change: RowChange) -> bool:
+        if self.schema != change.schema or (self.table not in (None, "*", change.table)):
+            return False
+        if self.event not in ("*", change.type):
+            return False
+        if self.filter is None:
+            return True
+        column, _, condition = self.filter.partition("=")
+        op, _, value = condition.partition(".")
+        row = change.record or change.old_key or {}
+        return op == "eq" and str(row.get(column)) == value
+
+
+@dataclass
+class Subscription:
+    topic: str
+    join_ref: str | None
+    claims: dict[str, Any]
+    bindings: list[Binding] = field(default_factory=list)
+
+
+def _binding_id(binding: dict[str, Any]) -> int:
+    """A stable id per binding, as Realtime derives it from the binding's parameters."""
+    return zlib.crc32(json.dumps(binding, sort_keys=True).encode()) & 0x7FFFFFFF
+
+
+class RealtimeConnection:
+    """One client socket and the channels it joined."""
+
+    def __init__(self, gateway: Gateway, ws: WebSocket, socket_claims: dict[str, Any]) -> None:
+        self.gateway = gateway
+        self.ws = ws
+        self.socket_claims = socket_claims
+        self.channels: dict[str, Subscription] = {}
+        self._send_lock = asyncio.Lock()
+
+    async def send(
+        self,
+        topic: str,
+        event: str,
+        payload: dict[str, Any],
+        ref: str | None = None,
+        join_ref: str | None = None,
+    ) -> None:
+        frame = {"event": event, "topic": topic, "payload": payload, "ref": ref}
+        if join_ref is not None:
+            frame["join_ref"] = join_ref
+        async with self._send_lock:
+            await self.ws.send_text(json.dumps(frame))
+
+    async def reply(self, msg: dict[str, Any], status: str, response: dict[str, Any]) -> None:
+        await self.send(
+            msg["topic"],
+            "phx_reply",
+            {"status": status, "response": response},
+            ref=msg.get("ref"),
+            join_ref=msg.get("join_ref"),
+        )
+
+    async def handle(self, msg: dict[str, Any]) -> None:
+        event, topic = msg.get("event"), msg.get("topic", "")
+        if topic == "phoenix" and event == "heartbeat":
+            await self.reply(msg, "ok", {})
+            await self.gateway.note(heartbeats=1)
+        elif event == "phx_join":
+            await self._join(msg)
+        elif event == "access_token":
+            await self._access_token(msg)
+        elif event == "phx_leave":
+            self.channels.pop(topic, None)
+            await self.reply(msg, "ok", {})
+        else:
+            await self.reply(msg, "error", {"reason": f"unknown event {event!r}"})
+
+    def _claims_for(self, token: str | None) -> dict[str, Any]:
+        return self.gateway.tokens.verify(token) if token else self.socket_claims
+
+    async def _join(self, msg: dict[str, Any]) -> None:
+        topic = msg["topic"]
+        payload = msg.get("payload") or {}
+        try:
+            claims = self._claims_for(payload.get("access_token"))
+        except TokenError as exc:
+            reason = (
+                f"Token has expired {exc.seconds_ago} seconds ago"
+                if exc.expired
+                else "Invalid JWT: " + str(exc)
+            )
+            await self.reply(msg, "error", {"reason": reason})
+            return
+        wanted = (payload.get("config") or {}).get("postgres_changes") or []
+        bindings = []
+        for raw in wanted:
+            table = raw.get("table")
+            if table not in (None, "*") and table not in self.gateway.streamed_tables:
+                await self.reply(
+                    msg,
+                    "error",
+                    {
+                        "reason": f"Unable to subscribe to changes with given parameters: "
+                        f"table {table} is not in the supabase_realtime publication"
+                    },
+                )
+                return
+            bindings.append(
+                Binding(
+                    id=_binding_id(raw),
+                    event=str(raw.get("event", "*")),
+                    schema=str(raw.get("schema", "public")),
+                    table=table,
+                    filter=raw.get("filter"),
+                )
+            )
+        sub = Subscription(topic, msg.get("join_ref") or msg.get("ref"), claims, bindings)
+        self.channels[topic] = sub
+        await self.reply(msg, "ok", {"postgres_changes": [b.as_reply() for b in bindings]})
+        if bindings:
+            await self.send(
+                topic,
+                "system",
+                {
+                    "channel": topic.removeprefix("realtime:"),
+                    "extension": "postgres_changes",
+                    "message": "Subscribed to PostgreSQL",
+                    "status": "ok",
+                },
+            )
+        await self.gateway.note(joins=1)
+
+    async def _access_token(self, msg: dict[str, Any]) -> None:
+        sub = self.channels.get(msg["topic"])
+        token = (msg.get("payload") or {}).get("access_token")
+        if sub is None:
+            return
+        try:
+            sub.claims = self._claims_for(token)
+        except TokenError as exc:
+            text = f"Token has expired {exc.seconds_ago} seconds ago" if exc.expired else str(exc)
+            await self.shutdown_channel(sub, text)
+            return
+        await self.reply(msg, "ok", {})
+        await self.gateway.note(token_swaps=1)
+
+    async def shutdown_channel(self, sub: Subscription, reason: str) -> None:
+        """End a channel the way Realtime does on a bad token: system error, then close."""
+        self.channels.pop(sub.topic, None)
+        await self.send(
+            sub.topic,
+            "system",
+            {
+                "channel": sub.topic.removeprefix("realtime:"),
+                "extension": "system",
+                "message": reason,
+                "status": "error",
+            },
+        )
+        await self.send(sub.topic, "phx_close", {}, join_ref=sub.join_ref)
+
+    async def expire_check(self) -> None:
+        """Close every channel whose token has expired by the gateway's clock."""
+        for sub in list(self.channels.values()):
+            exp = sub.claims.get("exp")
+            now = self.gateway.tokens.now()
+            if isinstance(exp, int | float) and exp <= now:
+                await self.shutdown_channel(sub, f"Token has expired {int(now - exp)} seconds ago")
+
+    async def deliver(self, change: RowChange, columns: list[dict[str, str]]) -> None:
+        for sub in list(self.channels.values()):
+            ids = [b.id for b in sub.bindings if b.matches(change)]
+            if not ids:
+                continue
+            record = await self._visible_record(sub, change)
+            if change.type != "DELETE" and record is None:
+                continue  # row-level security hides this row from the subscriber
+            data: dict[str, Any] = {
+                "schema": change.schema,
+                "table": change.table,
+                "commit_timestamp": change.commit_timestamp,
+                "type": change.type,
+                "columns": columns,
+                "errors": None,
+            }
+            if change.type != "DELETE":
+                data["record"] = record
+            if change.type != "INSERT":
+                data["old_record"] = change.old_key or {}
+            await self.send(sub.topic, "postgres_changes", {"data": data, "ids": ids})
+            await self.gateway.note(delivered=1)
+
+    async def _visible_record(self, sub: Subscription, change: RowChange) -> dict[str, Any] | None:
+        if change.type == "DELETE" or change.record_key is None:
+            return None
+        query = sql.SQL("select to_jsonb(t) from {} t where t.id = %s").format(
+            sql.Identifier(change.schema, change.table)
+        )
+        async with as_claims(self.gateway.pool, sub.claims) as conn:
+            cur = await conn.execute(query, (change.record_key["id"],))
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return change.record if change.record is not None else dict(row[0])
+
+
+async def websocket_endpoint(ws: WebSocket) -> None:
+    gateway: Gateway = ws.app.state.gateway
+    await gateway.note(attempts=1)
+    apikey = ws.query_params.get("apikey")
+    if gateway.refuse_realtime or not gateway.tokens.is_api_key(apikey):
+        await ws.close(code=1008)
+        return
+    assert apikey is not None
+    await ws.accept()
+    conn = RealtimeConnection(gateway, ws, gateway.tokens.verify(apikey))
+    gateway.connections.add(conn)
+    await gateway.note(connects=1)
+    try:
+        while True:
+            text = await ws.receive_text()
+            try:
+                msg = json.loads(text)
+            except ValueError:
+                continue
+            await conn.handle(msg)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        gateway.connections.discard(conn)
+
+
+async def columns_cached(gateway: Gateway, schema: str, table: str) -> list[dict[str, str]]:
+    key = f"{schema}.{table}"
+    if key not in gateway.columns:
+        async with gateway.pool.connection() as conn:
+            gateway.columns[key] = await table_columns(conn, schema, table)
+    return gateway.columns[key]

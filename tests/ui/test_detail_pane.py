@@ -1,0 +1,97 @@
+"""The detail pane shows why a batch ended the way it did, from plain store rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from PySide6.QtGui import QGuiApplication
+from pytestqt.qtbot import QtBot
+
+from batchmon.store.protocol import AssetRow, BatchRow
+from batchmon.ui.detail_pane import BatchDetail, DetailPane, group_errors
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def _texts(tree: object) -> list[str]:
+    out = []
+    for i in range(tree.topLevelItemCount()):  # type: ignore[attr-defined]
+        item = tree.topLevelItem(i)  # type: ignore[attr-defined]
+        out.append(" | ".join(item.text(c) for c in range(item.columnCount())))
+        out.extend(
+            " | ".join(item.child(j).text(c) for c in range(3)) for j in range(item.childCount())
+        )
+    return out
+
+
+def test_validation_errors_with_line_numbers_and_lineage(qtbot: QtBot) -> None:
+    pane = DetailPane()
+    qtbot.addWidget(pane)
+    row = BatchRow(
+        id="batch_failed",
+        user_id=None,
+        status="failed",
+        total=0,
+        created_at=T0,
+        failed_at=T0 + timedelta(seconds=12),
+        errors=[{"code": "invalid_json_line", "line": 3, "message": "not JSON", "param": None}],
+        retried_by="batch_retry",
+        asset_count=6,
+    )
+    pane.show_detail(BatchDetail(row), can_retry=False, can_cancel=False)
+    assert pane.title.text() == "batch_failed"
+    assert "Failed validation" in pane.summary.text()
+    errors = _texts(pane.errors)
+    assert any("line 3" in e and "invalid_json_line" in e and "not JSON" in e for e in errors)
+    assert pane.tabs.currentWidget() is pane.errors, "a failed batch opens on its errors"
+    timeline = _texts(pane.timeline)
+    assert timeline[0].startswith("Created") and timeline[1].startswith("Failed")
+    assert "12s" in timeline[1]
+    assert "batch_retry" in pane.lineage.text()
+    with qtbot.waitSignal(pane.batch_link_activated) as link:
+        pane.lineage.linkActivated.emit("batch_retry")
+    assert link.args == ["batch_retry"]
+    assert not pane.retry_button.isVisible() and not pane.cancel_button.isVisible()
+
+
+def test_error_file_groups_assets_and_copy(qtbot: QtBot) -> None:
+    pane = DetailPane()
+    qtbot.addWidget(pane)
+    pane.show()
+    groups = group_errors(
+        [("rate_limit", "a1: slow down")] * 3
+        + [("server_error", "a2: boom"), ("rate_limit", "a4: again")]
+    )
+    assert [(g.code, g.count) for g in groups] == [("rate_limit", 4), ("server_error", 1)]
+    assert len(groups[0].samples) == 3
+    row = BatchRow(
+        id="batch_partial",
+        user_id=None,
+        status="completed",
+        total=10,
+        completed=5,
+        failed=5,
+        created_at=T0,
+        completed_at=T0 + timedelta(minutes=3),
+        asset_count=2,
+    )
+    assets = [
+        AssetRow(
+            "a1", None, "https://x/1.jpg", "completed", "batch_partial", ["cat", "sofa"], None
+        ),
+        AssetRow("a2", None, "https://x/2.jpg", "failed", "batch_partial", None, "server_error"),
+    ]
+    pane.show_detail(BatchDetail(row, assets, groups), can_retry=True, can_cancel=False)
+    assert "5 failed" in pane.summary.text()
+    assert pane.tabs.tabText(1) == "Errors (5)"
+    errors = _texts(pane.errors)
+    assert errors[0].startswith("4 lines | rate_limit")
+    asset_rows = _texts(pane.assets)
+    assert "a1 | completed | cat, sofa" in asset_rows
+    assert "a2 | failed | server_error" in asset_rows
+    assert pane.retry_button.isVisible()
+    with qtbot.waitSignal(pane.retry_requested) as retry:
+        pane.retry_button.click()
+    assert retry.args == ["batch_partial"]
+    pane.copy_button.click()
+    assert QGuiApplication.clipboard().text() == "batch_partial"

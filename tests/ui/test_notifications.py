@@ -1,0 +1,209 @@
+"""One notice per batch transition across poll and push; silent baseline; mute; pause."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from PySide6.QtWidgets import QSystemTrayIcon
+
+from batchmon.core.diff import diff
+from batchmon.engine.sync import SyncResult
+from batchmon.store.protocol import Change
+from batchmon.ui.notifications import (
+    BannerNotifier,
+    DesktopNotifier,
+    Notice,
+    NotificationCenter,
+    Severity,
+    TrayNotifier,
+    choose_notifier,
+    make_notice,
+)
+from tests.ui.factories import make_batch
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 5000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def banner(qapp: Any) -> BannerNotifier:
+    return BannerNotifier()
+
+
+@pytest.fixture
+def shown(banner: BannerNotifier) -> list[Notice]:
+    notices: list[Notice] = []
+    banner.banner.connect(notices.append)
+    return notices
+
+
+@pytest.fixture
+def center(banner: BannerNotifier, clock: Clock) -> NotificationCenter:
+    c = NotificationCenter(banner, now=clock)
+    c.finish_baseline()
+    return c
+
+
+def completion(batch_id: str = "b1", completed: int = 10, failed: int = 0) -> SyncResult:
+    old = make_batch(batch_id, "finalizing", completed=10)
+    new = make_batch(batch_id, "completed", completed=completed, failed=failed)
+    return SyncResult(events=diff(old, new), batches={batch_id: new}, requests=1)
+
+
+def test_poll_then_push_of_the_same_transition_notifies_once(
+    center: NotificationCenter, shown: list[Notice]
+) -> None:
+    center.handle_sync_result(completion())
+    center.handle_change(Change(kind="batch", batch_id="b1", status="completed"))
+    assert [n.key for n in shown] == [("b1", "completed")]
+    assert shown[0].title == "Batch completed" and shown[0].severity == Severity.INFO
+    assert "All 10 requests succeeded" in shown[0].body and not shown[0].can_retry
+
+
+def test_push_then_poll_of_the_same_transition_notifies_once(
+    center: NotificationCenter, shown: list[Notice]
+) -> None:
+    assert center.handle_change(Change(kind="batch", batch_id="b1", status="completed"))
+    assert center.handle_sync_result(completion()) == []
+    assert len(shown) == 1
+
+
+def test_progress_and_non_terminal_changes_do_not_notify(
+    center: NotificationCenter, shown: list[Notice]
+) -> None:
+    a = make_batch("b1", "in_progress", completed=1)
+    b = make_batch("b1", "in_progress", completed=5)
+    c = make_batch("b1", "finalizing", completed=10)
+    center.handle_events(diff(a, b) + diff(b, c))
+    center.handle_change(Change(kind="assets", batch_id="b1"))
+    center.handle_change(Change(kind="resync"))
+    assert shown == []
+
+
+def test_start_up_is_a_silent_baseline(banner: BannerNotifier, shown: list[Notice]) -> None:
+    center = NotificationCenter(banner)
+    assert center.in_baseline
+    # Push reports a batch that was already done before the first poll pass finished.
+    center.handle_change(Change(kind="batch", batch_id="old", status="completed"))
+    center.handle_sync_result(completion("b0"))  # the first pass is the baseline
+    assert shown == [] and not center.in_baseline
+    center.handle_change(Change(kind="batch", batch_id="old", status="completed"))
+    assert shown == []  # still known, still silent
+    center.handle_sync_result(completion("b1"))
+    assert [n.batch_id for n in shown] == ["b1"]
+
+
+def test_seeding_from_the_store_ends_the_baseline(
+    banner: BannerNotifier, shown: list[Notice]
+) -> None:
+    center = NotificationCenter(banner)
+    center.seed([("done", "completed"), ("run", "in_progress")])
+    center.handle_change(Change(kind="batch", batch_id="done", status="completed"))
+    center.handle_change(Change(kind="batch", batch_id="run", status="failed"))
+    assert [n.key for n in shown] == [("run", "failed")]
+    assert shown[0].severity == Severity.ERROR and shown[0].can_retry
+
+
+def test_a_muted_batch_stays_quiet_and_its_transition_is_not_replayed(
+    center: NotificationCenter, shown: list[Notice]
+) -> None:
+    center.mute("b1")
+    center.handle_sync_result(completion("b1"))
+    center.handle_sync_result(completion("b2"))
+    assert [n.batch_id for n in shown] == ["b2"]
+    center.unmute("b1")
+    center.handle_change(Change(kind="batch", batch_id="b1", status="completed"))
+    assert [n.batch_id for n in shown] == ["b2"]
+    assert center.has_seen("b1", "completed") and not center.is_muted("b1")
+
+
+def test_pause_all_for_an_hour(
+    center: NotificationCenter, shown: list[Notice], clock: Clock
+) -> None:
+    changes: list[bool] = []
+    center.paused_changed.connect(lambda paused: changes.append(paused))
+    center.pause()
+    assert center.paused and center.paused_until == clock.now + 3600
+    center.handle_sync_result(completion("b1"))
+    clock.now += 3599
+    center.handle_sync_result(completion("b2"))
+    assert shown == [] and center.paused
+    clock.now += 1
+    assert not center.paused
+    center.handle_sync_result(completion("b3"))
+    center.handle_sync_result(completion("b1"))  # seen while paused: not replayed
+    assert [n.batch_id for n in shown] == ["b3"]
+    assert changes == [True, False]
+    center.pause(60)
+    center.resume()
+    assert not center.paused and changes == [True, False, True, False]
+
+
+def test_only_the_chosen_statuses_notify(center: NotificationCenter, shown: list[Notice]) -> None:
+    center.set_notify_statuses({"failed"})
+    center.handle_sync_result(completion("b1"))
+    center.handle_change(Change(kind="batch", batch_id="b2", status="failed"))
+    assert [n.key for n in shown] == [("b2", "failed")]
+
+
+def test_notice_wording_follows_the_outcome() -> None:
+    partial = make_notice("b", "completed", make_batch("b", "completed", completed=7, failed=3))
+    assert partial.title == "Batch completed with failures"
+    assert partial.severity == Severity.WARNING and partial.can_retry
+    assert "7 of 10 succeeded, 3 failed" in partial.body
+    all_failed = make_notice("b", "completed", make_batch("b", "completed", failed=10))
+    assert all_failed.severity == Severity.ERROR and all_failed.can_retry
+    expired = make_notice("b", "expired")
+    assert expired.title == "Batch expired" and expired.can_retry and expired.body == "b"
+
+
+def test_banner_clicks_and_retry_reach_the_center(
+    center: NotificationCenter, banner: BannerNotifier
+) -> None:
+    opened: list[str] = []
+    retried: list[str] = []
+    center.open_requested.connect(lambda batch_id: opened.append(batch_id))
+    center.retry_requested.connect(lambda batch_id: retried.append(batch_id))
+    banner.open("b1")
+    banner.retry("b2")
+    assert (opened, retried) == (["b1"], ["b2"])
+
+
+def test_tray_balloon_click_opens_the_last_batch(qapp: Any, clock: Clock) -> None:
+    tray = QSystemTrayIcon()
+    notifier = TrayNotifier(tray)
+    center = NotificationCenter(notifier, now=clock)
+    center.finish_baseline()
+    opened: list[str] = []
+    center.open_requested.connect(lambda batch_id: opened.append(batch_id))
+    center.handle_sync_result(completion("b7"))
+    assert notifier.last_batch == "b7"
+    tray.messageClicked.emit()
+    assert opened == ["b7"]
+
+
+async def test_offscreen_without_tray_or_notification_service_falls_back_to_the_banner(
+    qapp: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path}/no-bus")
+    assert not TrayNotifier.available(QSystemTrayIcon())
+    chosen = await choose_notifier(tray=QSystemTrayIcon(), probe_timeout=2.0)
+    assert isinstance(chosen, BannerNotifier)
+    with pytest.raises(ValueError, match="unknown notifier"):
+        await choose_notifier(order=("pigeon",))
+
+
+def test_desktop_notifier_is_a_notifier(qapp: Any) -> None:
+    notifier = DesktopNotifier()
+    assert notifier.name == "desktop" and notifier.RETRY_BUTTON == "Retry"

@@ -1,0 +1,222 @@
+"""The Qt model over the batch list: passes Qt's model tester, updates cells, never resets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QModelIndex, QRect, Qt
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter
+from PySide6.QtTest import QAbstractItemModelTester
+from PySide6.QtWidgets import QStyleOptionViewItem, QTableView
+
+from batchmon.ui import resources
+from batchmon.ui.batch_list import BatchItem, BatchList, Column
+from batchmon.ui.progress_delegate import (
+    COMPLETED_COLOR,
+    FAILED_COLOR,
+    ProgressDelegate,
+    bar_widths,
+    progress_label,
+)
+from batchmon.ui.table_model import (
+    BatchRole,
+    BatchTableModel,
+    ProgressRole,
+    SortRole,
+    StatusRole,
+    format_duration,
+)
+from tests.ui.factories import T0, make_batch
+
+Fatal = QAbstractItemModelTester.FailureReportingMode.Fatal
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0 + 600.0)
+
+
+@pytest.fixture
+def model(qapp: Any, clock: Clock) -> Iterator[BatchTableModel]:
+    m = BatchTableModel(BatchList(), now=clock)
+    tester = QAbstractItemModelTester(m, Fatal)
+    yield m
+    del tester
+
+
+class SignalLog:
+    """Every structural signal a model emits, with its arguments as plain tuples."""
+
+    def __init__(self, model: BatchTableModel) -> None:
+        self.events: list[tuple[Any, ...]] = []
+        model.dataChanged.connect(
+            lambda tl, br, roles=(): self.events.append(
+                ("dataChanged", tl.row(), tl.column(), br.row(), br.column())
+            )
+        )
+        for name in (
+            "modelAboutToBeReset",
+            "modelReset",
+            "layoutAboutToBeChanged",
+            "layoutChanged",
+            "rowsMoved",
+        ):
+            getattr(model, name).connect(lambda *a, _n=name: self.events.append((_n,)))
+        model.rowsInserted.connect(lambda p, f, last: self.events.append(("inserted", f, last)))
+        model.rowsRemoved.connect(lambda p, f, last: self.events.append(("removed", f, last)))
+
+
+def test_model_tester_passes_through_inserts_changes_and_removals(
+    model: BatchTableModel,
+) -> None:
+    batches = model.batch_list
+    batches.upsert_batches([make_batch(f"b{i}", completed=i) for i in range(20)])
+    batches.upsert_batches(
+        [make_batch(f"b{i}", "finalizing", completed=10) for i in range(0, 20, 3)]
+    )
+    batches.upsert_batches([make_batch("late", "validating")])
+    batches.remove_many(["b0", "b1", "b7", "late"])
+    batches.upsert_batches([make_batch("b2", "completed", completed=8, failed=2)])
+    assert model.rowCount() == 17
+    assert model.columnCount() == len(Column)
+    assert model.rowCount(model.index(0, 0)) == 0
+    batches.clear()
+    assert model.rowCount() == 0
+
+
+def test_a_tick_changes_only_the_changed_cells_and_never_resets(qapp: Any, clock: Clock) -> None:
+    # No model tester here: it re-checks the whole model on every signal (seconds at
+    # 1000 rows); the test above runs it through the same kinds of change.
+    model = BatchTableModel(BatchList(), now=clock)
+    batches = model.batch_list
+    batches.upsert_batches([make_batch(f"b{i:04d}", completed=1) for i in range(1000)])
+    view = QTableView()
+    view.setModel(model)
+    view.selectRow(500)
+    log = SignalLog(model)
+
+    tick = [make_batch(f"b{i:04d}", completed=5) for i in range(0, 1000, 100)]
+    tick.append(make_batch("b0005", "finalizing", completed=10))
+    tick.append(make_batch("b0006", completed=1))  # unchanged: no signal
+    tick.append(make_batch("new", "validating"))
+    batches.upsert_batches(tick)
+
+    progress_cells = [
+        ("dataChanged", r, Column.PROGRESS, r, Column.PROGRESS) for r in range(0, 1000, 100)
+    ]
+    time_cells = [("dataChanged", r, Column.TIME, r, Column.TIME) for r in range(0, 1000, 100)]
+    expected: set[tuple[Any, ...]] = set(progress_cells + time_cells)
+    expected |= {
+        ("dataChanged", 5, Column.STATUS, 5, Column.PROGRESS),
+        ("dataChanged", 5, Column.TIME, 5, Column.TIME),
+        ("inserted", 1000, 1000),
+    }
+    assert not any(
+        e[0] in {"modelAboutToBeReset", "modelReset", "layoutChanged"} for e in log.events
+    )
+    assert set(log.events) == expected
+    assert len(log.events) == len(expected)
+    assert view.selectionModel().selectedRows()[0].row() == 500
+
+
+def test_custom_roles_and_display(model: BatchTableModel, clock: Clock) -> None:
+    usage = {"input_tokens": 1_000_000, "output_tokens": 0}
+    model.batch_list.upsert_batches(
+        [make_batch("a", "completed", completed=97, failed=3, total=100, usage=usage)]
+    )
+
+    def cell(column: Column, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        return model.index(0, int(column)).data(role)
+
+    assert cell(Column.ID) == "a"
+    assert cell(Column.STATUS) == "Completed"
+    assert cell(Column.PROGRESS) == "100 / 100 (3 failed)"
+    assert cell(Column.MODEL) == "gpt-4o-mini"
+    assert cell(Column.COST) == "$0.0750 (saved $0.0750)"
+    assert "ago" in cell(Column.TIME)
+    assert cell(Column.ID, ProgressRole) == (97, 3, 100)
+    assert cell(Column.MODEL, StatusRole) == "completed"
+    item = cell(Column.COST, BatchRole)
+    assert isinstance(item, BatchItem) and item.id == "a"
+    assert "97 of 100 succeeded, 3 failed" in cell(Column.STATUS, Qt.ItemDataRole.ToolTipRole)
+    assert isinstance(cell(Column.STATUS, Qt.ItemDataRole.DecorationRole), QIcon)
+    assert cell(Column.STATUS, Qt.ItemDataRole.ForegroundRole) == resources.status_color(
+        "completed"
+    )
+    assert model.headerData(int(Column.TIME), Qt.Orientation.Horizontal) == "Time in state / ETA"
+    assert model.index_of("a", Column.STATUS).column() == Column.STATUS
+    assert not model.index_of("missing").isValid()
+
+
+def test_time_column_shows_eta_while_running_and_flags_a_stuck_batch(
+    model: BatchTableModel, clock: Clock
+) -> None:
+    # in_progress since T0+60; at T0+600, 30 of 100 done -> 70 more take 1260 s.
+    running = make_batch("run", "in_progress", completed=20, failed=10, total=100)
+    stuck = make_batch("stuck", "finalizing", completed=100, total=100)
+    model.batch_list.upsert_batches([running, stuck])
+    assert model.index(0, int(Column.TIME)).data() == f"ETA {format_duration(1260)}"
+    assert model.index(1, int(Column.TIME)).data() == "8m"
+    clock.now = T0 + 120 + 2 * 3600
+    assert model.index(1, int(Column.TIME)).data() == "2h 00m (stuck?)"
+    assert model.index(1, int(Column.TIME)).data(Qt.ItemDataRole.ForegroundRole) == QColor(
+        "#B45309"
+    )
+    log = SignalLog(model)
+    model.refresh_time_column()
+    assert log.events == [("dataChanged", 0, Column.TIME, 1, Column.TIME)]
+
+
+def test_sort_role_gives_sortable_values(model: BatchTableModel) -> None:
+    model.batch_list.upsert_batches(
+        [make_batch("a", "completed", completed=10), make_batch("b", "failed", total=0)]
+    )
+    ranks = [model.index(r, int(Column.STATUS)).data(SortRole) for r in range(2)]
+    assert ranks[1] < ranks[0]  # what needs a person sorts first
+    assert model.index(0, int(Column.PROGRESS)).data(SortRole) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("counts", "width", "expected"),
+    [
+        ((50, 0, 100), 100, (50, 0)),
+        ((70, 30, 100), 100, (70, 30)),
+        ((999, 1, 1000), 100, (99, 1)),  # one failure stays visible
+        ((0, 0, 0), 100, (0, 0)),
+        ((120, 5, 100), 100, (100, 0)),  # counts above total are clamped
+    ],
+)
+def test_bar_widths(counts: tuple[int, int, int], width: int, expected: tuple[int, int]) -> None:
+    assert bar_widths(*counts, width) == expected
+    assert sum(bar_widths(*counts, width)) <= width
+
+
+def test_delegate_paints_completed_and_failed_segments(model: BatchTableModel) -> None:
+    model.batch_list.upsert_batches(
+        [make_batch("a", "completed", completed=50, failed=50, total=100)]
+    )
+    image = QImage(206, 26, QImage.Format.Format_ARGB32)
+    image.fill(QColor("white"))
+    painter = QPainter(image)
+    option = QStyleOptionViewItem()
+    option.rect = QRect(0, 0, 206, 26)
+    ProgressDelegate().paint(painter, option, model.index(0, int(Column.PROGRESS)))
+    painter.end()
+    assert image.pixelColor(10, 4) == QColor(COMPLETED_COLOR)
+    assert image.pixelColor(195, 4) == QColor(FAILED_COLOR)
+    assert progress_label(50, 50, 100) == "100/100 · 50 failed"
+
+
+def test_rows_of_an_invalid_parent_and_out_of_range_are_empty(model: BatchTableModel) -> None:
+    assert model.data(QModelIndex()) is None
+    assert model.rowCount() == 0
