@@ -11,6 +11,7 @@ from .lifecycle import Timing
 from .rules import predicted_tags
 from .script import BatchScript
 from .simulator import Simulator
+from .webhooks import SimWebhooks, WebhookEndpoint
 
 __all__ = [
     "BatchScript",
@@ -19,9 +20,11 @@ __all__ = [
     "FaultConfig",
     "ManualClock",
     "ScaledClock",
+    "SimWebhooks",
     "SimulatedDisconnect",
     "Simulator",
     "Timing",
+    "WebhookEndpoint",
     "create_app",
     "predicted_tags",
 ]

@@ -8,6 +8,7 @@ does around every call: check the key, then (when configured) inject faults.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -24,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .errors import ApiError, bad_request, unauthorized
 from .faults import FaultConfig
 from .simulator import Simulator
+from .webhooks import WebhookConfigError, WebhookEndpoint
 
 CHUNK = 64 * 1024
 _BATCH_CREATE_KEYS = {
@@ -170,8 +172,35 @@ async def advance_clock(request: Request) -> Response:
     seconds = body.get("seconds")
     if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
         raise bad_request("'seconds' must be a number >= 0.", param="seconds")
-    now = _sim(request).advance(float(seconds))
-    return JSONResponse({"now": now})
+    sim = _sim(request)
+    now = sim.advance(float(seconds))
+    answer: dict[str, Any] = {"now": now}
+    if sim.webhooks.endpoint is not None:
+        # Deliver what this advance finished before answering: a caller driving time by
+        # hand sees the events sent (or their retries scheduled) when advance returns.
+        attempts = await sim.webhooks.deliver_due()
+        answer["webhooks_sent"] = sum(1 for a in attempts if a.ok)
+    return JSONResponse(answer)
+
+
+async def webhooks(request: Request) -> Response:
+    """GET: delivery state; POST {url, secret}: send events there ({"url": null} stops)."""
+    sim = _sim(request)
+    if request.method == "POST":
+        body = await _json_object(request)
+        url, secret = body.get("url"), body.get("secret")
+        if url is None:
+            sim.webhooks.configure(None)
+        else:
+            if not isinstance(url, str):
+                raise bad_request("'url' must be an http(s) URL string or null.", param="url")
+            if not isinstance(secret, str) or not secret:
+                raise bad_request("'secret' must be a non-empty string.", param="secret")
+            try:
+                sim.webhooks.configure(WebhookEndpoint(url=url, secret=secret))
+            except WebhookConfigError as exc:
+                raise bad_request(str(exc)) from exc
+    return JSONResponse(sim.webhooks.state())
 
 
 async def faults(request: Request) -> Response:
@@ -311,10 +340,25 @@ def create_app(sim: Simulator) -> Starlette:
         Route("/faults", faults, methods=["GET", "POST"]),
         Route("/batches/{batch_id}/script", script_batch, methods=["POST"]),
         Route("/state", state, methods=["GET"]),
+        Route("/webhooks", webhooks, methods=["GET", "POST"]),
     ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Transitions happen lazily; while served, a small loop notices them and
+        # delivers webhooks (it idles when no endpoint is configured).
+        task = asyncio.create_task(sim.webhooks.run(), name="sim-webhooks")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     app = Starlette(
         routes=[Mount("/v1", routes=v1), Mount("/_sim", routes=control)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+        lifespan=lifespan,
     )
     app.state.sim = sim
     app.add_middleware(GateMiddleware, sim=sim)

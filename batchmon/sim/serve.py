@@ -14,9 +14,11 @@ from .clock import ScaledClock
 from .faults import FaultConfig
 from .script import DEFAULT_DURATION
 from .simulator import Simulator
+from .webhooks import WebhookEndpoint
 
 DEFAULT_PORT = 8765
 API_KEY_ENV = "BATCHMON_SIM_API_KEY"
+WEBHOOK_SECRET_ENV = "BATCHMON_SIM_WEBHOOK_SECRET"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +42,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=DEFAULT_DURATION,
         help="simulated seconds a batch spends in_progress unless sim_duration says otherwise",
+    )
+    hooks = parser.add_argument_group("webhooks (sent as OpenAI sends batch events)")
+    hooks.add_argument(
+        "--webhook-url",
+        default=None,
+        help="POST batch.completed/failed/expired/cancelled events to this URL",
+    )
+    hooks.add_argument(
+        "--webhook-secret",
+        default=os.environ.get(WEBHOOK_SECRET_ENV),
+        help=f"signing secret, e.g. whsec_<base64> (default: ${WEBHOOK_SECRET_ENV})",
     )
     faults = parser.add_argument_group("fault injection (rates are probabilities 0..1)")
     faults.add_argument("--rate-limit-rate", type=float, default=0.0, help="share of 429s")
@@ -71,6 +84,20 @@ def fault_config(args: argparse.Namespace) -> FaultConfig:
     )
 
 
+def webhook_endpoint(args: argparse.Namespace) -> WebhookEndpoint | None:
+    """The endpoint from --webhook-url/--webhook-secret (ValueError says what is missing)."""
+    url = getattr(args, "webhook_url", None)
+    if not url:
+        return None
+    secret = getattr(args, "webhook_secret", None)
+    if not secret:
+        raise ValueError(
+            f"--webhook-url needs a signing secret: pass --webhook-secret or set "
+            f"{WEBHOOK_SECRET_ENV} (the receiver must be given the same secret)"
+        )
+    return WebhookEndpoint(url=url, secret=secret)
+
+
 def build_simulator(args: argparse.Namespace) -> Simulator:
     return Simulator(
         ScaledClock(args.time_scale),
@@ -78,6 +105,7 @@ def build_simulator(args: argparse.Namespace) -> Simulator:
         faults=fault_config(args),
         seed=args.seed,
         default_duration=args.duration,
+        webhook=webhook_endpoint(args),
     )
 
 
@@ -109,9 +137,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     quiet_simulated_faults()
     key_note = "requires the configured API key" if sim.api_key else "accepts any API key"
+    hook = sim.webhooks.endpoint
+    hook_note = f"; webhooks to {hook.url}" if hook is not None else ""
     print(
         f"batchmon sim: OpenAI Batch API at http://{args.host}:{args.port}/v1 "
-        f"(time x{args.time_scale:g}, {key_note}); control at /_sim",
+        f"(time x{args.time_scale:g}, {key_note}); control at /_sim{hook_note}",
         flush=True,
     )
     uvicorn.run(create_app(sim), host=args.host, port=args.port, log_level=args.log_level)

@@ -22,6 +22,7 @@ from .lifecycle import CANCELLABLE, TERMINAL, WINDOW_SECONDS, Produced, SimBatch
 from .outputs import SUPPORTED_ENDPOINTS
 from .script import DEFAULT_DURATION, BatchScript, ScriptError
 from .validation import validate_input
+from .webhooks import SimWebhooks, WebhookEndpoint
 
 FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 BATCH_FILE_TTL = 30 * 24 * 3600
@@ -68,6 +69,7 @@ class Simulator:
         seed: int = 0,
         default_duration: float = DEFAULT_DURATION,
         timing: Timing | None = None,
+        webhook: WebhookEndpoint | None = None,
     ) -> None:
         self.clock: Clock = clock if clock is not None else ManualClock()
         self.api_key = api_key
@@ -81,6 +83,9 @@ class Simulator:
         self._batches: dict[str, SimBatch] = {}
         self._seq = 0
         self._listeners: list[Listener] = []
+        self.webhooks = SimWebhooks(self, webhook)
+        """Webhook delivery: configure(), deliver_due() (see batchmon.sim.webhooks)."""
+        self._listeners.append(self.webhooks.listener)
 
     # -- helpers ----------------------------------------------------------------------
 

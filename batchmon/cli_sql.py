@@ -1,0 +1,73 @@
+"""The two questions the CLI asks Postgres directly: untagged assets and pg_cron runs.
+
+Neither is part of the store's SQL API (one is a selection for ``submit``, the other
+reads pg_cron's own tables), and both need a direct Postgres connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+
+from batchmon.store.protocol import StoreError
+
+CRON_JOB_NAME = "poll-openai-batches"
+
+
+@dataclass(frozen=True, slots=True)
+class CronRun:
+    """One row of ``cron.job_run_details`` for the poller's job."""
+
+    runid: int
+    status: str
+    start_time: datetime | None
+    end_time: datetime | None
+    return_message: str | None
+
+
+def _connect(database_url: str) -> psycopg.Connection:
+    try:
+        return psycopg.connect(database_url, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        from batchmon.store.errors import connect_error
+
+        raise connect_error(database_url, exc) from exc
+
+
+def untagged_asset_ids(database_url: str, *, limit: int | None) -> list[str]:
+    """Assets never sent for tagging (no status yet), oldest first."""
+    query = (
+        "select id::text from public.assets where auto_tag_status is null "
+        "and image_url is not null order by created_at, id"
+    )
+    params: tuple[int, ...] = ()
+    if limit is not None:
+        query += " limit %s"
+        params = (limit,)
+    try:
+        with _connect(database_url) as conn:
+            return [row[0] for row in conn.execute(query.encode(), params).fetchall()]
+    except psycopg.Error as exc:
+        raise StoreError(f"could not select untagged assets: {exc}") from exc
+
+
+def cron_runs(database_url: str, *, limit: int = 20) -> list[CronRun] | None:
+    """Recent runs of the pg_cron job, or None where pg_cron is not installed."""
+    try:
+        with _connect(database_url) as conn:
+            installed = conn.execute(
+                b"select 1 from pg_catalog.pg_extension where extname = 'pg_cron'"
+            ).fetchone()
+            if not installed:
+                return None
+            rows = conn.execute(
+                b"select d.runid, d.status, d.start_time, d.end_time, d.return_message "
+                b"from cron.job_run_details d join cron.job j on j.jobid = d.jobid "
+                b"where j.jobname = %s order by d.start_time desc nulls last limit %s",
+                (CRON_JOB_NAME, limit),
+            ).fetchall()
+    except psycopg.Error as exc:
+        raise StoreError(f"could not read pg_cron's job runs: {exc}") from exc
+    return [CronRun(*row) for row in rows]

@@ -1,0 +1,88 @@
+"""Send a set of assets to the Batch API for tagging and mark them pending.
+
+The request lines come from :func:`batchmon.core.requests.build_tag_request`, the same
+builder retry uses, so a resubmitted request is the very request first sent. OpenAI caps
+a batch at 50,000 requests; bigger sets are split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from openai.types import Batch
+
+from batchmon.core.requests import CHAT_COMPLETIONS, DEFAULT_MODEL, build_tag_request, to_jsonl
+from batchmon.openai_batches import BatchClient
+from batchmon.store.protocol import AssetRow, Store
+
+log = logging.getLogger(__name__)
+
+MAX_REQUESTS_PER_BATCH = 50_000
+SUBMIT_TOKEN_KEY = "batchmon_submit_token"
+
+
+@dataclass(slots=True)
+class SubmitResult:
+    """The batches created and the assets that could not be sent (with why)."""
+
+    batches: list[Batch] = field(default_factory=list)
+    submitted: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def submit_token(asset_ids: Sequence[str]) -> str:
+    """Names one submission of exactly these assets (useful to find it again)."""
+    digest = hashlib.sha256("\x1f".join(sorted(asset_ids)).encode()).hexdigest()
+    return f"st_{digest[:32]}"
+
+
+def _chunks(items: Sequence[AssetRow], size: int) -> list[Sequence[AssetRow]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+async def submit_assets(
+    client: BatchClient,
+    store: Store,
+    assets: Sequence[AssetRow],
+    *,
+    model: str = DEFAULT_MODEL,
+    endpoint: str = CHAT_COMPLETIONS,
+    metadata: Mapping[str, str] | None = None,
+    per_batch: int = MAX_REQUESTS_PER_BATCH,
+    on_batch: Callable[[Batch, int], None] | None = None,
+) -> SubmitResult:
+    """Build, upload and create one batch per ``per_batch`` assets; mark them pending."""
+    result = SubmitResult()
+    sendable: list[tuple[AssetRow, dict[str, object]]] = []
+    for asset in assets:
+        if asset.status == "pending" and asset.batch_id:
+            result.skipped[asset.id] = f"already pending in batch {asset.batch_id}"
+            continue
+        try:
+            line = build_tag_request(
+                asset.id, asset.image_url or "", model=model, endpoint=endpoint
+            )
+        except ValueError as exc:
+            result.skipped[asset.id] = str(exc)
+            continue
+        sendable.append((asset, line))
+    size = max(1, min(per_batch, MAX_REQUESTS_PER_BATCH))
+    for start in range(0, len(sendable), size):
+        chunk = sendable[start : start + size]
+        ids = [asset.id for asset, _ in chunk]
+        data = to_jsonl(line for _, line in chunk)
+        uploaded = await client.upload_jsonl(data, filename="batchmon-submit.jsonl")
+        meta = {**(metadata or {}), SUBMIT_TOKEN_KEY: submit_token(ids)}
+        batch = await client.create_batch(
+            input_file_id=uploaded.id, endpoint=endpoint, metadata=meta
+        )
+        await store.mark_submitted(batch.model_dump(mode="json"), ids)
+        result.batches.append(batch)
+        result.submitted += len(ids)
+        log.info("submitted %d asset(s) as %s", len(ids), batch.id)
+        if on_batch is not None:
+            on_batch(batch, len(ids))
+    return result

@@ -1,0 +1,101 @@
+"""One status pass over the batches that matter, recorded and turned into events.
+
+Status checks cost list pages (up to 100 batches per request), never one request per
+batch; the pass records every status it saw, so the store, the desktop and the worker
+share one view, and it diffs against the previous pass so each transition is news once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from openai.types import Batch
+
+from batchmon.core.diff import BatchEvent, diff
+from batchmon.core.status import is_terminal
+from batchmon.openai_batches import BatchClient
+from batchmon.store.protocol import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    """What one pass saw: the transitions, the live batches and what it cost."""
+
+    events: list[BatchEvent]
+    batches: dict[str, Batch]
+    requests: int
+    missing: frozenset[str] = field(default_factory=frozenset)
+
+
+class BatchSync:
+    """Keeps the last snapshot of every batch it has seen, so passes yield only news.
+
+    The first sight of a batch is a baseline (no events): starting up must not announce
+    every batch that finished while nobody was looking.
+    """
+
+    def __init__(self, client: BatchClient, store: Store) -> None:
+        self._client = client
+        self._store = store
+        self._snapshot: dict[str, Batch] = {}
+        self._seeded = False
+
+    @property
+    def snapshot(self) -> dict[str, Batch]:
+        """The latest observation of each batch (read-only use)."""
+        return self._snapshot
+
+    async def ids_that_matter(self, extra_ids: Iterable[str] = ()) -> list[str]:
+        """Batches with pending assets, plus the caller's, plus unfinished recorded ones."""
+        ids: dict[str, None] = {}
+        for pending in await self._store.pending_batches():
+            ids[pending.batch_id] = None
+        for batch_id in extra_ids:
+            ids[batch_id] = None
+        if not self._seeded:
+            # First pass: also pick up recorded batches that are still running but have
+            # no pending assets (e.g. created elsewhere); later passes follow the snapshot.
+            for row in await self._store.list_batches():
+                if not is_terminal(row.status):
+                    ids[row.id] = None
+            self._seeded = True
+        for batch_id, batch in self._snapshot.items():
+            if not is_terminal(batch.status):
+                ids[batch_id] = None
+        return list(ids)
+
+    async def run(self, extra_ids: Iterable[str] = ()) -> SyncResult:
+        """Check every batch that matters (see :meth:`ids_that_matter`)."""
+        return await self.check(await self.ids_that_matter(extra_ids))
+
+    async def check(self, batch_ids: Iterable[str]) -> SyncResult:
+        """Check exactly ``batch_ids``: fetch, record, diff."""
+        ids = list(dict.fromkeys(batch_ids))
+        if not ids:
+            return SyncResult(events=[], batches={}, requests=0)
+        report = await self._client.statuses(ids)
+        batches = dict(report.batches)
+        if batches:
+            await self._store.record_statuses(
+                [batch.model_dump(mode="json") for batch in batches.values()]
+            )
+        events: list[BatchEvent] = []
+        for batch_id, batch in batches.items():
+            events.extend(diff(self._snapshot.get(batch_id), batch))
+            self._snapshot[batch_id] = batch
+        if report.missing:
+            log.warning(
+                "%d batch(es) not found by the API: %s",
+                len(report.missing),
+                ", ".join(sorted(report.missing)[:5]),
+            )
+        return SyncResult(
+            events=events,
+            batches=batches,
+            requests=report.requests,
+            missing=frozenset(report.missing),
+        )

@@ -1,0 +1,199 @@
+"""The server-side poller: claim due batches, check them, apply the finished ones.
+
+It replaces a cron job that checked at most ten batches per minute with one request per
+batch. Here a pass claims every due batch (several workers can run side by side: the
+store leases claims with ``FOR UPDATE SKIP LOCKED``), checks them with list pages, and
+applies finished ones with bounded concurrency. A stop request ends claiming at once;
+in-flight applies finish, or, when cancelled, their claims are released for the next
+worker. Each pass is recorded as a poll run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from openai.types import Batch
+
+from batchmon.core.status import APPLICABLE_STATUSES
+from batchmon.engine.apply import ApplyReport, BatchApplier
+from batchmon.engine.sync import BatchSync
+from batchmon.openai_batches import BatchApiError, BatchClient
+from batchmon.store.protocol import PollRun, Store, StoreError
+
+log = logging.getLogger(__name__)
+
+Now = Callable[[], datetime]
+
+
+def default_worker_id() -> str:
+    """Host and pid: unique among live workers, readable in the poll-run log."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """How often, how old, how many at once, and for how long a claim holds."""
+
+    interval: timedelta = timedelta(seconds=60)
+    min_age: timedelta = timedelta(minutes=5)
+    concurrency: int = 8
+    lease: timedelta = timedelta(minutes=5)
+    claim_size: int = 1000
+    worker_id: str = field(default_factory=default_worker_id)
+
+
+@dataclass(slots=True)
+class PassReport:
+    """What one pass did (the poll run plus per-batch detail for the terminal)."""
+
+    run: PollRun
+    requests: int = 0
+    applied: list[ApplyReport] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+class Worker:
+    """Runs passes until stopped. Plain asyncio: the CLI gives it signals, tests a clock."""
+
+    def __init__(
+        self,
+        client: BatchClient,
+        store: Store,
+        config: WorkerConfig | None = None,
+        *,
+        now: Now = _utcnow,
+    ) -> None:
+        self._client = client
+        self._store = store
+        self.config = config or WorkerConfig()
+        self._now = now
+        self._sync = BatchSync(client, store)
+        self._applier = BatchApplier(client, store)
+        self._stop = asyncio.Event()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def request_stop(self) -> None:
+        """Claim nothing more; the pass in progress finishes what it holds."""
+        self._stop.set()
+
+    async def wait_stop(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``, waking at once on a stop request; True if stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+        return self._stop.is_set()
+
+    async def run_forever(self) -> None:
+        """Pass, wait ``interval`` (or until stopped), repeat."""
+        while not self._stop.is_set():
+            await self.run_once()
+            await self.wait_stop(self.config.interval.total_seconds())
+
+    async def run_once(self) -> PassReport:
+        """One pass over every due batch; always records a poll run."""
+        started = self._now()
+        report = PassReport(run=PollRun(started, None, 0, 0, 0, worker_id=self.config.worker_id))
+        held: set[str] = set()
+        seen: set[str] = set()
+        error: str | None = None
+        try:
+            while not self._stop.is_set():
+                ids = await self._store.claim_due(
+                    self.config.worker_id,
+                    min_age=self.config.min_age,
+                    interval=self.config.interval,
+                    lease=self.config.lease,
+                    limit=self.config.claim_size,
+                )
+                fresh = [i for i in ids if i not in seen]
+                held.update(ids)
+                if not fresh:
+                    break
+                seen.update(fresh)
+                await self._process(fresh, report)
+                if len(ids) < self.config.claim_size:
+                    break
+        except asyncio.CancelledError:
+            error = "interrupted: claims released for the next worker"
+            raise
+        except (BatchApiError, StoreError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            log.error("poll pass failed: %s", error)
+        finally:
+            await asyncio.shield(self._finish(report, started, held, seen, error))
+        return report
+
+    async def _process(self, ids: list[str], report: PassReport) -> None:
+        result = await self._sync.check(ids)
+        report.requests += result.requests
+        for event in result.events:
+            log.info("%s: %s -> %s", event.batch_id, event.old_status, event.new_status)
+        for missing in result.missing:
+            report.errors[missing] = "not found by the API"
+        done = [b for b in result.batches.values() if _finished(b)]
+        if not done:
+            return
+        gate = asyncio.Semaphore(max(1, self.config.concurrency))
+
+        async def apply_one(batch: Batch) -> None:
+            async with gate:
+                if self._stop.is_set():
+                    # Stop came before this apply began: its claim is released below.
+                    return
+                try:
+                    applied = await self._applier.apply(batch)
+                except (BatchApiError, StoreError) as exc:
+                    report.errors[batch.id] = f"{type(exc).__name__}: {exc}"
+                    log.error("applying %s failed: %s", batch.id, exc)
+                    return
+                report.applied.append(applied)
+
+        await asyncio.gather(*(apply_one(b) for b in done))
+
+    async def _finish(
+        self,
+        report: PassReport,
+        started: datetime,
+        held: set[str],
+        seen: set[str],
+        error: str | None,
+    ) -> None:
+        """Release every claim and log the pass, whatever happened."""
+        if held:
+            try:
+                await self._store.release_claims(self.config.worker_id, sorted(held))
+            except StoreError as exc:
+                log.warning("could not release claims (the lease expires anyway): %s", exc)
+        if error is None and report.errors:
+            first = next(iter(report.errors.items()))
+            error = f"{len(report.errors)} batch(es) failed, e.g. {first[0]}: {first[1]}"
+        report.run = PollRun(
+            started_at=started,
+            finished_at=self._now(),
+            checked=len(seen),
+            applied=sum(1 for a in report.applied if not a.skipped_reason),
+            failed=len(report.errors),
+            error=error,
+            worker_id=self.config.worker_id,
+        )
+        try:
+            await self._store.record_poll_run(report.run)
+        except StoreError as exc:
+            log.warning("could not record the poll run: %s", exc)
+
+
+def _finished(batch: Batch) -> bool:
+    return batch.status in APPLICABLE_STATUSES or batch.status == "failed"
