@@ -35,7 +35,7 @@ def main() -> int:
     deadline = time.monotonic() + args.seconds
 
     @settings(
-        max_examples=10_000_000,
+        max_examples=2_000,
         deadline=None,
         database=None,
         derandomize=False,
@@ -43,8 +43,6 @@ def main() -> int:
     )
     @given(st.lists(raw_lines(), max_size=20), st.booleans())
     def fuzz(lines: list[bytes], known: bool) -> None:
-        if time.monotonic() > deadline:
-            return
         stats["files"] += 1
         results = ResultParser(KNOWN if known else None)
         for n, raw in enumerate(lines, start=1):

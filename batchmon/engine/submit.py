@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 from openai.types import Batch
 
 from batchmon.core.requests import CHAT_COMPLETIONS, DEFAULT_MODEL, build_tag_request, to_jsonl
-from batchmon.openai_batches import BatchClient
+from batchmon.openai_batches import ApiServerError, ApiUnreachable, BatchClient
 from batchmon.store.protocol import AssetRow, Store
 
 log = logging.getLogger(__name__)
 
 MAX_REQUESTS_PER_BATCH = 50_000
 SUBMIT_TOKEN_KEY = "batchmon_submit_token"
+#: How far back to look for a batch whose create answer was lost.
+LOST_CREATE_WINDOW_S = 24 * 3600
 
 
 @dataclass(slots=True)
@@ -74,11 +76,23 @@ async def submit_assets(
         chunk = sendable[start : start + size]
         ids = [asset.id for asset, _ in chunk]
         data = to_jsonl(line for _, line in chunk)
+        token = submit_token(ids)
         uploaded = await client.upload_jsonl(data, filename="batchmon-submit.jsonl")
-        meta = {**(metadata or {}), SUBMIT_TOKEN_KEY: submit_token(ids)}
-        batch = await client.create_batch(
-            input_file_id=uploaded.id, endpoint=endpoint, metadata=meta
-        )
+        # The upload's timestamp is the server's clock: look back from there.
+        since = uploaded.created_at - LOST_CREATE_WINDOW_S
+        batch = await _lost_create(client, store, token, since)
+        if batch is None:
+            meta = {**(metadata or {}), SUBMIT_TOKEN_KEY: token}
+            try:
+                batch = await client.create_batch(
+                    input_file_id=uploaded.id, endpoint=endpoint, metadata=meta
+                )
+            except (ApiServerError, ApiUnreachable):
+                # The server may have created it and lost the answer (the SDK retries
+                # creates without an idempotency key): look before failing.
+                batch = await _lost_create(client, store, token, since)
+                if batch is None:
+                    raise
         await store.mark_submitted(batch.model_dump(mode="json"), ids)
         result.batches.append(batch)
         result.submitted += len(ids)
@@ -86,3 +100,20 @@ async def submit_assets(
         if on_batch is not None:
             on_batch(batch, len(ids))
     return result
+
+
+async def _lost_create(
+    client: BatchClient, store: Store, token: str, created_after: int
+) -> Batch | None:
+    """A batch created for exactly these assets whose answer never reached the store.
+
+    Only a batch the store has never recorded counts: a recorded one was a completed
+    earlier submission of the same assets, and resubmitting them is a new batch.
+    """
+    found = await client.find_batch_by_metadata(
+        SUBMIT_TOKEN_KEY, token, created_after=created_after
+    )
+    if found is None or await store.get_batch(found.id) is not None:
+        return None
+    log.warning("adopting batch %s, created earlier for these assets but not recorded", found.id)
+    return found

@@ -72,13 +72,26 @@ class BatchSync:
         """Check every batch that matters (see :meth:`ids_that_matter`)."""
         return await self.check(await self.ids_that_matter(extra_ids))
 
+    def _is_stale(self, batch_id: str, batch: Batch) -> bool:
+        """A finished batch never changes status again: a read saying so is stale.
+
+        List pages can lag a retrieve by a moment; keeping the finished snapshot stops a
+        late ``in_progress`` from being recorded and the finish from being reported twice.
+        """
+        known = self._snapshot.get(batch_id)
+        return known is not None and is_terminal(known.status) and batch.status != known.status
+
     async def check(self, batch_ids: Iterable[str]) -> SyncResult:
         """Check exactly ``batch_ids``: fetch, record, diff."""
         ids = list(dict.fromkeys(batch_ids))
         if not ids:
             return SyncResult(events=[], batches={}, requests=0)
         report = await self._client.statuses(ids)
-        batches = dict(report.batches)
+        batches = {
+            batch_id: batch
+            for batch_id, batch in report.batches.items()
+            if not self._is_stale(batch_id, batch)
+        }
         if batches:
             await self._store.record_statuses(
                 [batch.model_dump(mode="json") for batch in batches.values()]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
+from typing import Any
 
 from batchmon.core.diff import EventKind
 from batchmon.engine.sync import BatchSync
-from batchmon.openai_batches import BatchClient
+from batchmon.openai_batches import BatchClient, StatusReport
 from batchmon.sim import Simulator
 from batchmon.store.postgres import PostgresStore
 from tests.fixtures.postgres import insert_assets
@@ -74,3 +76,46 @@ async def test_caller_ids_are_checked_too(
     result = await BatchSync(client, store).run([outside["id"]])
     assert outside["id"] in result.batches
     assert await store.get_batch(outside["id"]) is not None
+
+
+class _LaggingClient(BatchClient):
+    """The real client, except one status read replays an earlier real answer.
+
+    List pages can lag a retrieve: this is how a stale ``in_progress`` arrives after a
+    batch was already seen ``completed``.
+    """
+
+    def __init__(self, inner: BatchClient) -> None:
+        self._inner = inner
+        self.replay: StatusReport | None = None
+
+    async def statuses(self, ids: Iterable[str], **kwargs: Any) -> StatusReport:
+        if self.replay is not None:
+            replay, self.replay = self.replay, None
+            return replay
+        return await self._inner.statuses(ids, **kwargs)
+
+
+async def test_a_stale_read_after_completion_is_ignored_and_not_reported_again(
+    client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
+) -> None:
+    [batch_id] = await _pending_batches(simulator, store, database_url, 1)
+    lagging = _LaggingClient(client)
+    sync = BatchSync(lagging, store)
+    simulator.advance(20)
+    await sync.run()
+    stale = await client.statuses([batch_id])
+    assert stale.batches[batch_id].status == "in_progress"
+
+    simulator.advance(3600)
+    done = await sync.run()
+    assert [e.kind for e in done.events].count(EventKind.COMPLETED) == 1
+
+    lagging.replay = stale
+    late = await sync.run()
+    assert late.events == [] and late.batches == {}
+    row = await store.get_batch(batch_id)
+    assert row is not None and row.status == "completed"
+
+    again = await sync.run()
+    assert again.events == []
