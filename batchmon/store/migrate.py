@@ -1,0 +1,131 @@
+"""Apply batchmon's numbered SQL migrations (``sql/NNN_*.sql``) in order.
+
+Each migration runs in its own transaction under a transaction-level advisory lock, so
+two processes migrating the same database at once take turns and each file is applied
+exactly once; applied names are recorded in ``batchmon_schema_migrations``. The files are
+themselves safe to re-run (``IF NOT EXISTS``, ``CREATE OR REPLACE``), so a database the
+app already uses (an existing ``assets`` table with rows) is extended, never rebuilt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import sys
+from dataclasses import dataclass
+from importlib import resources
+from typing import TextIO
+
+import psycopg
+
+from batchmon.store.errors import connect_error, translate
+from batchmon.store.protocol import StoreError
+
+VERSION_TABLE = "batchmon_schema_migrations"
+# pg_advisory_xact_lock key: the bytes of "batchmon" as a signed 64-bit integer.
+LOCK_KEY = int.from_bytes(b"batchmon", "big", signed=True)
+_NAME = re.compile(r"^\d{3}_[a-z0-9_]+\.sql$")
+
+_CREATE_VERSION_TABLE = f"""
+create table if not exists public.{VERSION_TABLE} (
+  name text primary key,
+  checksum text not null,
+  applied_at timestamptz not null default now()
+)"""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def available_migrations() -> list[Migration]:
+    """The migrations shipped with this version of batchmon, in the order they apply."""
+    folder = resources.files("batchmon.store") / "sql"
+    found = [
+        Migration(entry.name, entry.read_text(encoding="utf-8"))
+        for entry in folder.iterdir()
+        if entry.name.endswith(".sql")
+    ]
+    for migration in found:
+        if not _NAME.match(migration.name):
+            raise StoreError(f"migration file {migration.name!r} is not named NNN_name.sql")
+    return sorted(found, key=lambda m: m.name)
+
+
+def applied_migrations(conninfo: str) -> list[str]:
+    """Names already recorded in the version table (empty for a fresh database)."""
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            exists = conn.execute("select to_regclass(%s)", (f"public.{VERSION_TABLE}",))
+            row = exists.fetchone()
+            if row is None or row[0] is None:
+                return []
+            cur = conn.execute(f"select name from public.{VERSION_TABLE} order by name")
+            return [name for (name,) in cur.fetchall()]
+    except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:
+        raise connect_error(conninfo, exc) from exc
+
+
+def migrate_sync(conninfo: str) -> list[str]:
+    """Apply every migration not yet recorded; returns the names applied by this call."""
+    try:
+        conn = psycopg.connect(conninfo, autocommit=True)
+    except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:
+        raise connect_error(conninfo, exc) from exc
+    applied: list[str] = []
+    with conn:
+        for migration in available_migrations():
+            try:
+                if _apply_one(conn, migration):
+                    applied.append(migration.name)
+            except psycopg.Error as exc:
+                error = translate(exc)
+                raise StoreError(f"migration {migration.name} failed: {error}") from exc
+    return applied
+
+
+def _apply_one(conn: psycopg.Connection, migration: Migration) -> bool:
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+        conn.execute(_CREATE_VERSION_TABLE)
+        done = conn.execute(
+            f"select 1 from public.{VERSION_TABLE} where name = %s", (migration.name,)
+        ).fetchone()
+        if done:
+            return False
+        # No parameters: psycopg sends the whole file as one multi-statement query.
+        conn.execute(migration.sql.encode())
+        conn.execute(
+            f"insert into public.{VERSION_TABLE} (name, checksum) values (%s, %s)",
+            (migration.name, migration.checksum),
+        )
+        return True
+
+
+async def migrate(conninfo: str) -> list[str]:
+    """Async face of :func:`migrate_sync` (runs it in a worker thread)."""
+    return await asyncio.to_thread(migrate_sync, conninfo)
+
+
+def main_sync(conninfo: str, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """``batchmon db migrate``: apply, print what was applied, return an exit code."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        applied = migrate_sync(conninfo)
+    except StoreError as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    if applied:
+        for name in applied:
+            print(f"applied {name}", file=out)
+    else:
+        print("database is up to date", file=out)
+    return 0

@@ -1,0 +1,437 @@
+"""PostgresStore: the Store protocol over a direct PostgreSQL connection (psycopg 3).
+
+Every method calls one SQL function from ``sql/``, so RLS and idempotency are the
+database's, not this module's. Bulk apply streams results in chunks through ``COPY``
+into a session-local staging table and applies each chunk with one ``UPDATE ... FROM``
+(``apply_staged_results``), one transaction per chunk: a crash mid-apply keeps what was
+committed and a rerun applies only what is still pending. The change feed is a
+dedicated ``LISTEN`` connection that reconnects with backoff and says ``resync`` after
+every (re)connect, because NOTIFY messages sent while it was away are gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import fields
+from datetime import timedelta
+from typing import Any, cast
+
+import psycopg
+from psycopg.pq import TransactionStatus
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from batchmon.core.backoff import Backoff
+from batchmon.store.errors import MIGRATE_HINT, connect_error, redact, translate
+from batchmon.store.protocol import (
+    ApplyCounts,
+    AssetRow,
+    BatchRow,
+    Change,
+    PendingBatch,
+    PollRun,
+    ResultRow,
+    RetryLink,
+    StoreError,
+)
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "batchmon_changes"
+APPLY_CHUNK = 5_000
+_BATCH_FIELDS = tuple(f.name for f in fields(BatchRow))
+_COPY_STAGE = "copy pg_temp.batchmon_apply_rows (asset_id, ok, tags, error) from stdin"
+
+
+class PostgresStore:
+    """The data API over psycopg: a small pool for calls, one extra connection per feed."""
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        conninfo: str,
+        *,
+        chunk_size: int = APPLY_CHUNK,
+        backoff: Backoff | None = None,
+        heartbeat: float = 30.0,
+    ) -> None:
+        self._pool = pool
+        self._conninfo = conninfo
+        self._chunk_size = chunk_size
+        self._backoff = backoff or Backoff(jitter=0.25)
+        self._heartbeat = heartbeat
+        self._listeners: set[psycopg.AsyncConnection[Any]] = set()
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        conninfo: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 4,
+        chunk_size: int = APPLY_CHUNK,
+        backoff: Backoff | None = None,
+        heartbeat: float = 30.0,
+        connect_timeout: float = 10.0,
+    ) -> PostgresStore:
+        """Connect, check the schema is migrated, and open the pool.
+
+        Raises :class:`StoreError` saying what to fix when the server cannot be reached
+        or the batchmon schema is missing.
+        """
+        await _check_reachable_and_migrated(conninfo, connect_timeout)
+        pool: AsyncConnectionPool = AsyncConnectionPool(
+            conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            kwargs={"autocommit": True},
+            check=AsyncConnectionPool.check_connection,
+            name="batchmon",
+        )
+        try:
+            await pool.open(wait=True, timeout=connect_timeout)
+        except PoolTimeout as exc:
+            await pool.close()
+            raise connect_error(conninfo, exc) from exc
+        return cls(pool, conninfo, chunk_size=chunk_size, backoff=backoff, heartbeat=heartbeat)
+
+    async def close(self) -> None:
+        self._closed = True
+        for conn in list(self._listeners):
+            await conn.close()
+        await self._pool.close()
+
+    # -- calls -------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _cursor(self, *, batch_id: str | None = None) -> AsyncIterator[Any]:
+        if self._closed:
+            raise StoreError("the store is closed")
+        try:
+            async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+                yield cur
+        except PoolTimeout as exc:
+            raise StoreError(
+                f"no database connection available from {redact(self._conninfo)}: {exc}"
+            ) from exc
+        except psycopg.Error as exc:
+            raise translate(exc, batch_id=batch_id) from exc
+
+    async def _rows(self, query: str, params: Sequence[Any] = (), **kw: Any) -> list[dict]:
+        async with self._cursor(**kw) as cur:
+            await cur.execute(query.encode(), params)
+            return cast(list[dict], await cur.fetchall())
+
+    async def _value(self, query: str, params: Sequence[Any] = (), **kw: Any) -> Any:
+        rows = await self._rows(query, params, **kw)
+        return next(iter(rows[0].values())) if rows else None
+
+    async def pending_batches(self) -> list[PendingBatch]:
+        rows = await self._rows("select * from public.pending_batches()")
+        return [PendingBatch(r["batch_id"], r["asset_count"], r["oldest_asset_at"]) for r in rows]
+
+    async def list_batches(self, *, limit: int = 10_000) -> list[BatchRow]:
+        rows = await self._rows("select * from public.list_batches(%s)", (limit,))
+        return [_batch_row(r) for r in rows]
+
+    async def get_batch(self, batch_id: str) -> BatchRow | None:
+        rows = await self._rows("select * from public.get_batch(%s)", (batch_id,))
+        return _batch_row(rows[0]) if rows else None
+
+    async def record_statuses(self, batches: Sequence[Mapping[str, Any]]) -> int:
+        if not batches:
+            return 0
+        payload = Jsonb([dict(b) for b in batches], dumps=_dumps)
+        return int(await self._value("select public.record_batch_statuses(%s)", (payload,)))
+
+    async def claim_due(
+        self,
+        worker_id: str,
+        *,
+        min_age: timedelta,
+        interval: timedelta,
+        lease: timedelta,
+        limit: int = 10_000,
+    ) -> list[str]:
+        rows = await self._rows(
+            "select * from public.claim_due_batches(%s, %s, %s, %s, %s) as id",
+            (worker_id, min_age, interval, lease, limit),
+        )
+        return [r["id"] for r in rows]
+
+    async def release_claims(self, worker_id: str, batch_ids: Iterable[str]) -> int:
+        ids = list(batch_ids)
+        if not ids:
+            return 0
+        return int(await self._value("select public.release_claims(%s, %s)", (worker_id, ids)))
+
+    async def apply_results(
+        self, batch_id: str, rows: AsyncIterable[ResultRow] | Iterable[ResultRow]
+    ) -> ApplyCounts:
+        """Stage chunk k+1 (COPY, on a second connection) while chunk k is applied.
+
+        Chunks are still applied one after another, in input order, so when an asset
+        appears twice the first line wins, exactly as within one chunk.
+        """
+        total = ApplyCounts()
+        applying: asyncio.Task[ApplyCounts] | None = None
+        try:
+            async for chunk in _chunks(rows, self._chunk_size):
+                try:
+                    staged = await self._stage(chunk, batch_id)
+                except BaseException:
+                    if applying is not None:  # the chunk before is good: let it land
+                        with suppress(StoreError):
+                            await applying
+                    raise
+                if applying is not None:
+                    try:
+                        total += await applying
+                    except BaseException:
+                        await self._release(staged)
+                        raise
+                applying = asyncio.create_task(self._apply_staged(staged, batch_id))
+            if applying is not None:
+                total += await applying
+        finally:
+            if applying is not None and not applying.done():
+                applying.cancel()
+                with suppress(asyncio.CancelledError, StoreError):
+                    await applying
+        return total
+
+    async def _stage(self, chunk: list[ResultRow], batch_id: str) -> psycopg.AsyncConnection[Any]:
+        """A pooled connection, inside a transaction, with ``chunk`` copied into staging."""
+        if self._closed:
+            raise StoreError("the store is closed")
+        try:
+            conn = await self._pool.getconn()
+        except PoolTimeout as exc:
+            raise StoreError(
+                f"no database connection available from {redact(self._conninfo)}: {exc}"
+            ) from exc
+        try:
+            await conn.set_autocommit(False)
+            async with conn.cursor() as cur:
+                await cur.execute(b"select public.batchmon_apply_stage()")
+                async with cur.copy(_COPY_STAGE.encode()) as copy:
+                    copy.set_types(["uuid", "bool", "text[]", "text"])
+                    for row in chunk:
+                        asset = _uuid_or_none(row.asset_id)
+                        await copy.write_row((asset, row.ok, row.tags, row.error))
+        except BaseException as exc:
+            await self._release(conn)
+            if isinstance(exc, psycopg.Error):
+                raise translate(exc, batch_id=batch_id) from exc
+            raise
+        return conn
+
+    async def _apply_staged(self, conn: psycopg.AsyncConnection[Any], batch_id: str) -> ApplyCounts:
+        """One UPDATE ... FROM over the staged chunk, committed; the connection goes back."""
+        try:
+            async with conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(b"select * from public.apply_staged_results(%s)", (batch_id,))
+                counts = await cur.fetchone()
+            await conn.commit()
+            return _counts(counts)
+        except psycopg.Error as exc:
+            raise translate(exc, batch_id=batch_id) from exc
+        finally:
+            await self._release(conn)
+
+    async def _release(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Roll back whatever is open and return the connection in autocommit mode."""
+        with suppress(psycopg.Error):
+            if conn.info.transaction_status != TransactionStatus.IDLE:
+                await conn.rollback()
+            await conn.set_autocommit(True)
+        await self._pool.putconn(conn)
+
+    async def finish_apply(self, batch_id: str, *, unreturned_reason: str) -> ApplyCounts:
+        rows = await self._rows(
+            "select * from public.finish_batch_apply(%s, %s)", (batch_id, unreturned_reason)
+        )
+        return _counts(rows[0])
+
+    async def mark_batch_failed(self, batch_id: str, reason: str) -> ApplyCounts:
+        rows = await self._rows(
+            "select * from public.mark_batch_failed(%s, %s)", (batch_id, reason)
+        )
+        return _counts(rows[0])
+
+    async def batch_assets(self, batch_id: str, *, limit: int = 100_000) -> list[AssetRow]:
+        rows = await self._rows("select * from public.batch_assets(%s, %s)", (batch_id, limit))
+        return [AssetRow(**r) for r in rows]
+
+    async def assets_by_ids(self, asset_ids: Sequence[str]) -> list[AssetRow]:
+        if not asset_ids:
+            return []
+        rows = await self._rows("select * from public.assets_by_ids(%s)", (list(asset_ids),))
+        return [AssetRow(**r) for r in rows]
+
+    async def mark_submitted(self, batch: Mapping[str, Any], asset_ids: Sequence[str]) -> int:
+        payload = Jsonb(dict(batch), dumps=_dumps)
+        return int(
+            await self._value(
+                "select public.mark_batch_submitted(%s, %s)", (payload, list(asset_ids))
+            )
+        )
+
+    async def begin_retry(
+        self, old_batch_id: str, new_batch: Mapping[str, Any], asset_ids: Sequence[str]
+    ) -> RetryLink:
+        rows = await self._rows(
+            "select * from public.begin_batch_retry(%s, %s, %s)",
+            (old_batch_id, Jsonb(dict(new_batch), dumps=_dumps), list(asset_ids)),
+            batch_id=old_batch_id,
+        )
+        r = rows[0]
+        return RetryLink(r["linked"], r["moved_assets"], r["existing_retry"])
+
+    async def record_poll_run(self, run: PollRun) -> int:
+        return int(
+            await self._value(
+                "select public.record_poll_run(%s, %s, %s, %s, %s, %s, %s)",
+                (
+                    run.worker_id,
+                    run.started_at,
+                    run.finished_at,
+                    run.checked,
+                    run.applied,
+                    run.failed,
+                    run.error,
+                ),
+            )
+        )
+
+    async def recent_poll_runs(self, *, limit: int = 20) -> list[PollRun]:
+        rows = await self._rows("select * from public.recent_poll_runs(%s)", (limit,))
+        return [PollRun(**r) for r in rows]
+
+    # -- push --------------------------------------------------------------------------
+
+    def changes(self) -> AsyncIterator[Change]:
+        return self._listen()
+
+    async def _listen(self) -> AsyncIterator[Change]:
+        backoff = self._backoff.reset()
+        reconnect_now = True  # a dropped feed is retried at once, then with backoff
+        while not self._closed:
+            if not reconnect_now:
+                await asyncio.sleep(backoff.delay)
+                backoff = backoff.next()
+            reconnect_now = False
+            try:
+                conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+            except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:
+                log.warning(
+                    "change feed: cannot connect (%s); retrying", connect_error(self._conninfo, exc)
+                )
+                continue
+            self._listeners.add(conn)
+            try:
+                await conn.execute(f"listen {CHANNEL}".encode())
+                backoff = backoff.reset()
+                yield Change("resync")
+                while not self._closed:
+                    async for note in conn.notifies(timeout=self._heartbeat):
+                        change = _parse_change(note.payload)
+                        if change is not None:
+                            yield change
+                    await conn.execute(b"select 1")  # quiet for a while: is it still alive?
+                reconnect_now = True
+            except psycopg.OperationalError as exc:
+                if not self._closed:
+                    log.warning("change feed: connection lost (%s); reconnecting", exc)
+                reconnect_now = True
+            finally:
+                self._listeners.discard(conn)
+                await conn.close()
+
+
+async def _check_reachable_and_migrated(conninfo: str, connect_timeout: float) -> None:
+    try:
+        conn = await psycopg.AsyncConnection.connect(
+            conninfo, autocommit=True, connect_timeout=max(1, int(connect_timeout))
+        )
+    except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:
+        raise connect_error(conninfo, exc) from exc
+    async with conn:
+        cur = await conn.execute(b"select to_regprocedure('public.apply_staged_results(text)')")
+        row = await cur.fetchone()
+    if row is None or row[0] is None:
+        raise StoreError(
+            f"the batchmon schema is not installed in {redact(conninfo)}: {MIGRATE_HINT}"
+        )
+
+
+async def _chunks(
+    rows: AsyncIterable[ResultRow] | Iterable[ResultRow], size: int
+) -> AsyncIterator[list[ResultRow]]:
+    chunk: list[ResultRow] = []
+    if isinstance(rows, AsyncIterable):
+        async for row in rows:
+            chunk.append(row)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    else:
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    """A result line's asset id as a UUID; None (skipped by the SQL) when it is not one."""
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _counts(row: Mapping[str, Any] | None) -> ApplyCounts:
+    if row is None:
+        return ApplyCounts()
+    return ApplyCounts(int(row["completed"]), int(row["failed"]), int(row["skipped"]))
+
+
+def _batch_row(row: Mapping[str, Any]) -> BatchRow:
+    values = {name: row[name] for name in _BATCH_FIELDS if name in row}
+    if values.get("user_id") is not None:
+        values["user_id"] = str(values["user_id"])
+    return BatchRow(**values)
+
+
+def _parse_change(payload: str) -> Change | None:
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        log.warning("change feed: ignored a message that is not JSON")
+        return None
+    if not isinstance(data, dict) or data.get("kind") not in ("batch", "assets"):
+        return None
+    return Change(data["kind"], data.get("batch_id"), data.get("status"), data)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    """Nested SDK models (pydantic) become their JSON form, not their repr."""
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json")
+    return str(value)

@@ -1,0 +1,515 @@
+-- The SQL API. One function per Store method; both transports (psycopg and Supabase
+-- RPC) call these, so behaviour, RLS and idempotency are defined here once.
+-- All are SECURITY INVOKER: row-level security applies to whoever calls them.
+-- Errors batchmon raises itself carry their own SQLSTATE:
+--   BM001  the batch was already retried (DETAIL holds the id of the retry)
+--   BM002  the batch is unknown, or not visible to the caller
+
+-- Valid asset ids from a text array; anything that is not a UUID is dropped (it cannot
+-- match an asset, and a cast error would lose the whole call).
+create or replace function public.batchmon_uuids(p_ids text[])
+returns uuid[]
+language sql immutable security invoker set search_path = ''
+as $$
+  select coalesce(array_agg(distinct lower(x)::uuid), '{}'::uuid[])
+  from unnest(p_ids) as x
+  where x ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+$$;
+
+-- A Unix timestamp from an OpenAI object field (null, absent or 0 -> null).
+create or replace function public.batchmon_epoch(v jsonb)
+returns timestamptz
+language sql immutable security invoker set search_path = ''
+as $$
+  select case
+    when v is null or jsonb_typeof(v) <> 'number' or (v #>> '{}')::double precision = 0 then null
+    else to_timestamp((v #>> '{}')::double precision)
+  end
+$$;
+
+-- The seed app's monitoring query: which batches still have pending assets.
+create or replace function public.pending_batches()
+returns table (batch_id text, asset_count bigint, oldest_asset_at timestamptz)
+language sql stable security invoker set search_path = ''
+as $$
+  select a.openai_batch_id, count(*), min(a.created_at)
+  from public.assets a
+  where a.auto_tag_status = 'pending' and a.openai_batch_id is not null
+  group by a.openai_batch_id
+  order by min(a.created_at), a.openai_batch_id
+$$;
+
+-- Upsert live statuses from a JSON array of OpenAI Batch objects. The owner is the
+-- signed-in user, or (for server connections) the owner of the batch's assets.
+-- A stale observation never moves a finished batch back to a running status.
+create or replace function public.record_batch_statuses(p_batches jsonb)
+returns integer
+language plpgsql volatile security invoker set search_path = ''
+as $$
+declare
+  n integer;
+begin
+  if p_batches is null or jsonb_typeof(p_batches) <> 'array' then
+    raise exception using errcode = '22023',
+      message = 'record_batch_statuses expects a JSON array of OpenAI Batch objects';
+  end if;
+  with src as (
+    select distinct on (e.b ->> 'id') e.b
+    from jsonb_array_elements(p_batches) with ordinality as e(b, n)
+    where jsonb_typeof(e.b) = 'object' and coalesce(e.b ->> 'id', '') <> ''
+    order by e.b ->> 'id', e.n desc
+  )
+  insert into public.openai_batches as t (
+    id, user_id, status, endpoint, model, total, completed, failed,
+    input_file_id, output_file_id, error_file_id, errors, usage, metadata,
+    created_at, in_progress_at, finalizing_at, completed_at, failed_at, expired_at,
+    cancelling_at, cancelled_at, expires_at, last_polled_at, updated_at
+  )
+  select
+    s.b ->> 'id',
+    coalesce(
+      auth.uid(),
+      (select a.user_id from public.assets a
+        where a.openai_batch_id = s.b ->> 'id' and a.user_id is not null limit 1)
+    ),
+    coalesce(s.b ->> 'status', 'unknown'),
+    s.b ->> 'endpoint',
+    coalesce(s.b ->> 'model', s.b -> 'metadata' ->> 'model'),
+    coalesce((s.b -> 'request_counts' ->> 'total')::integer, 0),
+    coalesce((s.b -> 'request_counts' ->> 'completed')::integer, 0),
+    coalesce((s.b -> 'request_counts' ->> 'failed')::integer, 0),
+    nullif(s.b ->> 'input_file_id', ''),
+    nullif(s.b ->> 'output_file_id', ''),
+    nullif(s.b ->> 'error_file_id', ''),
+    case
+      when jsonb_typeof(s.b -> 'errors') = 'array' then s.b -> 'errors'
+      when jsonb_typeof(s.b -> 'errors' -> 'data') = 'array' then s.b -> 'errors' -> 'data'
+    end,
+    case when jsonb_typeof(s.b -> 'usage') = 'object' then s.b -> 'usage' end,
+    case when jsonb_typeof(s.b -> 'metadata') = 'object' then s.b -> 'metadata' end,
+    public.batchmon_epoch(s.b -> 'created_at'),
+    public.batchmon_epoch(s.b -> 'in_progress_at'),
+    public.batchmon_epoch(s.b -> 'finalizing_at'),
+    public.batchmon_epoch(s.b -> 'completed_at'),
+    public.batchmon_epoch(s.b -> 'failed_at'),
+    public.batchmon_epoch(s.b -> 'expired_at'),
+    public.batchmon_epoch(s.b -> 'cancelling_at'),
+    public.batchmon_epoch(s.b -> 'cancelled_at'),
+    public.batchmon_epoch(s.b -> 'expires_at'),
+    now(),
+    now()
+  from src s
+  on conflict (id) do update set
+    user_id = coalesce(t.user_id, excluded.user_id),
+    status = excluded.status,
+    endpoint = coalesce(excluded.endpoint, t.endpoint),
+    model = coalesce(excluded.model, t.model),
+    total = excluded.total,
+    completed = excluded.completed,
+    failed = excluded.failed,
+    input_file_id = coalesce(excluded.input_file_id, t.input_file_id),
+    output_file_id = coalesce(excluded.output_file_id, t.output_file_id),
+    error_file_id = coalesce(excluded.error_file_id, t.error_file_id),
+    errors = coalesce(excluded.errors, t.errors),
+    usage = coalesce(excluded.usage, t.usage),
+    metadata = coalesce(excluded.metadata, t.metadata),
+    created_at = coalesce(excluded.created_at, t.created_at),
+    in_progress_at = coalesce(excluded.in_progress_at, t.in_progress_at),
+    finalizing_at = coalesce(excluded.finalizing_at, t.finalizing_at),
+    completed_at = coalesce(excluded.completed_at, t.completed_at),
+    failed_at = coalesce(excluded.failed_at, t.failed_at),
+    expired_at = coalesce(excluded.expired_at, t.expired_at),
+    cancelling_at = coalesce(excluded.cancelling_at, t.cancelling_at),
+    cancelled_at = coalesce(excluded.cancelled_at, t.cancelled_at),
+    expires_at = coalesce(excluded.expires_at, t.expires_at),
+    last_polled_at = now(),
+    updated_at = now()
+  where not (
+    t.status in ('completed', 'failed', 'expired', 'cancelled')
+    and excluded.status not in ('completed', 'failed', 'expired', 'cancelled')
+  );
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+
+-- Lease due batches to one worker. Due: not yet applied, older than p_min_age, not
+-- polled within p_interval, and not leased to another worker (or its lease ran out).
+-- Batches the app created without recording them (known only from pending assets)
+-- first get a row with status 'unknown', so they are claimed like any other.
+create or replace function public.claim_due_batches(
+  p_worker text,
+  p_min_age interval,
+  p_interval interval,
+  p_lease interval,
+  p_limit integer default 10000
+)
+returns setof text
+language plpgsql volatile security invoker set search_path = ''
+as $$
+begin
+  if coalesce(p_worker, '') = '' then
+    raise exception using errcode = '22023', message = 'claim_due_batches needs a worker id';
+  end if;
+  insert into public.openai_batches (id, user_id, status, created_at)
+  select a.openai_batch_id,
+         (array_agg(a.user_id) filter (where a.user_id is not null))[1],
+         'unknown',
+         min(a.created_at)
+  from public.assets a
+  where a.auto_tag_status = 'pending' and a.openai_batch_id is not null
+    and not exists (select 1 from public.openai_batches b where b.id = a.openai_batch_id)
+  group by a.openai_batch_id
+  on conflict (id) do nothing;
+
+  return query
+  with due as (
+    select b.id
+    from public.openai_batches b
+    where b.applied_at is null
+      and coalesce(b.created_at, b.updated_at) <= now() - p_min_age
+      and (b.last_polled_at is null or b.last_polled_at <= now() - p_interval)
+      and (b.claimed_by is null or b.claim_expires_at <= now() or b.claimed_by = p_worker)
+    order by b.last_polled_at nulls first, b.created_at, b.id
+    limit p_limit
+    for update skip locked
+  ), claimed as (
+    update public.openai_batches b
+    set claimed_by = p_worker, claim_expires_at = now() + p_lease
+    from due
+    where b.id = due.id
+    returning b.id, b.last_polled_at, b.created_at
+  )
+  select c.id from claimed c order by c.last_polled_at nulls first, c.created_at, c.id;
+end
+$$;
+
+create or replace function public.release_claims(p_worker text, p_batch_ids text[])
+returns integer
+language plpgsql volatile security invoker set search_path = ''
+as $$
+declare
+  n integer;
+begin
+  update public.openai_batches
+  set claimed_by = null, claim_expires_at = null
+  where claimed_by = p_worker and id = any(p_batch_ids);
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+
+-- Staging for bulk apply: a session-local table the PostgresStore fills with COPY and
+-- apply_batch_results fills from JSON. Emptied at every commit, so each chunk is staged
+-- and applied in a transaction of its own.
+create or replace function public.batchmon_apply_stage()
+returns void
+language plpgsql volatile security invoker set search_path = ''
+as $$
+begin
+  if to_regclass('pg_temp.batchmon_apply_rows') is null then
+    create temp table batchmon_apply_rows (
+      seq bigint generated always as identity,
+      asset_id uuid,  -- null: the result line named no valid asset id (counted as skipped)
+      ok boolean not null,
+      tags text[],
+      error text
+    ) on commit delete rows;
+    -- A pooled session may switch roles between calls (PostgREST, the test gateway).
+    grant select, insert, delete on pg_temp.batchmon_apply_rows to public;
+  end if;
+end
+$$;
+
+-- Apply the staged rows to assets still pending under p_batch, in one UPDATE ... FROM,
+-- and append each change to asset_results. Rows for assets already final, of another
+-- batch, unknown, or not UUIDs are skipped: applying twice changes nothing.
+create or replace function public.apply_staged_results(p_batch text)
+returns table (completed integer, failed integer, skipped integer)
+language plpgsql volatile security invoker set search_path = ''
+as $$
+declare
+  v_input integer;
+  v_completed integer;
+  v_failed integer;
+begin
+  select count(*) into v_input from pg_temp.batchmon_apply_rows;
+  -- Temporary tables are never auto-analyzed; without statistics the planner assumes
+  -- one staged row and may pick a nested loop that is quadratic in the chunk size.
+  analyze pg_temp.batchmon_apply_rows;
+  with src as materialized (
+    select distinct on (r.asset_id) r.asset_id, r.ok, r.tags, r.error
+    from pg_temp.batchmon_apply_rows r
+    where r.asset_id is not null
+    order by r.asset_id, r.seq
+  ), changed as (
+    update public.assets a set
+      auto_tag_status = case when s.ok then 'completed' else 'failed' end,
+      tags = case when s.ok then coalesce(s.tags, '{}'::text[]) else a.tags end,
+      auto_tag_error = case
+        when s.ok then null
+        else coalesce(nullif(s.error, ''), 'failed without a reason')
+      end,
+      tagged_at = case when s.ok then now() else a.tagged_at end
+    from src s
+    where a.id = s.asset_id and a.openai_batch_id = p_batch and a.auto_tag_status = 'pending'
+    returning a.id, a.user_id, a.auto_tag_status, a.auto_tag_error
+  ), logged as (
+    insert into public.asset_results (asset_id, batch_id, user_id, status, error)
+    select c.id, p_batch, c.user_id, c.auto_tag_status, c.auto_tag_error from changed c
+    returning status
+  )
+  select count(*) filter (where l.status = 'completed'),
+         count(*) filter (where l.status = 'failed')
+  into v_completed, v_failed
+  from logged l;
+  return query select v_completed, v_failed, v_input - v_completed - v_failed;
+end
+$$;
+
+-- Apply a chunk of results given as JSON: [{"asset_id", "ok", "tags", "error"}, ...].
+create or replace function public.apply_batch_results(p_batch text, p_rows jsonb)
+returns table (completed integer, failed integer, skipped integer)
+language plpgsql volatile security invoker set search_path = ''
+as $$
+begin
+  if p_rows is null or jsonb_typeof(p_rows) <> 'array' then
+    raise exception using errcode = '22023',
+      message = 'apply_batch_results expects a JSON array of {asset_id, ok, tags, error}';
+  end if;
+  perform public.batchmon_apply_stage();
+  delete from pg_temp.batchmon_apply_rows;  -- an earlier call in this transaction
+  insert into pg_temp.batchmon_apply_rows (asset_id, ok, tags, error)
+  select
+    case
+      when r.asset_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+      then r.asset_id::uuid
+    end,
+    coalesce(r.ok, false), r.tags, r.error
+  from jsonb_to_recordset(p_rows) as r(asset_id text, ok boolean, tags text[], error text);
+  return query select * from public.apply_staged_results(p_batch);
+end
+$$;
+
+-- Fail what is still pending under a batch with one reason; set applied_at once.
+create or replace function public.finish_batch_apply(p_batch text, p_reason text)
+returns table (completed integer, failed integer, skipped integer)
+language plpgsql volatile security invoker set search_path = ''
+as $$
+declare
+  v_failed integer;
+begin
+  with changed as (
+    update public.assets a
+    set auto_tag_status = 'failed', auto_tag_error = coalesce(nullif(p_reason, ''), 'no result')
+    where a.openai_batch_id = p_batch and a.auto_tag_status = 'pending'
+    returning a.id, a.user_id, a.auto_tag_error
+  ), logged as (
+    insert into public.asset_results (asset_id, batch_id, user_id, status, error)
+    select c.id, p_batch, c.user_id, 'failed', c.auto_tag_error from changed c
+    returning 1
+  )
+  select count(*) into v_failed from logged;
+  update public.openai_batches
+  set applied_at = now(), updated_at = now()
+  where id = p_batch and applied_at is null;
+  return query select 0, v_failed, 0;
+end
+$$;
+
+-- A batch that produced no output at all (failed validation): every pending asset fails.
+create or replace function public.mark_batch_failed(p_batch text, p_reason text)
+returns table (completed integer, failed integer, skipped integer)
+language sql volatile security invoker set search_path = ''
+as $$
+  select * from public.finish_batch_apply(p_batch, p_reason)
+$$;
+
+-- A newly created batch: record it and point its assets at it as pending.
+create or replace function public.mark_batch_submitted(p_batch jsonb, p_asset_ids text[])
+returns integer
+language plpgsql volatile security invoker set search_path = ''
+as $$
+declare
+  v_id text := p_batch ->> 'id';
+  n integer;
+begin
+  if coalesce(v_id, '') = '' then
+    raise exception using errcode = '22023', message = 'the submitted batch has no id';
+  end if;
+  perform public.record_batch_statuses(jsonb_build_array(p_batch));
+  update public.assets
+  set openai_batch_id = v_id, auto_tag_status = 'pending', auto_tag_error = null
+  where id = any(public.batchmon_uuids(p_asset_ids));
+  get diagnostics n = row_count;
+  update public.openai_batches b
+  set user_id = (select a.user_id from public.assets a
+                 where a.openai_batch_id = v_id and a.user_id is not null limit 1)
+  where b.id = v_id and b.user_id is null;
+  return n;
+end
+$$;
+
+-- Retry: record the new batch, link old <-> new, and re-point the given assets of the
+-- old batch (not those already completed) to the new one, all in one transaction.
+-- The old row is locked first, so of two concurrent retries exactly one links.
+-- Repeating the same retry (same new id) is a no-op; a different one raises BM001.
+create or replace function public.begin_batch_retry(
+  p_old_batch text, p_new_batch jsonb, p_asset_ids text[]
+)
+returns table (linked boolean, moved_assets integer, existing_retry text)
+language plpgsql volatile security invoker set search_path = ''
+as $$
+declare
+  v_old public.openai_batches;
+  v_new text := p_new_batch ->> 'id';
+  n integer;
+begin
+  if coalesce(v_new, '') = '' then
+    raise exception using errcode = '22023', message = 'the retry batch has no id';
+  end if;
+  if v_new = p_old_batch then
+    raise exception using errcode = '22023',
+      message = format('batch %s cannot be a retry of itself', p_old_batch);
+  end if;
+  select * into v_old from public.openai_batches where id = p_old_batch for update;
+  if not found then
+    raise exception using errcode = 'BM002',
+      message = format('batch %s is not recorded (or belongs to another user)', p_old_batch),
+      hint = 'sync the batch first so its status is recorded, then retry it';
+  end if;
+  if v_old.retried_by is not null then
+    if v_old.retried_by = v_new then
+      return query select false, 0, v_new;
+      return;
+    end if;
+    raise exception using errcode = 'BM001',
+      message = format('batch %s was already retried as %s', p_old_batch, v_old.retried_by),
+      detail = v_old.retried_by,
+      hint = 'follow the newer batch instead of retrying this one again';
+  end if;
+  perform public.record_batch_statuses(jsonb_build_array(p_new_batch));
+  update public.openai_batches
+  set retry_of = p_old_batch,
+      attempt = v_old.attempt + 1,
+      user_id = coalesce(user_id, v_old.user_id),
+      updated_at = now()
+  where id = v_new;
+  update public.openai_batches set retried_by = v_new, updated_at = now() where id = p_old_batch;
+  update public.assets
+  set openai_batch_id = v_new, auto_tag_status = 'pending', auto_tag_error = null
+  where id = any(public.batchmon_uuids(p_asset_ids))
+    and openai_batch_id = p_old_batch
+    and auto_tag_status is distinct from 'completed';
+  get diagnostics n = row_count;
+  return query select true, n, null::text;
+end
+$$;
+
+create or replace function public.record_poll_run(
+  p_worker text,
+  p_started_at timestamptz,
+  p_finished_at timestamptz,
+  p_checked integer,
+  p_applied integer,
+  p_failed integer,
+  p_error text
+)
+returns bigint
+language sql volatile security invoker set search_path = ''
+as $$
+  insert into public.batch_poll_runs
+    (worker_id, started_at, finished_at, checked, applied, failed, error)
+  values (p_worker, p_started_at, p_finished_at, p_checked, p_applied, p_failed, p_error)
+  returning id
+$$;
+
+create or replace function public.recent_poll_runs(p_limit integer default 20)
+returns setof public.batch_poll_runs
+language sql stable security invoker set search_path = ''
+as $$
+  select * from public.batch_poll_runs order by started_at desc, id desc limit p_limit
+$$;
+
+-- Batches with their asset counts: the desktop's table and the detail pane.
+create or replace view public.batch_overview with (security_invoker = true) as
+  select b.*, coalesce(c.asset_count, 0) as asset_count, coalesce(c.pending_assets, 0)
+    as pending_assets
+  from public.openai_batches b
+  left join lateral (
+    select count(*) as asset_count,
+           count(*) filter (where a.auto_tag_status = 'pending') as pending_assets
+    from public.assets a
+    where a.openai_batch_id = b.id
+  ) c on true;
+
+create or replace function public.list_batches(p_limit integer default 10000)
+returns setof public.batch_overview
+language sql stable security invoker set search_path = ''
+as $$
+  select * from public.batch_overview
+  order by created_at desc nulls last, id
+  limit p_limit
+$$;
+
+create or replace function public.get_batch(p_batch text)
+returns setof public.batch_overview
+language sql stable security invoker set search_path = ''
+as $$
+  select * from public.batch_overview where id = p_batch
+$$;
+
+create or replace function public.batch_assets(p_batch text, p_limit integer default 100000)
+returns table (
+  id text, user_id text, image_url text, status text, batch_id text, tags text[],
+  error text, created_at timestamptz, tagged_at timestamptz
+)
+language sql stable security invoker set search_path = ''
+as $$
+  select a.id::text, a.user_id::text, a.image_url, a.auto_tag_status, a.openai_batch_id,
+         a.tags, a.auto_tag_error, a.created_at, a.tagged_at
+  from public.assets a
+  where a.openai_batch_id = p_batch
+  order by a.created_at, a.id
+  limit p_limit
+$$;
+
+create or replace function public.assets_by_ids(p_ids text[])
+returns table (
+  id text, user_id text, image_url text, status text, batch_id text, tags text[],
+  error text, created_at timestamptz, tagged_at timestamptz
+)
+language sql stable security invoker set search_path = ''
+as $$
+  select a.id::text, a.user_id::text, a.image_url, a.auto_tag_status, a.openai_batch_id,
+         a.tags, a.auto_tag_error, a.created_at, a.tagged_at
+  from public.assets a
+  where a.id = any(public.batchmon_uuids(p_ids))
+  order by a.created_at, a.id
+$$;
+
+-- Signed-in users and servers may call the API; anonymous callers may not.
+do $$
+declare
+  f text;
+begin
+  foreach f in array array[
+    'batchmon_uuids(text[])', 'batchmon_epoch(jsonb)', 'pending_batches()',
+    'record_batch_statuses(jsonb)',
+    'claim_due_batches(text, interval, interval, interval, integer)',
+    'release_claims(text, text[])', 'batchmon_apply_stage()', 'apply_staged_results(text)',
+    'apply_batch_results(text, jsonb)', 'finish_batch_apply(text, text)',
+    'mark_batch_failed(text, text)', 'mark_batch_submitted(jsonb, text[])',
+    'begin_batch_retry(text, jsonb, text[])',
+    'record_poll_run(text, timestamptz, timestamptz, integer, integer, integer, text)',
+    'recent_poll_runs(integer)', 'list_batches(integer)', 'get_batch(text)',
+    'batch_assets(text, integer)', 'assets_by_ids(text[])'
+  ] loop
+    execute format('revoke execute on function public.%s from public, anon', f);
+    execute format('grant execute on function public.%s to authenticated, service_role', f);
+  end loop;
+end
+$$;
+
+grant select on public.batch_overview to authenticated, service_role;
+revoke all on public.batch_overview from anon;
