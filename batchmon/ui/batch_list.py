@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
 from typing import Any, Generic, ParamSpec, Protocol
@@ -52,6 +52,7 @@ class Column(IntEnum):
 
 
 ALL_COLUMNS: frozenset[Column] = frozenset(Column)
+_COLUMNS: tuple[Column, ...] = tuple(Column)
 
 _TIME_FIELDS = (
     "in_progress_at",
@@ -86,6 +87,8 @@ class Callbacks(Generic[P]):
 
     def emit(self, *args: P.args, **kwargs: P.kwargs) -> None:
         """Call every connected callback."""
+        if not self._callbacks:
+            return
         for callback in list(self._callbacks):
             try:
                 callback(*args, **kwargs)
@@ -100,7 +103,8 @@ class BatchItem:
     ``batch`` is always an ``openai.types.Batch`` (rows from the store are converted by
     :func:`batch_from_row`), so every figure comes from :mod:`batchmon.core`.
     ``asset_count``/``pending_assets`` are None until the store has reported them.
-    ``progress`` and ``cost`` are computed once, when the item is made.
+    ``progress``, ``cost`` and ``cell_keys`` are computed once, when the item is made, so
+    a poll tick compares a few plain tuples per row instead of whole SDK objects.
     """
 
     batch: Batch
@@ -110,13 +114,49 @@ class BatchItem:
     retried_by: str | None = None
     progress: Progress = field(init=False, compare=False)
     cost: Cost = field(init=False, compare=False)
+    cell_keys: tuple[object, ...] = field(init=False, compare=False, repr=False)
+    """One value per :class:`Column` holding everything that cell shows: equal keys mean
+    an identical cell (see :func:`changed_columns`)."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "progress", progress(self.batch))
-        object.__setattr__(
+        batch = self.batch
+        done = progress(batch)
+        cost = estimate_cost(batch.model, batch.usage, batch.request_counts)
+        counts = (done.completed, done.failed, done.total)
+        status, created_at = batch.status, batch.created_at
+        setattr_ = object.__setattr__
+        setattr_(self, "progress", done)
+        setattr_(self, "cost", cost)
+        setattr_(
             self,
-            "cost",
-            estimate_cost(self.batch.model, self.batch.usage, self.batch.request_counts),
+            "cell_keys",
+            (
+                batch.id,
+                status,
+                counts,
+                (self.asset_count, self.pending_assets),
+                batch.model,
+                created_at,
+                (
+                    status,
+                    created_at,
+                    counts,
+                    batch.in_progress_at,
+                    batch.finalizing_at,
+                    batch.completed_at,
+                    batch.failed_at,
+                    batch.expired_at,
+                    batch.cancelling_at,
+                    batch.cancelled_at,
+                ),
+                (cost.batch_usd, cost.standard_usd, cost.saving_usd),
+            ),
+        )
+
+    def with_batch(self, batch: Batch) -> BatchItem:
+        """This item with a newer snapshot; what only the store knows is kept."""
+        return BatchItem(
+            batch, self.asset_count, self.pending_assets, self.retry_of, self.retried_by
         )
 
     @property
@@ -216,45 +256,37 @@ def batch_from_row(row: BatchRow) -> Batch:
 def changed_columns(old: BatchItem, new: BatchItem) -> frozenset[Column]:
     """The columns whose cells differ between two items of the same batch.
 
+    Compares each column's precomputed ``cell_keys`` entry (a status change also moves
+    the time column, a progress change the time column too: the ETA depends on it).
     A change no column shows (errors, output file, lineage...) reports ``{Column.ID}``
     so listeners reading the whole item (``BatchRole``, the detail pane) still hear of
     it. Identical items report the empty set.
     """
-    if old == new and old.batch is new.batch:
+    if old is new:
         return frozenset()
-    a, b = old.batch, new.batch
-    columns: set[Column] = set()
-    if a.status != b.status:
-        columns.update((Column.STATUS, Column.TIME))
-    op, np = old.progress, new.progress
-    if (op.completed, op.failed, op.total) != (np.completed, np.failed, np.total):
-        columns.update((Column.PROGRESS, Column.TIME))
-    if old.cost != new.cost:
-        columns.add(Column.COST)
-    if a.model != b.model:
-        columns.update((Column.MODEL, Column.COST))
-    if (old.asset_count, old.pending_assets) != (new.asset_count, new.pending_assets):
-        columns.add(Column.ASSETS)
-    if a.created_at != b.created_at:
-        columns.update((Column.CREATED, Column.TIME))
-    if any(getattr(a, name) != getattr(b, name) for name in _TIME_FIELDS):
-        columns.add(Column.TIME)
-    if not columns and (old != new or a != b):
-        columns.add(Column.ID)
-    return frozenset(columns)
+    columns = frozenset(
+        [c for c, a, b in zip(_COLUMNS, old.cell_keys, new.cell_keys, strict=True) if a != b]
+    )
+    if columns:
+        return columns
+    # Nothing shown differs: only now pay for comparing the whole SDK object.
+    return frozenset() if old == new else _ID_ONLY
 
 
-def _is_stale(current: Batch, incoming: Batch) -> bool:
+_ID_ONLY: frozenset[Column] = frozenset({Column.ID})
+
+
+def _is_stale(current: BatchItem, incoming: BatchItem) -> bool:
     """True when ``incoming`` is an older read than ``current`` (never go backwards).
 
     A terminal status is final, and request counts only grow within one status; a store
     row recorded before the latest poll must not undo what the poll showed.
     """
-    if is_terminal(current.status) and not is_terminal(incoming.status):
+    status = current.batch.status
+    if is_terminal(status) and not is_terminal(incoming.batch.status):
         return True
-    if current.status == incoming.status:
-        cur, inc = progress(current), progress(incoming)
-        return inc.done < cur.done
+    if status == incoming.batch.status:
+        return incoming.progress.done < current.progress.done
     return False
 
 
@@ -268,9 +300,12 @@ class BatchList:
     - ``about_to_remove(first, last)`` / ``removed(first, last)``.
     - ``changed(row, columns)``: the item at ``row`` was replaced; ``columns`` is the
       non-empty frozenset of :class:`Column` whose cells differ.
+    - ``changed_many(changes)``: once per update call, after every ``changed``: the list
+      of ``(row, columns)`` pairs in ascending row order, so a listener can announce
+      neighbouring rows with equal columns in one go (the Qt model does).
 
-    New batches are appended (in one contiguous insert per call); sorting is the view's
-    job. Updates never reorder rows.
+    New batches are appended (in one contiguous insert per call, after the changes);
+    sorting is the view's job. Updates never reorder rows.
     """
 
     def __init__(self) -> None:
@@ -281,6 +316,7 @@ class BatchList:
         self.about_to_remove: Callbacks[[int, int]] = Callbacks()
         self.removed: Callbacks[[int, int]] = Callbacks()
         self.changed: Callbacks[[int, frozenset[Column]]] = Callbacks()
+        self.changed_many: Callbacks[[list[tuple[int, frozenset[Column]]]]] = Callbacks()
 
     # -- reading -----------------------------------------------------------------------
 
@@ -312,6 +348,14 @@ class BatchList:
         """Batch ids in row order."""
         return [item.id for item in self._items]
 
+    def live_items(self) -> list[BatchItem]:
+        """The list's own row storage, not a copy: for a Qt model's per-cell hot path.
+
+        Always the same list object, updated in place before each callback; read it,
+        never modify it.
+        """
+        return self._items
+
     # -- writing -----------------------------------------------------------------------
 
     def upsert_batches(self, batches: Iterable[Batch]) -> int:
@@ -320,12 +364,17 @@ class BatchList:
         Returns how many rows were inserted or changed. Stale snapshots are ignored.
         """
         updates: list[BatchItem] = []
+        rows, items = self._rows, self._items
         for batch in batches:
-            current = self.get(batch.id)
-            if current is None:
+            row = rows.get(batch.id)
+            if row is None:
                 updates.append(BatchItem(batch))
-            elif current.batch is not batch and not _is_stale(current.batch, batch):
-                updates.append(replace(current, batch=batch))
+                continue
+            current = items[row]
+            if current.batch is not batch:
+                fresh = current.with_batch(batch)
+                if not _is_stale(current, fresh):
+                    updates.append(fresh)
         return self._apply(updates)
 
     def apply_sync(self, result: SyncLike) -> int:
@@ -345,8 +394,10 @@ class BatchList:
         for row in rows:
             fresh = BatchItem.from_row(row)
             current = self.get(row.id)
-            if current is not None and _is_stale(current.batch, fresh.batch):
-                fresh = replace(fresh, batch=current.batch)
+            if current is not None and _is_stale(current, fresh):
+                fresh = BatchItem(
+                    current.batch, row.asset_count, row.pending_assets, row.retry_of, row.retried_by
+                )
             updates.append(fresh)
         return self._apply(updates)
 
@@ -396,25 +447,33 @@ class BatchList:
 
     def _apply(self, updates: list[BatchItem]) -> int:
         new_items: dict[str, BatchItem] = {}
-        touched = 0
+        changes: list[tuple[int, frozenset[Column]]] = []
+        rows, items = self._rows, self._items
         for item in updates:
-            row = self._rows.get(item.id)
+            row = rows.get(item.id)
             if row is None:
                 new_items[item.id] = item
                 continue
-            old = self._items[row]
-            columns = changed_columns(old, item)
-            self._items[row] = item
+            columns = changed_columns(items[row], item)
+            items[row] = item
             if columns:
-                touched += 1
+                changes.append((row, columns))
                 self.changed.emit(row, columns)
+        if changes:
+            changes.sort(key=_first)
+            self.changed_many.emit(changes)
+        touched = len(changes)
         if new_items:
-            first = len(self._items)
+            first = len(items)
             last = first + len(new_items) - 1
             self.about_to_insert.emit(first, last)
             for offset, item in enumerate(new_items.values()):
-                self._items.append(item)
-                self._rows[item.id] = first + offset
+                items.append(item)
+                rows[item.id] = first + offset
             self.inserted.emit(first, last)
             touched += len(new_items)
         return touched
+
+
+def _first(change: tuple[int, frozenset[Column]]) -> int:
+    return change[0]

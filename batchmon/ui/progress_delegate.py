@@ -16,6 +16,9 @@ from batchmon.ui.table_model import ProgressRole
 COMPLETED_COLOR = resources.STATUS_COLORS["completed"]
 FAILED_COLOR = resources.STATUS_COLORS["failed"]
 TRACK_COLOR = "#E5E7EB"
+_TRACK = QColor(TRACK_COLOR)
+_COMPLETED = QColor(COMPLETED_COLOR)
+_FAILED = QColor(FAILED_COLOR)
 
 
 def bar_widths(completed: int, failed: int, total: int, width: int) -> tuple[int, int]:
@@ -78,13 +81,10 @@ class ProgressDelegate(QStyledItemDelegate):
         completed_px, failed_px = bar_widths(completed, failed, total, rect.width())
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        painter.fillRect(rect, QColor(TRACK_COLOR))
+        painter.fillRect(rect, _TRACK)
+        painter.fillRect(QRect(rect.left(), rect.top(), completed_px, rect.height()), _COMPLETED)
         painter.fillRect(
-            QRect(rect.left(), rect.top(), completed_px, rect.height()), QColor(COMPLETED_COLOR)
-        )
-        painter.fillRect(
-            QRect(rect.left() + completed_px, rect.top(), failed_px, rect.height()),
-            QColor(FAILED_COLOR),
+            QRect(rect.left() + completed_px, rect.top(), failed_px, rect.height()), _FAILED
         )
         text = progress_label(completed, failed, total)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)

@@ -12,6 +12,11 @@ Roles beyond Qt's own (all on every column):
 - ``StatusRole``: the status string.
 - ``ProgressRole``: ``(completed, failed, total)`` (ints) for the progress delegate.
 - ``SortRole``: a value that sorts the column sensibly (numbers, ranks, seconds).
+- ``FilterRole``: casefolded text the filter proxy matches (status, id, model, label).
+
+A view asks ``data()`` about seven roles per painted cell, so the hot path is kept
+short: roles nobody answers return at once, and each item's cell texts and sort keys
+are formatted once per snapshot (cached by item identity), not once per paint.
 """
 
 from __future__ import annotations
@@ -45,12 +50,14 @@ class Role(IntEnum):
     StatusRole = Qt.ItemDataRole.UserRole + 2
     ProgressRole = Qt.ItemDataRole.UserRole + 3
     SortRole = Qt.ItemDataRole.UserRole + 4
+    FilterRole = Qt.ItemDataRole.UserRole + 5
 
 
 BatchRole = Role.BatchRole
 StatusRole = Role.StatusRole
 ProgressRole = Role.ProgressRole
 SortRole = Role.SortRole
+FilterRole = Role.FilterRole
 
 HEADERS: dict[Column, str] = {
     Column.ID: "Batch",
@@ -89,6 +96,38 @@ STATUS_RANK: dict[str, int] = {
 STUCK_COLOR = "#B45309"
 
 _NUMERIC = {Column.PROGRESS, Column.ASSETS, Column.TIME, Column.COST}
+_COLUMN_COUNT = len(Column)
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_ALIGNMENT: tuple[int | None, ...] = tuple(_RIGHT if c in _NUMERIC else None for c in Column)
+_TIME = int(Column.TIME)
+_STATUS = int(Column.STATUS)
+
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_ALIGN_ROLE = int(Qt.ItemDataRole.TextAlignmentRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_BATCH = int(Role.BatchRole)
+_STATUS_ROLE = int(Role.StatusRole)
+_PROGRESS = int(Role.ProgressRole)
+_SORT = int(Role.SortRole)
+_FILTER = int(Role.FilterRole)
+_ANSWERED = frozenset(
+    {
+        _DISPLAY,
+        _DECORATION,
+        _TOOLTIP,
+        _ALIGN_ROLE,
+        _FOREGROUND,
+        _BATCH,
+        _STATUS_ROLE,
+        _PROGRESS,
+        _SORT,
+        _FILTER,
+    }
+)
+"""Roles ``data()`` may answer; a view also asks for font, background and check state,
+which return None before any lookup."""
 
 
 def status_label(status: str) -> str:
@@ -162,6 +201,60 @@ def created_text(item: BatchItem) -> str:
     return datetime.fromtimestamp(item.created_at).strftime("%Y-%m-%d %H:%M")
 
 
+def filter_text(item: BatchItem) -> str:
+    """What the search box matches: the status first, then id, model, status and label.
+
+    The leading ``\x1f<status>\x1f`` lets a status filter anchor on the exact status.
+    """
+    status = item.status
+    words = " ".join((item.id, item.model or "", status, status_label(status)))
+    return f"\x1f{status}\x1f {words}".casefold()
+
+
+class _Cells:
+    """An item's sort keys, filter text and (on first paint) cell texts, made once per snapshot.
+
+    The time column is missing: it moves with the clock, so it is formatted per paint.
+    """
+
+    __slots__ = ("_display", "filter", "item", "progress", "sort")
+
+    def __init__(self, item: BatchItem) -> None:
+        self.item = item
+        p = item.progress
+        self.progress = (p.completed, p.failed, p.total)
+        cost = item.cost.batch_usd
+        self.sort: tuple[Any, ...] = (
+            item.id,
+            STATUS_RANK.get(item.status, len(STATUS_RANK)),
+            p.fraction,
+            item.asset_count if item.asset_count is not None else -1,
+            item.model or "",
+            item.created_at,
+            None,
+            cost if cost is not None else -1.0,
+        )
+        self.filter = filter_text(item)
+        self._display: tuple[str, ...] | None = None
+
+    @property
+    def display(self) -> tuple[str, ...]:
+        """Cell texts by column, formatted when a view first paints the row."""
+        if self._display is None:
+            item = self.item
+            self._display = (
+                item.id,
+                status_label(item.status),
+                progress_text(item),
+                assets_text(item),
+                item.model or "",
+                created_text(item),
+                "",
+                cost_text(item),
+            )
+        return self._display
+
+
 class BatchTableModel(QAbstractTableModel):
     """A table over a :class:`BatchList`; one row per batch, :class:`Column` columns.
 
@@ -179,12 +272,15 @@ class BatchTableModel(QAbstractTableModel):
     ) -> None:
         super().__init__(parent)
         self._list = batches if batches is not None else BatchList()
+        self._items = self._list.live_items()
         self._now = now
+        self._cells: dict[str, _Cells] = {}
+        self._status_colors: dict[str, QColor] = {}
         self._list.about_to_insert.connect(self._about_to_insert)
         self._list.inserted.connect(self._inserted)
         self._list.about_to_remove.connect(self._about_to_remove)
         self._list.removed.connect(self._removed)
-        self._list.changed.connect(self._changed)
+        self._list.changed_many.connect(self._changed)
 
     @property
     def batch_list(self) -> BatchList:
@@ -204,17 +300,34 @@ class BatchTableModel(QAbstractTableModel):
 
     def refresh_time_column(self) -> None:
         """Tell views the clock moved: one ``dataChanged`` over the time column."""
-        if len(self._list):
-            column = int(Column.TIME)
-            self.dataChanged.emit(self.index(0, column), self.index(len(self._list) - 1, column))
+        if self._items:
+            self.dataChanged.emit(
+                self.createIndex(0, _TIME), self.createIndex(len(self._items) - 1, _TIME)
+            )
+
+    def sort_key(self, row: int, column: int) -> Any:
+        """The ``SortRole`` value of a cell, without a ``QModelIndex`` (for the proxy)."""
+        item = self._items[row]
+        if column == _TIME:
+            return self._sort_key(item, Column.TIME)
+        cells = self._cells.get(item.id)
+        if cells is None or cells.item is not item:
+            cells = self._cells_of(item)
+        return cells.sort[column]
 
     # -- QAbstractTableModel ----------------------------------------------------------
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._list)
+        return 0 if parent.isValid() else len(self._items)
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(Column)
+        return 0 if parent.isValid() else _COLUMN_COUNT
+
+    def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008
+        # One Python call instead of Qt's hasIndex() calling rowCount() and columnCount().
+        if 0 <= row < len(self._items) and 0 <= column < _COLUMN_COUNT and not parent.isValid():
+            return self.createIndex(row, column)
+        return QModelIndex()
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -223,78 +336,70 @@ class BatchTableModel(QAbstractTableModel):
             if role == Qt.ItemDataRole.DisplayRole:
                 return HEADERS[Column(section)]
             if role == Qt.ItemDataRole.TextAlignmentRole and Column(section) in _NUMERIC:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                return _RIGHT
         return super().headerData(section, orientation, role)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._list):
+        if role not in _ANSWERED:
             return None
-        item = self._list.item(index.row())
-        column = Column(index.column())
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(item, column)
-        if role == BatchRole:
-            return item
-        if role == StatusRole:
-            return item.status
-        if role == ProgressRole:
-            p = item.progress
-            return (p.completed, p.failed, p.total)
-        if role == SortRole:
-            return self._sort_key(item, column)
-        if column == Column.STATUS:
-            if role == Qt.ItemDataRole.DecorationRole:
-                return resources.status_icon(item.status)
-            if role == Qt.ItemDataRole.ForegroundRole:
-                return resources.status_color(item.status)
-        if role == Qt.ItemDataRole.ForegroundRole and column == Column.TIME:
-            if is_stuck(item.batch, self._now()):
+        row = index.row()  # -1 for an invalid index
+        items = self._items
+        if row < 0 or row >= len(items):
+            return None
+        item = items[row]
+        column = index.column()
+        if role == _DISPLAY:
+            if column == _TIME:
+                return time_text(item, self._now())
+            return self._cells_of(item).display[column]
+        if role == _ALIGN_ROLE:
+            return _ALIGNMENT[column]
+        if role == _FOREGROUND:
+            if column == _STATUS:
+                return self._status_color(item.status)
+            if column == _TIME and is_stuck(item.batch, self._now()):
                 return QColor(STUCK_COLOR)
             return None
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(item, column)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in _NUMERIC:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
+        if role == _DECORATION:
+            return resources.status_icon(item.status) if column == _STATUS else None
+        if role == _SORT:
+            if column == _TIME:
+                return self._sort_key(item, Column.TIME)
+            return self._cells_of(item).sort[column]
+        if role == _PROGRESS:
+            return self._cells_of(item).progress
+        if role == _BATCH:
+            return item
+        if role == _STATUS_ROLE:
+            return item.status
+        if role == _FILTER:
+            return self._cells_of(item).filter
+        return self._tooltip(item, Column(column))
+
+    def _cells_of(self, item: BatchItem) -> _Cells:
+        cells = self._cells.get(item.id)
+        if cells is None or cells.item is not item:
+            cells = self._cells[item.id] = _Cells(item)
+        return cells
+
+    def _status_color(self, status: str) -> QColor:
+        color = self._status_colors.get(status)
+        if color is None:
+            color = self._status_colors[status] = resources.status_color(status)
+        return color
 
     # -- cell contents --------------------------------------------------------------
 
-    def _display(self, item: BatchItem, column: Column) -> str:
-        if column == Column.ID:
-            return item.id
-        if column == Column.STATUS:
-            return status_label(item.status)
-        if column == Column.PROGRESS:
-            return progress_text(item)
-        if column == Column.ASSETS:
-            return assets_text(item)
-        if column == Column.MODEL:
-            return item.model or ""
-        if column == Column.CREATED:
-            return created_text(item)
-        if column == Column.TIME:
-            return time_text(item, self._now())
-        return cost_text(item)
-
     def _sort_key(self, item: BatchItem, column: Column) -> Any:
-        if column == Column.ID:
-            return item.id
-        if column == Column.STATUS:
-            return STATUS_RANK.get(item.status, len(STATUS_RANK))
-        if column == Column.PROGRESS:
-            return item.progress.fraction
-        if column == Column.ASSETS:
-            return item.asset_count if item.asset_count is not None else -1
-        if column == Column.MODEL:
-            return item.model or ""
-        if column == Column.CREATED:
-            return item.created_at
-        if column == Column.TIME:
-            now = self._now()
-            eta = eta_seconds(item.batch, now)
-            spent = time_in_state(item.batch, now)
-            return float(eta if eta is not None else (spent if spent is not None else -1.0))
-        return item.cost.batch_usd if item.cost.batch_usd is not None else -1.0
+        """The time column's sort key (seconds), computed at ``now``; others are cached."""
+        if column != Column.TIME:
+            return self._cells_of(item).sort[column]
+        now = self._now()
+        eta = eta_seconds(item.batch, now)
+        if eta is not None:
+            return float(eta)
+        spent = time_in_state(item.batch, now)
+        return float(spent if spent is not None else -1.0)
 
     def _tooltip(self, item: BatchItem, column: Column) -> str | None:
         if column in (Column.ID, Column.STATUS, Column.PROGRESS):
@@ -328,16 +433,46 @@ class BatchTableModel(QAbstractTableModel):
 
     def _about_to_remove(self, first: int, last: int) -> None:
         self.beginRemoveRows(QModelIndex(), first, last)
+        for item in self._items[first : last + 1]:
+            self._cells.pop(item.id, None)
 
     def _removed(self, first: int, last: int) -> None:
         self.endRemoveRows()
 
-    def _changed(self, row: int, columns: frozenset[Column]) -> None:
-        ordered = sorted(columns)
+    def _changed(self, changes: list[tuple[int, frozenset[Column]]]) -> None:
+        """One ``dataChanged`` per run of neighbouring rows and neighbouring columns."""
+        emit, index = self.dataChanged.emit, self.createIndex
+        first = prev = -2
+        columns: frozenset[Column] = frozenset()
+        for row, cols in changes:
+            if row == prev + 1 and cols == columns:
+                prev = row
+                continue
+            if first >= 0:
+                for start, end in _column_runs(columns):
+                    emit(index(first, start), index(prev, end))
+            first = prev = row
+            columns = cols
+        if first >= 0:
+            for start, end in _column_runs(columns):
+                emit(index(first, start), index(prev, end))
+
+
+def _column_runs(columns: frozenset[Column]) -> list[tuple[int, int]]:
+    """``{2, 3, 6}`` -> ``[(2, 3), (6, 6)]``: contiguous spans of column numbers."""
+    runs = _RUNS.get(columns)
+    if runs is None:
+        ordered = sorted(int(c) for c in columns)
+        runs = []
         start = prev = ordered[0]
         for column in ordered[1:]:
             if column != prev + 1:
-                self.dataChanged.emit(self.index(row, start), self.index(row, prev))
+                runs.append((start, prev))
                 start = column
             prev = column
-        self.dataChanged.emit(self.index(row, start), self.index(row, prev))
+        runs.append((start, prev))
+        _RUNS[columns] = runs
+    return runs
+
+
+_RUNS: dict[frozenset[Column], list[tuple[int, int]]] = {}

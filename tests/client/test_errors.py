@@ -187,6 +187,8 @@ async def test_the_api_key_never_reaches_logs_or_errors(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    for name in ("openai", "httpx2", "batchmon"):  # other tests may have quietened these
+        caplog.set_level(logging.DEBUG, logger=name)
     (batch_id,) = make_batches(simulator, 1)
     good = asgi_client(asgi_http_client)
     bad = asgi_client(asgi_http_client, api_key=WRONG_KEY)

@@ -192,3 +192,42 @@ def test_batch_from_row_keeps_every_figure_and_tolerates_new_statuses() -> None:
     assert batch.errors is not None and batch.errors.data and batch.errors.data[0].line == 3
     odd = batch_from_row(row("b", "some_new_status", usage={"input_tokens": "many"}))
     assert odd.status == "some_new_status" and odd.usage is None
+
+
+def test_one_update_call_reports_all_its_changes_in_row_order_after_each_row() -> None:
+    batches = BatchList()
+    batches.upsert_batches([make_batch(i, completed=1) for i in "abcd"])
+    rec = Recorder(batches)
+    batches.changed_many.connect(lambda changes: rec.calls.append(("many", changes)))
+    batches.upsert_batches(
+        [
+            make_batch("d", completed=2),
+            make_batch("b", "finalizing", completed=10),
+            make_batch("a", completed=1),  # unchanged: not reported
+            make_batch("e"),
+        ]
+    )
+    progress_cells = frozenset({Column.PROGRESS, Column.TIME})
+    assert rec.calls == [
+        ("changed", 3, progress_cells, 4),
+        ("changed", 1, frozenset({Column.STATUS, Column.PROGRESS, Column.TIME}), 4),
+        (
+            "many",
+            [(1, frozenset({Column.STATUS, Column.PROGRESS, Column.TIME})), (3, progress_cells)],
+        ),
+        ("about_to_insert", 4, 4, 4),
+        ("inserted", 4, 4, 5),
+    ]
+
+
+def test_cell_keys_follow_what_each_column_shows() -> None:
+    base = BatchItem(make_batch("a", completed=1, total=10), asset_count=10, pending_assets=9)
+    same = BatchItem(make_batch("a", completed=1, total=10), asset_count=10, pending_assets=9)
+    assert changed_columns(base, same) == frozenset()
+    fewer_pending = BatchItem(base.batch, asset_count=10, pending_assets=8)
+    assert changed_columns(base, fewer_pending) == frozenset({Column.ASSETS})
+    other_model = BatchItem(make_batch("a", completed=1, total=10, model="gpt-5"), 10, 9)
+    # No usage, so no cost either way: only the model cell differs.
+    assert changed_columns(base, other_model) == frozenset({Column.MODEL})
+    expires = BatchItem(make_batch("a", completed=1, total=10, expires_at=T0 + 86400), 10, 9)
+    assert changed_columns(base, expires) == frozenset({Column.ID})

@@ -89,3 +89,51 @@ def test_item_for_maps_a_proxy_row_to_its_batch(proxy: BatchFilterProxy) -> None
     item = proxy.item_for(proxy.index(0, int(Column.COST)))
     assert item is not None and item.id == "batch_late"
     assert proxy.item_for(proxy.index(5, 0)) is None
+
+
+def test_search_words_are_literal_text_not_patterns(proxy: BatchFilterProxy) -> None:
+    proxy.set_search_text("gpt-4.1")
+    assert shown(proxy) == ["batch_done"]
+    proxy.set_search_text("4.1 (")
+    assert shown(proxy) == []
+    proxy.set_search_text(".*")
+    assert shown(proxy) == []
+
+
+@pytest.mark.parametrize(
+    ("statuses", "text"),
+    [
+        (None, ""),
+        ({"failed"}, ""),
+        ({"completed", "in_progress"}, "gpt"),
+        (None, "BATCH_ mini"),
+        ({"expired"}, "expired late"),
+        ({"cancelled"}, ""),
+        (None, "progress run"),
+    ],
+)
+def test_the_table_shows_exactly_what_accepts_says(
+    proxy: BatchFilterProxy, statuses: set[str] | None, text: str
+) -> None:
+    proxy.set_statuses(statuses)
+    proxy.set_search_text(text)
+    source = proxy.sourceModel()
+    assert isinstance(source, BatchTableModel)
+    expected = [item.id for item in source.batch_list if proxy.accepts(item)]
+    assert sorted(shown(proxy)) == sorted(expected)
+
+
+def test_a_sorted_table_moves_a_row_whose_sort_key_changes(proxy: BatchFilterProxy) -> None:
+    proxy.sort(int(Column.PROGRESS), Qt.SortOrder.AscendingOrder)
+    assert shown(proxy) == ["batch_bad", "batch_late", "batch_run", "batch_done"]
+    source = proxy.sourceModel()
+    assert isinstance(source, BatchTableModel)
+    moved: list[str] = []
+    proxy.layoutChanged.connect(lambda *_: moved.append("layout"))
+    source.batch_list.upsert_batches([make_batch("batch_late", "expired", completed=9)])
+    assert shown(proxy) == ["batch_bad", "batch_run", "batch_late", "batch_done"]
+    assert moved == ["layout"]
+    source.batch_list.upsert_batches([make_batch("batch_run", "in_progress", completed=6)])
+    assert shown(proxy) == ["batch_bad", "batch_run", "batch_late", "batch_done"]
+    proxy.sort(int(Column.ID), Qt.SortOrder.DescendingOrder)
+    assert shown(proxy) == ["batch_run", "batch_late", "batch_done", "batch_bad"]

@@ -220,3 +220,51 @@ def test_delegate_paints_completed_and_failed_segments(model: BatchTableModel) -
 def test_rows_of_an_invalid_parent_and_out_of_range_are_empty(model: BatchTableModel) -> None:
     assert model.data(QModelIndex()) is None
     assert model.rowCount() == 0
+
+
+def test_neighbouring_rows_with_the_same_change_share_one_data_changed(
+    qapp: Any, clock: Clock
+) -> None:
+    model = BatchTableModel(BatchList(), now=clock)
+    batches = model.batch_list
+    batches.upsert_batches([make_batch(f"b{i}", completed=1) for i in range(10)])
+    log = SignalLog(model)
+    batches.upsert_batches(
+        [make_batch(f"b{i}", completed=2) for i in (6, 2, 3, 4)]
+        + [make_batch("b8", "finalizing", completed=10)]
+    )
+    assert sorted(log.events) == [
+        ("dataChanged", 2, Column.PROGRESS, 4, Column.PROGRESS),
+        ("dataChanged", 2, Column.TIME, 4, Column.TIME),
+        ("dataChanged", 6, Column.PROGRESS, 6, Column.PROGRESS),
+        ("dataChanged", 6, Column.TIME, 6, Column.TIME),
+        ("dataChanged", 8, Column.STATUS, 8, Column.PROGRESS),
+        ("dataChanged", 8, Column.TIME, 8, Column.TIME),
+    ]
+
+
+def test_cells_show_the_latest_snapshot_after_every_kind_of_update(
+    model: BatchTableModel,
+) -> None:
+    batches = model.batch_list
+    batches.upsert_batches([make_batch("a", completed=1, total=10), make_batch("b")])
+    progress = model.index(0, int(Column.PROGRESS))
+    status = model.index(0, int(Column.STATUS))
+    assert (progress.data(), status.data(), progress.data(SortRole)) == (
+        "1 / 10",
+        "In progress",
+        0.1,
+    )
+    batches.upsert_batches([make_batch("a", "finalizing", completed=10, total=10)])
+    assert (progress.data(), status.data(), progress.data(SortRole)) == (
+        "10 / 10",
+        "Finalizing",
+        1.0,
+    )
+    assert progress.data(ProgressRole) == (10, 0, 10)
+    batches.remove("a")
+    assert model.index(0, int(Column.ID)).data() == "b"
+    batches.upsert_batches([make_batch("a", completed=3, total=10)])
+    assert model.index(1, int(Column.PROGRESS)).data() == "3 / 10"
+    assert model.index(2, 0).data() is None and not model.index(2, 0).isValid()
+    assert model.index(0, len(Column)).data() is None
