@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -81,7 +82,13 @@ def test_writes_to_another_users_rows_change_nothing_or_are_refused(
         moved = _one(
             conn,
             "select public.mark_batch_submitted(%s::jsonb, %s)",
-            json.dumps(openai_batch("batch_alice_2", "validating")),
+            # created a minute ago: due for a claim with a zero minimum age, whatever the
+            # sub-second gap between this transaction's now() and the wall clock
+            json.dumps(
+                openai_batch(
+                    "batch_alice_2", "validating", created_at=int(datetime.now().timestamp()) - 60
+                )
+            ),
             two_users[BOB],
         )
         assert moved == [(0,)]
