@@ -139,6 +139,14 @@ async def baseline(url: str, client: BatchClient, out_id: str, limit: int) -> fl
     return rows / elapsed
 
 
+def _json_parser() -> str:
+    """Which JSON library the result parser's fast path uses (orjson is optional)."""
+    from batchmon.core import results
+
+    loads = results._fast_loads
+    return "json (standard library)" if loads is results._stdlib_loads else loads.__module__
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=50_000)
@@ -195,6 +203,7 @@ async def main() -> None:
                 ("ratio >= 20x", ours / theirs >= 20),
                 ("peak RSS growth <= 64 MB", rss_growth <= 64),
             ]
+            print(f"line parser:        {_json_parser()}")
             print(load_note())
             print("targets: " + ", ".join(f"{n}: {'met' if ok else 'MISSED'}" for n, ok in verdict))
 

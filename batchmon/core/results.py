@@ -11,11 +11,29 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
 _CUSTOM_ID_RE = re.compile(r'"custom_id"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def _stdlib_loads(data: bytes | str) -> Any:
+    """``json.loads``, bytes read as strict UTF-8 first (as the full checks read them)."""
+    return json.loads(data.decode("utf-8") if type(data) is bytes else data)
+
+
+_fast_loads: Callable[[bytes | str], Any]
+try:
+    import orjson
+except ImportError:  # optional: the standard library gives the same outcomes, slower
+    _fast_loads = _stdlib_loads
+else:
+    # About four times faster than json on a 1 KB line. It refuses some input json
+    # accepts (NaN, lone surrogates, 1e400...); such a line simply takes the
+    # full checks, which parse with json.
+    _fast_loads = orjson.loads
+
 _SNAKE_RE = re.compile(r"[^a-z0-9]+")
 _EXCERPT = 80
 
@@ -48,12 +66,52 @@ class _LineError(Exception):
 
 def normalise_tags(tags: list[str]) -> list[str]:
     """Strip, lowercase, drop empties and duplicates, keeping the model's order."""
-    seen: dict[str, None] = {}
-    for tag in tags:
-        cleaned = tag.strip().lower()
-        if cleaned:
-            seen.setdefault(cleaned, None)
+    seen = dict.fromkeys([tag.strip().lower() for tag in tags])
+    seen.pop("", None)
     return list(seen)
+
+
+def _fast_chat_tags(record: dict[str, Any]) -> list[str] | None:
+    """Tags from a well-formed, successful chat-completions line; None for anything else.
+
+    Nearly every line of a real output file has exactly this shape, so it is checked
+    first with a few exact type tests and one parse of the content. Whatever deviates
+    (an error, a refusal, a truncated reply, odd types, a responses body) returns None
+    and gets the full, reason-giving treatment of :func:`_tags_from_line`, which
+    reaches the same outcome for the lines accepted here.
+    """
+    if record.get("error") is not None:
+        return None
+    response = record.get("response")
+    if type(response) is not dict or response.get("status_code") != 200:
+        return None
+    body = response.get("body")
+    if type(body) is not dict:
+        return None
+    choices = body.get("choices")
+    if type(choices) is not list or not choices:
+        return None
+    choice = choices[0]
+    if type(choice) is not dict:
+        return None
+    message = choice.get("message")
+    finish = choice.get("finish_reason")
+    if type(message) is not dict or (finish != "stop" and finish is not None):
+        return None
+    content = message.get("content")
+    if type(content) is not str or message.get("refusal") is not None:
+        return None
+    try:
+        data = _fast_loads(content)
+    except (ValueError, RecursionError, TypeError):
+        return None
+    tags = data.get("tags") if type(data) is dict else None
+    if type(tags) is not list:
+        return None
+    try:
+        return normalise_tags(tags)
+    except AttributeError:  # an element that is not a string: let the full path say so
+        return None
 
 
 def _excerpt(text: str) -> str:
@@ -209,6 +267,29 @@ class ResultParser:
             )
 
     def _feed(self, raw: bytes | str, line_no: int) -> LineOutcome:
+        # Fast path: a valid line naming a new id with a plain successful chat reply,
+        # the shape of nearly every line of a real file. Any other line, or one the fast
+        # parser refuses, takes the full checks and gets their outcome and reason.
+        if type(raw) is bytes or type(raw) is str:
+            try:
+                record = _fast_loads(raw)
+            except (ValueError, RecursionError, TypeError):  # incl. UnicodeDecodeError
+                record = None
+            if type(record) is dict:
+                custom_id = record.get("custom_id")
+                if (
+                    type(custom_id) is str
+                    and custom_id
+                    and custom_id not in self._seen
+                    and (self._known is None or custom_id in self._known)
+                ):
+                    tags = _fast_chat_tags(record)
+                    if tags is not None:
+                        self._seen.add(custom_id)
+                        return LineOutcome(line_no, custom_id, True, tags)
+        return self._general(raw, line_no)
+
+    def _general(self, raw: bytes | str, line_no: int) -> LineOutcome:
         bad_bytes: str | None = None
         if isinstance(raw, bytes | bytearray):
             try:
@@ -229,6 +310,10 @@ class ResultParser:
             code = "invalid_utf8" if bad_bytes else "malformed_line"
             reason = bad_bytes or f"The line is not valid JSON (truncated or corrupted): {exc}."
             return self._failed(line_no, self._recover_id(text), code, reason)
+        return self._from_record(record, line_no, bad_bytes)
+
+    def _from_record(self, record: object, line_no: int, bad_bytes: str | None) -> LineOutcome:
+        """The outcome of a line that is valid JSON, with every check and reason."""
         if not isinstance(record, dict):
             return LineOutcome(
                 line_no, None, False, None, "malformed_line", "The line is JSON but not an object."

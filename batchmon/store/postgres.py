@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import fields
@@ -28,6 +27,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from batchmon.core.backoff import Backoff
+from batchmon.store.copy_text import copy_lines
 from batchmon.store.errors import MIGRATE_HINT, connect_error, redact, translate
 from batchmon.store.protocol import (
     ApplyCounts,
@@ -223,10 +223,7 @@ class PostgresStore:
             async with conn.cursor() as cur:
                 await cur.execute(b"select public.batchmon_apply_stage()")
                 async with cur.copy(_COPY_STAGE.encode()) as copy:
-                    copy.set_types(["uuid", "bool", "text[]", "text"])
-                    for row in chunk:
-                        asset = _uuid_or_none(row.asset_id)
-                        await copy.write_row((asset, row.ok, row.tags, row.error))
+                    await copy.write(copy_lines(chunk).encode())
         except BaseException as exc:
             await self._release(conn)
             if isinstance(exc, psycopg.Error):
@@ -270,6 +267,12 @@ class PostgresStore:
     async def batch_assets(self, batch_id: str, *, limit: int = 100_000) -> list[AssetRow]:
         rows = await self._rows("select * from public.batch_assets(%s, %s)", (batch_id, limit))
         return [AssetRow(**r) for r in rows]
+
+    async def batch_asset_ids(self, batch_id: str) -> list[str]:
+        async with self._cursor() as cur:
+            await cur.execute(b"select public.batch_asset_ids(%s)", (batch_id,))
+            row = await cur.fetchone()
+        return list(next(iter(row.values())) or []) if row else []
 
     async def assets_by_ids(self, asset_ids: Sequence[str]) -> list[AssetRow]:
         if not asset_ids:
@@ -391,14 +394,6 @@ async def _chunks(
                 chunk = []
     if chunk:
         yield chunk
-
-
-def _uuid_or_none(value: str) -> uuid.UUID | None:
-    """A result line's asset id as a UUID; None (skipped by the SQL) when it is not one."""
-    try:
-        return uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        return None
 
 
 def _counts(row: Mapping[str, Any] | None) -> ApplyCounts:

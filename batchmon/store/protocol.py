@@ -204,6 +204,10 @@ class Store(Protocol):
 
     async def batch_assets(self, batch_id: str, *, limit: int = 100_000) -> list[AssetRow]: ...
 
+    async def batch_asset_ids(self, batch_id: str) -> list[str]:
+        """Every asset id of the batch (no limit): the ids an apply accepts lines for."""
+        ...
+
     async def assets_by_ids(self, asset_ids: Sequence[str]) -> list[AssetRow]: ...
 
     async def mark_submitted(self, batch: Mapping[str, Any], asset_ids: Sequence[str]) -> int:

@@ -22,6 +22,7 @@ from supabase.types import RealtimeClientOptions
 from supabase_auth import AsyncSupportedStorage
 from supabase_auth.errors import AuthApiError, AuthError
 
+from batchmon.store.copy_text import storable
 from batchmon.store.protocol import (
     ApplyCounts,
     AssetRow,
@@ -273,7 +274,12 @@ class SupabaseStore:
         total = ApplyCounts()
         async for chunk in _chunks(rows, self.chunk_rows):
             payload = [
-                {"asset_id": r.asset_id, "ok": r.ok, "tags": r.tags, "error": r.error}
+                {
+                    "asset_id": r.asset_id,
+                    "ok": r.ok,
+                    "tags": None if r.tags is None else [storable(t) for t in r.tags],
+                    "error": None if r.error is None else storable(r.error),
+                }
                 for r in chunk
             ]
             data = await self._rpc(
@@ -305,6 +311,10 @@ class SupabaseStore:
         return rows_to(
             AssetRow, await self._rpc("batch_assets", {"p_batch": batch_id, "p_limit": limit})
         )
+
+    async def batch_asset_ids(self, batch_id: str) -> list[str]:
+        data = await self._rpc("batch_asset_ids", {"p_batch": batch_id}, batch_id=batch_id)
+        return [str(x) for x in data or []]
 
     async def assets_by_ids(self, asset_ids: Sequence[str]) -> list[AssetRow]:
         if not asset_ids:

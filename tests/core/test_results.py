@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from batchmon.core import results
 from batchmon.core.requests import TAGS_RESPONSE_FORMAT
 from batchmon.core.results import LineOutcome, ResultParser, normalise_tags
 from tests.core.lines import (
@@ -19,6 +22,7 @@ from tests.core.lines import (
     responses_body,
     tags_json,
 )
+from tests.reliability.strategies import raw_lines
 
 TAGS_VALIDATOR = jsonschema.Draft202012Validator(TAGS_RESPONSE_FORMAT["json_schema"]["schema"])
 
@@ -332,3 +336,116 @@ def test_normalised_tags_are_clean_unique_and_ordered(tags: list[str]) -> None:
     assert all(t and t == t.strip().lower() for t in result)
     cleaned = [t.strip().lower() for t in tags if t.strip()]
     assert result == list(dict.fromkeys(cleaned))
+
+
+class _FullChecksOnly(ResultParser):
+    """The parser with its fast path for well-formed chat lines turned off."""
+
+    def _feed(self, raw: bytes | str, line_no: int) -> LineOutcome:
+        return self._general(raw, line_no)
+
+
+# The fast path parses with orjson when it is installed, else with json: check both.
+FAST_LOADERS: list[Callable[[bytes | str], Any]] = [results._stdlib_loads]
+if results._fast_loads is not results._stdlib_loads:
+    FAST_LOADERS.append(results._fast_loads)
+
+
+def _both(lines: list[bytes | str], known: set[str] | None) -> tuple[list, list]:
+    """Outcomes with the fast path on (each fast parser) and off; returns the last pair."""
+    installed = results._fast_loads
+    try:
+        for loads in FAST_LOADERS:
+            results._fast_loads = loads
+            fast, full = ResultParser(known), _FullChecksOnly(known)
+            got = [fast.feed(raw, n) for n, raw in enumerate(lines, start=1)]
+            want = [full.feed(raw, n) for n, raw in enumerate(lines, start=1)]
+            assert got == want, loads
+            assert fast.seen_ids == full.seen_ids
+    finally:
+        results._fast_loads = installed
+    return got, want
+
+
+@settings(deadline=None, max_examples=300)  # timing on a shared CI runner is not under test
+@given(st.lists(raw_lines(), max_size=12), st.booleans())
+def test_the_fast_path_gives_every_line_the_outcome_of_the_full_checks(
+    lines: list[bytes], known: bool
+) -> None:
+    got, want = _both(list(lines), {"a1", "a2", "a3"} if known else None)
+    assert got == want
+
+
+_MISSING = object()
+_ODD_VALUES = [
+    _MISSING, None, "", " ", "refused", "stop", "length", "content_filter", 200, 200.0, "200",
+    500, True, [], {}, ["x"], {"code": "server_error"}, '{"tags": ["x"]}', "not json",
+]  # fmt: skip
+_PATH_TO_TAGS = [
+    ("error",),
+    ("custom_id",),
+    ("response", "status_code"),
+    ("response", "body"),
+    ("response", "body", "choices"),
+    ("response", "body", "choices", 0, "message"),
+    ("response", "body", "choices", 0, "finish_reason"),
+    ("response", "body", "choices", 0, "message", "refusal"),
+    ("response", "body", "choices", 0, "message", "content"),
+]
+
+
+def _with_field(path: tuple[str | int, ...], value: object) -> bytes:
+    """A well-formed chat line with one field on the way to the tags replaced or removed."""
+    record = json.loads(output_line("a1", chat_body(tags_json("Cat", "dog"))))
+    parent = record
+    for step in path[:-1]:
+        parent = parent[step]
+    if value is _MISSING:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = value
+    return json.dumps(record).encode()
+
+
+@pytest.mark.parametrize("known", [None, {"a1"}])
+def test_a_line_with_any_one_field_off_gets_the_outcome_of_the_full_checks(
+    known: set[str] | None,
+) -> None:
+    for path in _PATH_TO_TAGS:
+        for value in _ODD_VALUES:
+            line = _with_field(path, value)
+            got, want = _both([line], known)
+            assert got == want, (path, value)
+
+
+@settings(deadline=None)  # timing on a shared CI runner is not under test
+@given(
+    st.lists(st.text(max_size=12), max_size=6),
+    st.sampled_from(["", " ", "\t", "\r", "\n ", "\x1c", "\u2028", "\x0c", "\ufeff"]),
+    st.sampled_from(["", " ", "\t", "\r", " \n", "\x1c", "\u2028", "\x0b", "x"]),
+    st.booleans(),
+)
+def test_well_formed_lines_with_odd_surroundings_match_the_full_checks(
+    tags: list[str], before: str, after: str, as_bytes: bool
+) -> None:
+    text = before + output_line("a1", chat_body(tags_json(*tags))).decode() + after
+    line: bytes | str = text.encode() if as_bytes else text
+    got, want = _both([line, line], None)
+    assert got == want
+    assert got[1].error_code in ("duplicate_custom_id", "malformed_line", "empty_line")
+
+
+def test_the_fast_path_leaves_replies_it_does_not_expect_to_the_full_checks() -> None:
+    lines: list[bytes | str] = [
+        output_line("a1", chat_body(tags_json("Cat", " dog ", "cat", ""))),
+        output_line("a2", chat_body('{"tags": ["cat", 3]}')),
+        output_line("a3", chat_body('{"tags": ["x"]} trailing')),
+        output_line("a4", chat_body(' {"tags": ["x"]}\n')),
+        output_line("a5", chat_body('{"labels": ["x"]}')),
+        output_line("a6", chat_body('["x"]')),
+        bytearray(output_line("a7", chat_body(tags_json("x")))),  # type: ignore[list-item]
+    ]
+    got, want = _both(lines, None)
+    assert got == want
+    assert [o.ok for o in got] == [True, False, False, True, False, False, True]
+    assert got[0].tags == ["cat", "dog"]
