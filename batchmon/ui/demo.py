@@ -15,7 +15,7 @@ import contextlib
 import logging
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -115,7 +115,13 @@ class _Server(uvicorn.Server):
         if not self._ready.done():
             self._ready.set_result(None)
 
-    def install_signal_handlers(self) -> None:  # the app owns signals, not the server
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # The application owns SIGINT/SIGTERM (batchmon.ui.shutdown); uvicorn would
+        # otherwise swap in its own handlers for as long as the simulator serves.
+        yield
+
+    def install_signal_handlers(self) -> None:  # uvicorn before capture_signals()
         return None
 
 

@@ -177,7 +177,7 @@ class DetailPane(QWidget):
         self.status_icon_label.setFixedSize(20, 20)
         self.title = QLabel()
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.title.setStyleSheet("font-family: monospace; font-size: 13pt; font-weight: 600;")
+        self.title.setStyleSheet("font-family: monospace; font-size: 10pt; font-weight: 600;")
         self.copy_button = QToolButton()
         self.copy_button.setText("Copy ID")
         self.copy_button.setToolTip("Copy the batch id to the clipboard")
@@ -254,6 +254,7 @@ class DetailPane(QWidget):
         self.status_icon_label.setPixmap(status_icon(batch.status).pixmap(20, 20))
         self.status_icon_label.setToolTip(batch.status)
         self.title.setText(batch.id)
+        self.title.setToolTip(batch.id)
         colour = status_color(batch.status).name()
         self.summary.setText(summarise(batch))
         self.summary.setStyleSheet(f"font-weight: 600; color: {colour};")
@@ -293,7 +294,10 @@ class DetailPane(QWidget):
             parts.append(f"Model {batch.model}")
         if batch.endpoint:
             parts.append(batch.endpoint)
-        parts.append(f"{batch.asset_count} assets ({batch.pending_assets} pending)")
+        if batch.pending_assets:
+            parts.append(f"{batch.asset_count} assets ({batch.pending_assets} awaiting results)")
+        else:
+            parts.append(f"{batch.asset_count} assets, all results applied")
         if batch.attempt > 1:
             parts.append(f"attempt {batch.attempt}")
         return "  ·  ".join(parts)

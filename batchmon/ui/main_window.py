@@ -8,6 +8,7 @@ it does no I/O itself. Every action runs as a task whose failure lands in the ba
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, ClassVar, Literal, Protocol
@@ -16,6 +17,7 @@ from PySide6.QtCore import (
     QItemSelection,
     QModelIndex,
     QPoint,
+    QSize,
     Qt,
     QTimer,
     Signal,
@@ -65,6 +67,32 @@ STATUS_FILTERS: tuple[tuple[str, frozenset[str] | None], ...] = (
     ("Failed or expired", frozenset({"failed", "expired"})),
     ("Cancelled", frozenset({"cancelled", "cancelling"})),
 )
+
+
+#: Starting widths (px) that fit the usual content; the last column stretches.
+COLUMN_WIDTHS: dict[Column, int] = {
+    Column.ID: 146,
+    Column.STATUS: 106,
+    Column.PROGRESS: 120,
+    Column.ASSETS: 110,
+    Column.MODEL: 92,
+    Column.CREATED: 124,
+    Column.TIME: 116,
+}
+
+
+DEFAULT_SIZE = QSize(1400, 820)
+
+
+def _initial_size() -> QSize:
+    """Room for every column and the detail pane, but never more than the screen has."""
+    screen = QGuiApplication.primaryScreen()
+    if screen is None:
+        return DEFAULT_SIZE
+    available = screen.availableGeometry().size()
+    return DEFAULT_SIZE.boundedTo(
+        QSize(int(available.width() * 0.92), int(available.height() * 0.9))
+    )
 
 
 class BatchOperations(Protocol):
@@ -200,15 +228,15 @@ class MainWindow(QMainWindow):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._busy: set[str] = set()
         self._detail_generation = 0
-        self.setWindowTitle("batchmon — Demo" if demo else "batchmon")
+        self.setWindowTitle("Demo — batchmon" if demo else "batchmon")
         self.setWindowIcon(app_icon())
-        self.resize(1280, 760)
+        self.resize(_initial_size())
 
         self.proxy = BatchFilterProxy(self)
         self.proxy.setSourceModel(model)
         self.table = self._build_table()
         self.detail = DetailPane()
-        self.detail.setMinimumWidth(360)
+        self.detail.setMinimumWidth(340)
         self.detail.retry_requested.connect(self.request_retry)
         self.detail.cancel_requested.connect(self.request_cancel)
         self.detail.batch_link_activated.connect(self.select_batch)
@@ -220,9 +248,9 @@ class MainWindow(QMainWindow):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.table)
         splitter.addWidget(self.detail)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
-        splitter.setSizes([860, 420])
+        splitter.setStretchFactor(0, 1)  # a wider window widens the table
+        splitter.setStretchFactor(1, 0)
+        splitter.setSizes([self.width() - 400, 400])
         splitter.setChildrenCollapsible(False)
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -266,19 +294,15 @@ class MainWindow(QMainWindow):
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         table.verticalHeader().hide()
         table.verticalHeader().setDefaultSectionSize(28)
-        table.horizontalHeader().setHighlightSections(False)
-        table.horizontalHeader().setStretchLastSection(True)
-        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        # Ids are long and alike at the start: keep both ends ("batch_3a48…c4360").
+        table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        header = table.horizontalHeader()
+        header.setHighlightSections(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)  # the cost column takes what is left
+        header.setMinimumSectionSize(60)
         table.setItemDelegateForColumn(int(Column.PROGRESS), ProgressDelegate(table))
-        for column, width in (
-            (Column.ID, 218),
-            (Column.STATUS, 108),
-            (Column.PROGRESS, 150),
-            (Column.ASSETS, 112),
-            (Column.MODEL, 96),
-            (Column.CREATED, 120),
-            (Column.TIME, 96),
-        ):
+        for column, width in COLUMN_WIDTHS.items():
             table.setColumnWidth(int(column), width)
         table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         table.customContextMenuRequested.connect(self._context_menu)
@@ -598,6 +622,15 @@ class MainWindow(QMainWindow):
         self.pause_action.blockSignals(True)
         self.pause_action.setChecked(paused)
         self.pause_action.blockSignals(False)
+
+    async def cancel_actions(self) -> None:
+        """Cancel running actions and detail loads, and wait until they have ended."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     def closeEvent(self, event: QCloseEvent) -> None:
         for task in list(self._tasks):

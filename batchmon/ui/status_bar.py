@@ -42,7 +42,9 @@ def server_run_health(
         return False, f"Server poller: last run {when} failed"
     if age > 3 * interval.total_seconds():
         return False, f"Server poller: last run {when} (late)"
-    return True, f"Server poller: ran {when}, {run.applied} applied"
+    if run.applied:
+        return True, f"Server poller: ran {when}, applied {run.applied}"
+    return True, f"Server poller: ran {when}, nothing new to apply"
 
 
 class ChannelStatusBar(QStatusBar):

@@ -6,6 +6,7 @@ in-window banner carry every message; the tray only adds a glance and a small me
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -18,6 +19,8 @@ from batchmon.core.status import PENDING_STATUSES, Progress
 from batchmon.ui.resources import TrayState, app_icon, tray_icon
 
 SAVINGS_NOTE = "Batch API - 50% savings"
+
+log = logging.getLogger(__name__)
 
 
 class TrayItem(Protocol):
@@ -113,6 +116,9 @@ class Tray(QObject):
             self.icon.setContextMenu(self.menu)
             self.icon.activated.connect(self._on_activated)
             self.icon.show()
+            log.info("tray icon shown")
+        else:
+            log.info("no system tray on this desktop: notifications and the banner only")
 
     @property
     def available(self) -> bool:

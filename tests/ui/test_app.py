@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QApplication, QPushButton
 from pytestqt.qtbot import QtBot
 
+from batchmon import __version__
 from batchmon.config import Settings
-from batchmon.ui.app import Desktop, ErrorReporter, install_error_reporting
+from batchmon.ui.app import (
+    Desktop,
+    ErrorReporter,
+    configure_application,
+    install_error_reporting,
+)
 
 
 @pytest.mark.qt_no_exception_capture
@@ -37,7 +44,12 @@ async def test_exceptions_in_slots_and_tasks_are_shown(qtbot: QtBot) -> None:
         assert "the slot broke" in banner.text
 
         reported: asyncio.Future[str] = loop.create_future()
-        reporter.reported.connect(lambda text: reported.done() or reported.set_result(text))
+
+        def on_reported(text: str) -> None:
+            if not reported.done():
+                reported.set_result(text)
+
+        reporter.reported.connect(on_reported)
 
         def broken_callback() -> None:
             raise RuntimeError("the task broke")
@@ -48,4 +60,30 @@ async def test_exceptions_in_slots_and_tasks_are_shown(qtbot: QtBot) -> None:
     finally:
         sys.excepthook = previous_hook
         loop.set_exception_handler(previous_handler)
+        await desktop.aclose()
+
+
+def test_application_identity_matches_the_desktop_entry(qapp: QApplication) -> None:
+    """Wayland and notification servers match the window to io.github.batchmon.Batchmon."""
+    before = qapp.quitOnLastWindowClosed()
+    try:
+        configure_application(qapp)
+        assert qapp.desktopFileName() == "io.github.batchmon.Batchmon"
+        assert (Path("packaging/linux") / f"{qapp.desktopFileName()}.desktop").is_file()
+        assert qapp.applicationName() == "batchmon"
+        assert qapp.applicationVersion() == __version__
+        assert not qapp.windowIcon().isNull()
+        # Closing the window asks for an orderly shutdown instead of ending the loop.
+        assert not qapp.quitOnLastWindowClosed()
+    finally:
+        qapp.setQuitOnLastWindowClosed(before)
+
+
+async def test_the_demo_clock_drives_time_in_state(qtbot: QtBot) -> None:
+    desktop = Desktop(Settings(), demo=True, native_notifications=False)
+    qtbot.addWidget(desktop.window)
+    try:
+        desktop.use_clock(lambda: 1_000_000.0)
+        assert desktop.model._now() == 1_000_000.0
+    finally:
         await desktop.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from PySide6.QtGui import QGuiApplication
@@ -95,3 +96,24 @@ def test_error_file_groups_assets_and_copy(qtbot: QtBot) -> None:
     assert retry.args == ["batch_partial"]
     pane.copy_button.click()
     assert QGuiApplication.clipboard().text() == "batch_partial"
+
+
+def test_facts_say_whether_results_still_wait(qtbot: QtBot) -> None:
+    """A finished, applied batch must not read as if its assets were still pending."""
+    pane = DetailPane()
+    qtbot.addWidget(pane)
+    row = BatchRow(
+        id="batch_done",
+        user_id=None,
+        status="completed",
+        total=16,
+        completed=16,
+        created_at=T0,
+        completed_at=T0 + timedelta(minutes=5),
+        asset_count=16,
+        pending_assets=0,
+    )
+    pane.show_detail(BatchDetail(row), can_retry=False, can_cancel=False)
+    assert "16 assets, all results applied" in pane.facts.text()
+    pane.show_detail(BatchDetail(replace(row, pending_assets=4)), can_retry=False, can_cancel=False)
+    assert "16 assets (4 awaiting results)" in pane.facts.text()
