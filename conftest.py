@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.loops",
     "tests.fixtures.postgres",
     "tests.fixtures.sim",
+    "tests.fixtures.keyring",
 ]

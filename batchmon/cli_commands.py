@@ -19,9 +19,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from batchmon.cli_output import ProgressLine, human_duration, short_time, table
+from batchmon.cli_output import ProgressLine, short_time, table
 from batchmon.cli_wiring import open_client, open_store, settings_from
 from batchmon.config import ConfigError, Settings
+from batchmon.core.formatting import format_duration as human_duration
 from batchmon.core.requests import DEFAULT_MODEL
 from batchmon.core.status import is_terminal
 from batchmon.engine.retry import Retrier

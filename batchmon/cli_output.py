@@ -40,20 +40,6 @@ def positive_int(text: str) -> int:
     return value
 
 
-def human_duration(seconds: float | None) -> str:
-    """``42s``, ``7m``, ``3h 05m``, ``2d 4h``: short enough for a table cell."""
-    if seconds is None:
-        return "-"
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    return f"{s // 86400}d {s % 86400 // 3600}h"
-
-
 def short_time(value: datetime | None) -> str:
     """Local ``YYYY-MM-DD HH:MM`` or ``-``."""
     if value is None:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from batchmon.core.formatting import format_duration
 from batchmon.store.protocol import AssetRow, BatchRow
 from batchmon.ui.resources import status_color, status_icon
 
@@ -82,18 +83,6 @@ def group_errors(
             bucket.append(sample)
     order = sorted(counts, key=lambda c: (-counts[c], c))
     return [ErrorGroup(code, counts[code], tuple(kept[code])) for code in order]
-
-
-def format_duration(seconds: float) -> str:
-    """``42s``, ``3m 05s``, ``2h 10m``, ``1d 4h``: short enough for a table cell."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h {(s % 3600) // 60:02d}m"
-    return f"{s // 86400}d {(s % 86400) // 3600}h"
 
 
 def format_time(value: datetime) -> str:
@@ -332,7 +321,9 @@ class DetailPane(QWidget):
             value = getattr(batch, name)
             if value is None:
                 continue
-            after = format_duration((value - created).total_seconds()) if created else ""
+            after = (
+                format_duration((value - created).total_seconds(), precise=True) if created else ""
+            )
             item = QTreeWidgetItem([label, format_time(value), "" if value == created else after])
             status = name.removesuffix("_at")
             if status != "expires":

@@ -13,8 +13,8 @@ from typing import Literal
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
+from batchmon.core.formatting import format_duration
 from batchmon.store.protocol import PollRun
-from batchmon.ui.detail_pane import format_duration
 
 PollState = Literal["polling", "paused", "idle", "limit", "offline", "stopped"]
 PushState = Literal["connected", "reconnecting", "off"]

@@ -36,6 +36,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
+from batchmon.core.formatting import format_duration
 from batchmon.core.status import eta_seconds, is_pending, is_stuck, outcome, time_in_state
 from batchmon.ui import resources
 from batchmon.ui.batch_list import BatchItem, BatchList, Column
@@ -133,18 +134,6 @@ which return None before any lookup."""
 def status_label(status: str) -> str:
     """A person's word for a status (an unknown one is shown as it came)."""
     return STATUS_LABELS.get(status, status)
-
-
-def format_duration(seconds: float) -> str:
-    """Compact duration for a table cell: ``45s``, ``12m``, ``1h 05m``, ``2d 03h``."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    return f"{s // 86400}d {s % 86400 // 3600:02d}h"
 
 
 def format_usd(value: float) -> str:

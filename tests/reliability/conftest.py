@@ -35,7 +35,6 @@ from tests.supabase.conftest import (  # noqa: E402, F401
     alice_store,
     bob_store,
     gateway,
-    memory_keyring,
     open_store,
     users,
 )

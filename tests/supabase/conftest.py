@@ -7,53 +7,20 @@ real HTTP and WebSocket connections.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import keyring
 import pytest
-from keyring.backend import KeyringBackend
-from keyring.errors import PasswordDeleteError
 
 from batchmon.core.backoff import Backoff
 from batchmon.store.supabase import SupabaseStore
 from batchmon.store.supabase_feed import FeedOptions
 from batchmon.store.supabase_session import KeyringSessionStorage
+from tests.fixtures.keyring import MemoryKeyring
 from tests.supabase_gateway import Gateway, User
 
 PASSWORD = "correct horse battery staple"
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring that lives in a dict: the real keyring API, no desktop needed."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.secrets.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.secrets[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.secrets.pop((service, username), None) is None:
-            raise PasswordDeleteError(f"no secret for {service}/{username}")
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
 
 
 @pytest.fixture

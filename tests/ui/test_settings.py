@@ -2,50 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
-import pytest
-from keyring.backend import KeyringBackend
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from batchmon.config import KEYRING_SERVICE, Settings, load_settings
 from batchmon.ui.settings_dialog import LiveChecks, SettingsDialog
+from tests.fixtures.keyring import MemoryKeyring
 from tests.fixtures.sim import LiveSim
-
-
-class MemoryKeyring(KeyringBackend):
-    """A real keyring backend that keeps secrets in a dict (for this test only)."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.secrets.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.secrets[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        from keyring.errors import PasswordDeleteError
-
-        if (service, username) not in self.secrets:
-            raise PasswordDeleteError(username)
-        del self.secrets[(service, username)]
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 def test_settings_round_trip_keeps_secrets_in_the_keyring(
