@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-
-from openai.types import Batch
+from typing import TYPE_CHECKING
 
 from batchmon.core.status import is_terminal
+
+if TYPE_CHECKING:  # annotations only: importing openai costs a second at start-up
+    from openai.types import Batch
 
 
 class EventKind(StrEnum):

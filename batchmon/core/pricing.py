@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openai.types import BatchRequestCounts, BatchUsage
+if TYPE_CHECKING:  # annotations only: importing openai costs a second at start-up
+    from openai.types import BatchRequestCounts, BatchUsage
 
 PRICES_AS_OF = "2025-09"
 
@@ -63,7 +64,7 @@ def price_for(model: str | None) -> tuple[float, float] | None:
 def _tokens(usage: BatchUsage | Mapping[str, Any] | None) -> tuple[int, int] | None:
     if usage is None:
         return None
-    if isinstance(usage, BatchUsage):
+    if not isinstance(usage, Mapping):  # the SDK's BatchUsage
         return usage.input_tokens, usage.output_tokens
     tokens_in = usage.get("input_tokens")
     tokens_out = usage.get("output_tokens")
@@ -77,7 +78,7 @@ def _tokens(usage: BatchUsage | Mapping[str, Any] | None) -> tuple[int, int] | N
 def _requests_run(counts: BatchRequestCounts | Mapping[str, Any] | None) -> int:
     if counts is None:
         return 0
-    if isinstance(counts, BatchRequestCounts):
+    if not isinstance(counts, Mapping):  # the SDK's BatchRequestCounts
         return counts.completed + counts.failed
     done = 0
     for key in ("completed", "failed"):

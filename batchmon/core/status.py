@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from openai.types import Batch
+if TYPE_CHECKING:  # annotations only: importing openai costs a second at start-up
+    from openai.types import Batch
 
 PENDING_STATUSES: frozenset[str] = frozenset(
     {"validating", "in_progress", "finalizing", "cancelling"}

@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "batchmon_changes"
 APPLY_CHUNK = 5_000
+#: How long a readable LISTEN socket may take to deliver its NOTIFY, in seconds.
+READ_GRACE = 1.0
 _BATCH_FIELDS = tuple(f.name for f in fields(BatchRow))
 _COPY_STAGE = "copy pg_temp.batchmon_apply_rows (asset_id, ok, tags, error) from stdin"
 
@@ -67,6 +69,7 @@ class PostgresStore:
         self._backoff = backoff or Backoff(jitter=0.25)
         self._heartbeat = heartbeat
         self._listeners: set[psycopg.AsyncConnection[Any]] = set()
+        self._wakers: set[asyncio.Future[bool]] = set()
         self._closed = False
 
     @classmethod
@@ -105,6 +108,9 @@ class PostgresStore:
 
     async def close(self) -> None:
         self._closed = True
+        for waiter in list(self._wakers):
+            if not waiter.done():
+                waiter.set_result(False)
         for conn in list(self._listeners):
             await conn.close()
         await self._pool.close()
@@ -345,11 +351,20 @@ class PostgresStore:
                 backoff = backoff.reset()
                 yield Change("resync")
                 while not self._closed:
-                    async for note in conn.notifies(timeout=self._heartbeat):
+                    readable = await self._readable(conn)
+                    if self._closed:
+                        break
+                    if readable:
+                        # Something arrived: read it (a message that is not a NOTIFY
+                        # costs at most READ_GRACE; a dropped connection raises here).
+                        notes = conn.notifies(timeout=READ_GRACE, stop_after=1)
+                    else:
+                        await conn.execute(b"select 1")  # quiet for a while: still alive?
+                        notes = conn.notifies(timeout=0)  # any that came with the answer
+                    async for note in notes:
                         change = _parse_change(note.payload)
                         if change is not None:
                             yield change
-                    await conn.execute(b"select 1")  # quiet for a while: is it still alive?
                 reconnect_now = True
             except psycopg.OperationalError as exc:
                 if not self._closed:
@@ -358,6 +373,31 @@ class PostgresStore:
             finally:
                 self._listeners.discard(conn)
                 await conn.close()
+
+    async def _readable(self, conn: psycopg.AsyncConnection[Any]) -> bool:
+        """Sleep until the LISTEN socket has data (True) or the heartbeat is due (False).
+
+        psycopg's own ``notifies(timeout=...)`` wakes every 0.1 s to check the time; a
+        reader callback keeps an idle desktop truly idle. :meth:`close` wakes it early.
+        """
+        loop = asyncio.get_running_loop()
+        fd = conn.pgconn.socket
+        ready: asyncio.Future[bool] = loop.create_future()
+
+        def wake(value: bool) -> None:
+            if not ready.done():
+                ready.set_result(value)
+
+        loop.add_reader(fd, wake, True)
+        timer = loop.call_later(self._heartbeat, wake, False)
+        self._wakers.add(ready)
+        try:
+            return await ready
+        finally:
+            self._wakers.discard(ready)
+            timer.cancel()
+            with suppress(OSError, ValueError):
+                loop.remove_reader(fd)
 
 
 async def _check_reachable_and_migrated(conninfo: str, connect_timeout: float) -> None:

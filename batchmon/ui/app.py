@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -28,10 +28,6 @@ from batchmon.config import ConfigError, Settings, load_settings
 from batchmon.core.backoff import Backoff
 from batchmon.core.results import ResultParser
 from batchmon.core.status import APPLICABLE_STATUSES, is_pending
-from batchmon.engine.apply import BatchApplier
-from batchmon.engine.retry import Retrier, plan_retry
-from batchmon.engine.sync import BatchSync, SyncResult
-from batchmon.openai_batches import BatchApiError, BatchClient
 from batchmon.store.protocol import Change, Store
 from batchmon.ui.batch_list import BatchList, batch_from_row
 from batchmon.ui.detail_pane import BatchDetail, group_errors
@@ -49,6 +45,14 @@ from batchmon.ui.settings_dialog import SettingsDialog
 from batchmon.ui.shutdown import QuitRequest, run_until_shutdown
 from batchmon.ui.table_model import BatchTableModel
 from batchmon.ui.tray import Tray
+
+if TYPE_CHECKING:
+    # The engine and the API client pull in openai (about a second): they are imported
+    # where first used, after the window is shown.
+    from batchmon.engine.apply import BatchApplier
+    from batchmon.engine.retry import Retrier
+    from batchmon.engine.sync import BatchSync, SyncResult
+    from batchmon.openai_batches import BatchClient
 
 log = logging.getLogger(__name__)
 
@@ -254,6 +258,10 @@ class Desktop(QObject):
 
     async def attach(self, store: Store, client: BatchClient) -> None:
         """Connect to the data: load rows, start push and polling."""
+        from batchmon.engine.apply import BatchApplier
+        from batchmon.engine.retry import Retrier
+        from batchmon.engine.sync import BatchSync
+
         self.store = store
         self.client = client
         self._sync = BatchSync(client, store)
@@ -331,6 +339,8 @@ class Desktop(QObject):
         return [item.id for item in self.batches if is_pending(item.status)]
 
     async def _apply(self, batch: Any) -> None:
+        from batchmon.openai_batches import BatchApiError
+
         assert self._applier is not None
         try:
             await self._applier.apply(batch)
@@ -366,7 +376,12 @@ class Desktop(QObject):
             self.window.status.set_push("connected")
             rows = await self.store.list_batches()
             self.batches.load_rows(rows)
-            if any(is_pending(row.status) for row in rows):
+            # What changed while push was down arrives only as this snapshot: observe
+            # every row so a batch that finished meanwhile is still announced (already
+            # seen (batch, status) pairs stay quiet; before the first sync none notify).
+            for listed in rows:
+                self.notifications.observe(listed.id, listed.status, batch_from_row(listed))
+            if any(is_pending(listed.status) for listed in rows):
                 self.poller.resume()
             return
         if not change.batch_id:
@@ -404,6 +419,8 @@ class Desktop(QObject):
             return [], None
         if file_id in self._error_groups:
             return self._error_groups[file_id], None
+        from batchmon.openai_batches import BatchApiError
+
         parser = ResultParser(None)
         pairs = []
         try:
@@ -425,6 +442,8 @@ class Desktop(QObject):
     async def retry_count(self, batch_id: str) -> int:
         if self.store is None:
             raise RuntimeError("still connecting to the database")
+        from batchmon.engine.retry import plan_retry
+
         plan = await plan_retry(self.store, batch_id)
         return len(plan.assets)
 
@@ -615,6 +634,8 @@ async def _connect(
         await env.submit_demo_batches()
         desktop.poller.resume()
         return
+    from batchmon.openai_batches import BatchClient
+
     store, close_store = await open_store(settings)
     closers.append(close_store)
     client = BatchClient(

@@ -16,15 +16,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
-from typing import Any, Generic, ParamSpec, Protocol
-
-from openai.types import Batch, BatchRequestCounts, BatchUsage
-from openai.types.batch import Errors
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol
 
 from batchmon.core.diff import BatchEvent
 from batchmon.core.pricing import Cost, estimate_cost
 from batchmon.core.status import Progress, is_terminal, progress
 from batchmon.store.protocol import BatchRow
+
+if TYPE_CHECKING:  # importing openai costs a second: not before the window is shown
+    from openai.types import Batch, BatchUsage
+    from openai.types.batch import Errors
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +214,9 @@ def batch_from_row(row: BatchRow) -> Batch:
     Built without validation: a status newer than this SDK must still show up, and bad
     ``usage``/``errors`` JSON is dropped (logged) rather than hiding the whole row.
     """
+    from openai.types import Batch, BatchRequestCounts, BatchUsage
+    from openai.types.batch import Errors
+
     usage: BatchUsage | None = None
     if row.usage:
         try:

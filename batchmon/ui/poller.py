@@ -118,6 +118,7 @@ class Poller(QObject):
         self._keep_polling = keep_polling
         self._state = PollState.STOPPED
         self._paused_by_user = False
+        self._shut_down = False
         self._polling_since: float | None = None
         self._retry_at: float | None = None
         self._retry_delay: float | None = None
@@ -227,7 +228,8 @@ class Poller(QObject):
         self._limit = seconds
 
     def start(self) -> None:
-        """Begin: run a pass now, then every ``interval`` seconds."""
+        """Begin (or begin again after :meth:`stop`): a pass now, then every ``interval`` s."""
+        self._shut_down = False
         if self._paused_by_user:
             return
         self._begin_polling()
@@ -238,12 +240,18 @@ class Poller(QObject):
 
         Wakes the poller from idle or the time limit and restarts the one-hour clock.
         Does nothing while the person has paused polling, while offline (the backoff
-        timer is already on it), or while polling (the next tick will see it).
+        timer is already on it), while polling (the next tick will see it), or after
+        :meth:`stop` (a late push event must not restart a poller that was shut down).
         """
-        if self._paused_by_user or self._state not in (
-            PollState.IDLE,
-            PollState.LIMIT,
-            PollState.STOPPED,
+        if (
+            self._shut_down
+            or self._paused_by_user
+            or self._state
+            not in (
+                PollState.IDLE,
+                PollState.LIMIT,
+                PollState.STOPPED,
+            )
         ):
             return
         self._begin_polling()
@@ -253,8 +261,10 @@ class Poller(QObject):
         """The Refresh button: run a pass now (after the running one, if any).
 
         Restarts polling from idle, the time limit or backoff; while paused by the
-        person it runs the one pass and stays paused.
+        person it runs the one pass and stays paused. Does nothing after :meth:`stop`.
         """
+        if self._shut_down:
+            return
         if not self._paused_by_user:
             self._begin_polling()
         self._request_pass()
@@ -263,13 +273,16 @@ class Poller(QObject):
         """The person paused polling: stop the timers until :meth:`unpause`."""
         self._paused_by_user = True
         self._stop_timers()
-        self._set_state(PollState.PAUSED)
+        if not self._shut_down:
+            self._set_state(PollState.PAUSED)
 
     def unpause(self) -> None:
         """Undo :meth:`pause`: poll again, starting with a pass now."""
         if not self._paused_by_user:
             return
         self._paused_by_user = False
+        if self._shut_down:
+            return
         self._begin_polling()
         self._request_pass()
 
@@ -279,7 +292,8 @@ class Poller(QObject):
         return self._paused_by_user
 
     def stop(self) -> None:
-        """Shut down: stop the timers and cancel a running pass."""
+        """Shut down: stop the timers and cancel a running pass; only :meth:`start` restarts."""
+        self._shut_down = True
         self._stop_timers()
         self._again = False
         if self._task is not None and not self._task.done():

@@ -269,6 +269,30 @@ async def test_stop_cancels_a_running_pass(make_poller: Any, sync: Sync) -> None
     assert not poller.busy and poller.state == PollState.STOPPED and sync.running == 0
 
 
+@pytest.mark.parametrize("shut_down", ["stop", "aclose"])
+async def test_a_stopped_poller_stays_stopped(make_poller: Any, sync: Sync, shut_down: str) -> None:
+    """A late push event, Refresh or unpause after shutdown starts no timer and no pass."""
+    poller = make_poller()
+    poller.start()
+    await next_emit(poller.tick_finished)
+    if shut_down == "stop":
+        poller.stop()
+    else:
+        await poller.aclose()
+    calls = sync.calls
+    poller.resume()
+    poller.refresh()
+    poller.pause()
+    poller.unpause()
+    assert poller.state == PollState.STOPPED
+    assert not poller.timer_active and not poller.busy
+    assert sync.calls == calls
+    poller.start()  # only an explicit start brings it back
+    assert poller.state == PollState.POLLING and poller.timer_active
+    await next_emit(poller.tick_finished)
+    assert sync.calls > calls
+
+
 def test_default_rule_keeps_polling_only_while_a_batch_can_change() -> None:
     def result(*statuses: str) -> SyncResult:
         batches = {f"b{i}": make_batch(f"b{i}", s) for i, s in enumerate(statuses)}
