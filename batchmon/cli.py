@@ -17,6 +17,7 @@ from typing import Any
 
 from batchmon import __version__
 from batchmon.cli_output import parse_duration, positive_int
+from batchmon.desktop_options import add_desktop_arguments
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"batchmon {__version__}")
-    parser.add_argument("--demo", action="store_true", help="start the desktop's offline demo")
+    add_desktop_arguments(parser.add_argument_group("desktop (without a command)"))
     common = _connection_options()
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 

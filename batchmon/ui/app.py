@@ -28,6 +28,7 @@ from batchmon.config import ConfigError, Settings, load_settings
 from batchmon.core.backoff import Backoff
 from batchmon.core.results import ResultParser
 from batchmon.core.status import APPLICABLE_STATUSES, is_pending
+from batchmon.desktop_options import add_desktop_arguments
 from batchmon.store.protocol import Change, Store
 from batchmon.ui.batch_list import BatchList, batch_from_row
 from batchmon.ui.detail_pane import BatchDetail, group_errors
@@ -517,24 +518,7 @@ EXIT_CONFIG = 3
 
 def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="batchmon", description="batchmon desktop monitor")
-    parser.add_argument("--demo", action="store_true", help="run the offline demo")
-    parser.add_argument(
-        "--demo-day-seconds",
-        type=float,
-        default=60.0,
-        help="demo pace: real seconds per simulated day (default 60)",
-    )
-    parser.add_argument(
-        "--quit-after-show",
-        action="store_true",
-        help="show the window, connect, print how long each took, then quit (for benchmarks)",
-    )
-    parser.add_argument(
-        "--self-test",
-        action="store_true",
-        help="open the window offscreen on a temporary embedded database and the simulator, "
-        "run one sync pass, exit 0 (non-zero with the reason on failure)",
-    )
+    add_desktop_arguments(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     return parser.parse_args(argv)
 
