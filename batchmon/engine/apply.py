@@ -198,7 +198,7 @@ class BatchApplier:
                         emitted.add(asset_id)
                         yield ResultRow(asset_id, True, list(parsed.tags or ()))
                         continue
-                    outcome = _check_known(parsed, known)
+                    outcome = _check_known(_known_spelling(parsed, known), known)
                     row = _row_for(outcome, emitted)
                     report.count(outcome, row)
                     if row is not None:
@@ -253,6 +253,20 @@ async def _close(lines: AsyncIterator[bytes]) -> None:
     if aclose is not None:
         with contextlib.suppress(Exception):
             await aclose()
+
+
+def _known_spelling(outcome: LineOutcome, known: frozenset[str]) -> LineOutcome:
+    """The line with its custom_id spelt as the store spells the asset id.
+
+    Asset ids are UUIDs, which the store returns in lower case; an app that wrote its
+    custom_ids in upper case (Swift's ``uuidString``, .NET's ``ToUpper``) still names
+    the same asset, and its paid-for result must not be rejected as unknown.
+    """
+    custom_id = outcome.custom_id
+    if custom_id is None or custom_id in known:
+        return outcome
+    lowered = custom_id.lower()
+    return replace(outcome, custom_id=lowered) if lowered in known else outcome
 
 
 def _check_known(outcome: LineOutcome, known: frozenset[str]) -> LineOutcome:

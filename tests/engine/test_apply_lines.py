@@ -93,3 +93,28 @@ async def test_hostile_output_gives_each_asset_an_outcome_and_applies_the_rest(
     assert report.reasons["duplicate_custom_id"] == 1
     assert report.rejected_lines == 3  # malformed, unknown, duplicate
     assert len(report.samples) == report.rejected_lines + report.failed_lines
+
+
+async def test_upper_case_custom_ids_still_name_their_assets(
+    client: BatchClient, store: PostgresStore, database_url: str
+) -> None:
+    ids = insert_assets(database_url, 2)
+    output = b"\n".join(
+        [
+            ok_line(ids[0].upper(), '{"tags": ["fox"]}'),  # Swift's uuidString, .NET ToUpper
+            ok_line(ids[1], '{"tags": ["lake"]}'),
+        ]
+    )
+    out_file = await client.upload_jsonl(output, filename="out.jsonl")
+    raw: dict[str, Any] = openai_batch(
+        "batch_upper", "completed", total=2, completed=2, output_file_id=out_file.id
+    )
+    await store.mark_submitted(raw, ids)
+
+    report = await BatchApplier(client, store).apply(Batch.model_validate(raw))
+
+    states = asset_states(database_url, ids)
+    assert states[ids[0]]["status"] == "completed" and states[ids[0]]["tags"] == ["fox"]
+    assert states[ids[1]]["tags"] == ["lake"]
+    assert report.counts.completed == 2 and report.unreturned == 0
+    assert "unknown_custom_id" not in report.reasons
