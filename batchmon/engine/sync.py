@@ -16,7 +16,7 @@ from openai.types import Batch
 from batchmon.core.diff import BatchEvent, diff
 from batchmon.core.status import is_terminal
 from batchmon.openai_batches import BatchClient
-from batchmon.store.protocol import Store
+from batchmon.store.protocol import PermissionDenied, Store
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class BatchSync:
         self._store = store
         self._snapshot: dict[str, Batch] = {}
         self._seeded = False
+        self._not_ours: set[str] = set()
 
     @property
     def snapshot(self) -> dict[str, Batch]:
@@ -81,6 +82,27 @@ class BatchSync:
         known = self._snapshot.get(batch_id)
         return known is not None and is_terminal(known.status) and batch.status != known.status
 
+    async def _record(self, batches: dict[str, Batch]) -> None:
+        """Record statuses in one call; skip rows row-level security will not let us write.
+
+        A batch can hold assets of several users while its row belongs to one of them;
+        the others still watch it through their own assets. One such row must not make
+        every pass fail for them, so after a refusal each row is recorded on its own and
+        refused ones are not offered again (they are still diffed and reported).
+        """
+        mine = [b.model_dump(mode="json") for i, b in batches.items() if i not in self._not_ours]
+        if not mine:
+            return
+        try:
+            await self._store.record_statuses(mine)
+        except PermissionDenied:
+            for raw in mine:
+                try:
+                    await self._store.record_statuses([raw])
+                except PermissionDenied:
+                    self._not_ours.add(raw["id"])
+                    log.info("batch %s belongs to another user: not recording it", raw["id"])
+
     async def check(self, batch_ids: Iterable[str]) -> SyncResult:
         """Check exactly ``batch_ids``: fetch, record, diff."""
         ids = list(dict.fromkeys(batch_ids))
@@ -93,9 +115,7 @@ class BatchSync:
             if not self._is_stale(batch_id, batch)
         }
         if batches:
-            await self._store.record_statuses(
-                [batch.model_dump(mode="json") for batch in batches.values()]
-            )
+            await self._record(batches)
         events: list[BatchEvent] = []
         for batch_id, batch in batches.items():
             events.extend(diff(self._snapshot.get(batch_id), batch))
