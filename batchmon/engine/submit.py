@@ -93,10 +93,18 @@ async def submit_assets(
                 batch = await _lost_create(client, store, token, since)
                 if batch is None:
                     raise
-        await store.mark_submitted(batch.model_dump(mode="json"), ids)
+        moved = await store.mark_submitted(batch.model_dump(mode="json"), ids)
+        if moved < len(ids):
+            # Another submit got there first; those assets stay with its batch.
+            log.warning(
+                "%d of %d asset(s) were already pending in another batch; %s has the rest",
+                len(ids) - moved,
+                len(ids),
+                batch.id,
+            )
         result.batches.append(batch)
-        result.submitted += len(ids)
-        log.info("submitted %d asset(s) as %s", len(ids), batch.id)
+        result.submitted += moved
+        log.info("submitted %d asset(s) as %s", moved, batch.id)
         if on_batch is not None:
             on_batch(batch, len(ids))
     return result

@@ -133,6 +133,19 @@ async def test_mark_submitted_points_assets_at_the_new_batch(
     assert row is not None and row.user_id == USER and row.status == "validating"
 
 
+async def test_a_second_submit_of_pending_assets_leaves_them_with_the_first_batch(
+    store: PostgresStore, database_url: str
+) -> None:
+    ids = insert_assets(database_url, 3, user_id=USER)
+    assert await store.mark_submitted(openai_batch("batch_first", "validating"), ids[:2]) == 2
+    moved = await store.mark_submitted(openai_batch("batch_second", "validating"), ids)
+    assert moved == 1  # only the asset that was not pending elsewhere
+    assert sorted(a.id for a in await store.batch_assets("batch_first")) == sorted(ids[:2])
+    assert [a.id for a in await store.batch_assets("batch_second")] == [ids[2]]
+    # submitting the same batch again is harmless
+    assert await store.mark_submitted(openai_batch("batch_first", "validating"), ids[:2]) == 2
+
+
 async def test_batch_assets_and_assets_by_ids(store: PostgresStore, database_url: str) -> None:
     ids = insert_assets(database_url, 3, user_id=USER, batch_id="b1")
     other = insert_assets(database_url, 2, batch_id="b2")

@@ -340,9 +340,13 @@ begin
     raise exception using errcode = '22023', message = 'the submitted batch has no id';
   end if;
   perform public.record_batch_statuses(jsonb_build_array(p_batch));
+  -- An asset already pending in another batch stays there: a concurrent submit of the
+  -- same assets must not take them from the batch that will deliver their results.
   update public.assets
   set openai_batch_id = v_id, auto_tag_status = 'pending', auto_tag_error = null
-  where id = any(public.batchmon_uuids(p_asset_ids));
+  where id = any(public.batchmon_uuids(p_asset_ids))
+    and not (auto_tag_status = 'pending' and openai_batch_id is distinct from v_id
+             and openai_batch_id is not null);
   get diagnostics n = row_count;
   update public.openai_batches b
   set user_id = (select a.user_id from public.assets a
