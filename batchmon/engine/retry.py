@@ -156,9 +156,14 @@ class Retrier:
                 metadata=metadata,
             )
         except (ApiServerError, ApiUnreachable):
-            # The create may have happened before the error: look before giving up.
+            # The create may have happened before the error: look before giving up. Only a
+            # batch made from this upload is ours; another process's is linked or cancelled
+            # by its own retry.
             found = await self._client.find_batch_by_metadata(
-                RETRY_TOKEN_KEY, plan.token, created_after=_created_after(plan.old)
+                RETRY_TOKEN_KEY,
+                plan.token,
+                created_after=_created_after(plan.old),
+                input_file_id=uploaded.id,
             )
             if found is None:
                 raise

@@ -90,7 +90,7 @@ async def submit_assets(
             except (ApiServerError, ApiUnreachable):
                 # The server may have created it and lost the answer (the SDK retries
                 # creates without an idempotency key): look before failing.
-                batch = await _lost_create(client, store, token, since)
+                batch = await _lost_create(client, store, token, since, uploaded.id)
                 if batch is None:
                     raise
         moved = await store.mark_submitted(batch.model_dump(mode="json"), ids)
@@ -111,7 +111,11 @@ async def submit_assets(
 
 
 async def _lost_create(
-    client: BatchClient, store: Store, token: str, created_after: int
+    client: BatchClient,
+    store: Store,
+    token: str,
+    created_after: int,
+    input_file_id: str | None = None,
 ) -> Batch | None:
     """A batch created for exactly these assets whose answer never reached the store.
 
@@ -119,7 +123,7 @@ async def _lost_create(
     earlier submission of the same assets, and resubmitting them is a new batch.
     """
     found = await client.find_batch_by_metadata(
-        SUBMIT_TOKEN_KEY, token, created_after=created_after
+        SUBMIT_TOKEN_KEY, token, created_after=created_after, input_file_id=input_file_id
     )
     if found is None or await store.get_batch(found.id) is not None:
         return None

@@ -287,19 +287,30 @@ class BatchClient:
         return found, missing
 
     async def find_batch_by_metadata(
-        self, key: str, value: str, *, created_after: int | None = None
+        self,
+        key: str,
+        value: str,
+        *,
+        created_after: int | None = None,
+        input_file_id: str | None = None,
     ) -> Batch | None:
         """The newest batch whose ``metadata[key] == value``, or None.
 
         Pages newest first and stops at the first batch created before ``created_after``
-        (pass it: without it the whole history may be read).
+        (pass it: without it the whole history may be read). ``input_file_id`` narrows
+        it to the batch created from that upload: after a lost create answer, the
+        caller's own batch, not another process's with the same token.
         """
         page = await self._call("list batches", self._sdk.batches.list(limit=PAGE_SIZE))
         while True:
             for batch in page.data:
                 if created_after is not None and batch.created_at < created_after:
                     return None
-                if batch.metadata and batch.metadata.get(key) == value:
+                if (
+                    batch.metadata
+                    and batch.metadata.get(key) == value
+                    and (input_file_id is None or batch.input_file_id == input_file_id)
+                ):
                     return batch
             if not page.data or not page.has_next_page():
                 return None

@@ -43,6 +43,22 @@ async def test_find_batch_by_metadata_returns_the_newest_match(
     assert older != newer
 
 
+async def test_find_batch_by_metadata_can_insist_on_its_own_upload(
+    simulator: Simulator, sim_client: BatchClient
+) -> None:
+    """Two processes retrying one batch share a token; each must find its own batch."""
+    (mine,) = make_batches(simulator, 1, metadata={"retry_token": "t-7"})
+    (theirs,) = make_batches(simulator, 1, metadata={"retry_token": "t-7"}, seconds_apart=1)
+    my_file = simulator.get_batch(mine)["input_file_id"]
+
+    newest = await sim_client.find_batch_by_metadata("retry_token", "t-7")
+    assert newest is not None and newest.id == theirs
+    own = await sim_client.find_batch_by_metadata("retry_token", "t-7", input_file_id=my_file)
+    assert own is not None and own.id == mine
+    none = await sim_client.find_batch_by_metadata("retry_token", "t-7", input_file_id="file-x")
+    assert none is None
+
+
 async def test_find_batch_by_metadata_stops_paging_at_created_after(
     simulator: Simulator, sim_client: BatchClient
 ) -> None:
