@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Collected together with the rest of tests/ui, this module makes a later qasync test
+# crash inside Qt (a segfault in the event loop, PySide6 6.11); alone it passes. It runs
+# in a process of its own until the cause is found.
+ISOLATED := tests/ui/test_push_gap.py
 
 .PHONY: run demo test lint typecheck sim worker bench bundle clean
 
@@ -36,7 +40,8 @@ test: $(STAMP)
 	@sh scripts/ensure-system-deps.sh
 	$(MAKE) --no-print-directory lint typecheck
 	$(BIN)/lint-imports
-	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -q $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -q --ignore=$(ISOLATED) $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -q $(ISOLATED)
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
