@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from batchmon.cli_output import ProgressLine, short_time, table
-from batchmon.cli_wiring import open_client, open_store, settings_from
 from batchmon.config import ConfigError, Settings
 from batchmon.core.formatting import format_duration as human_duration
 from batchmon.core.requests import DEFAULT_MODEL
@@ -30,6 +29,7 @@ from batchmon.engine.submit import submit_assets
 from batchmon.engine.sync import BatchSync
 from batchmon.engine.worker import PassReport, Worker, WorkerConfig
 from batchmon.store.protocol import BatchRow
+from batchmon.wiring import open_client, open_store, settings_from
 
 EXIT_OK = 0
 

@@ -27,16 +27,31 @@ APPLICABLE_STATUSES: frozenset[str] = frozenset({"completed", "expired", "cancel
 """Terminal states that may carry output or error files worth applying (``failed`` means
 the input was rejected, so no request ran)."""
 
-_ENTERED_AT_FIELD: dict[str, str] = {
-    "validating": "created_at",
-    "in_progress": "in_progress_at",
-    "finalizing": "finalizing_at",
-    "completed": "completed_at",
-    "failed": "failed_at",
-    "expired": "expired_at",
-    "cancelling": "cancelling_at",
-    "cancelled": "cancelled_at",
-}
+STATE_TIMESTAMPS: tuple[tuple[str, str], ...] = (
+    ("validating", "created_at"),
+    ("in_progress", "in_progress_at"),
+    ("finalizing", "finalizing_at"),
+    ("completed", "completed_at"),
+    ("failed", "failed_at"),
+    ("expired", "expired_at"),
+    ("cancelling", "cancelling_at"),
+    ("cancelled", "cancelled_at"),
+)
+"""Each status and the ``Batch`` timestamp that marks entering it, in lifecycle order.
+
+The one list of ``*_at`` fields: the table, the detail pane, the CLI and the SQL that
+records statuses all derive theirs from it (the simulator keeps its own on purpose)."""
+
+TIMESTAMP_FIELDS: tuple[str, ...] = tuple(field for _, field in STATE_TIMESTAMPS)
+"""The ``*_at`` fields of :data:`STATE_TIMESTAMPS`, ``created_at`` first."""
+
+_ENTERED_AT_FIELD: dict[str, str] = dict(STATE_TIMESTAMPS)
+
+
+def entered_at_field(status: str) -> str | None:
+    """The ``*_at`` field that marks entering ``status`` (None for an unknown status)."""
+    return _ENTERED_AT_FIELD.get(status)
+
 
 Now = float | int | datetime
 """Unix seconds, or an aware datetime: callers hold either, and a clock is injected."""
@@ -84,7 +99,7 @@ def progress(batch: Batch) -> Progress:
 
 def state_entered_at(batch: Batch) -> int | None:
     """Unix time the batch entered its current status, or None if OpenAI did not say."""
-    field_name = _ENTERED_AT_FIELD.get(batch.status)
+    field_name = entered_at_field(batch.status)
     if field_name is None:
         return None
     value = getattr(batch, field_name, None)

@@ -472,41 +472,6 @@ def _has_results(status: str) -> bool:
     return status in APPLICABLE_STATUSES or status == "failed"
 
 
-async def open_store(settings: Settings) -> tuple[Store, Callable[[], Awaitable[None]]]:
-    """The configured store, and how to close it (stopping an embedded server too)."""
-    from batchmon.store.postgres import PostgresStore
-
-    mode = settings.database_mode
-    if mode == "postgres":
-        store = await PostgresStore.open(settings.database_url or "")
-        return store, store.close
-    if mode == "supabase":
-        from batchmon.store.supabase import SupabaseStore
-
-        supabase = await SupabaseStore.connect(
-            settings.supabase_url or "", settings.supabase_anon_key or ""
-        )
-        if await supabase.user_id() is None:
-            if not (settings.supabase_email and settings.supabase_password):
-                await supabase.close()
-                raise ConfigError(
-                    "Supabase needs a sign-in: enter your email and password in Settings."
-                )
-            await supabase.sign_in(settings.supabase_email, settings.supabase_password)
-        return supabase, supabase.close
-    from batchmon.store.embedded import EmbeddedPostgres
-
-    embedded = EmbeddedPostgres(settings.resolved_data_dir() / "postgres")
-    url = await asyncio.to_thread(embedded.start)
-    store = await PostgresStore.open(url)
-
-    async def close() -> None:
-        await store.close()
-        await asyncio.to_thread(embedded.stop)
-
-    return store, close
-
-
 #: The reverse-DNS id of the .desktop entry and AppStream metainfo (packaging/linux):
 #: Wayland and the notification services match windows and messages to it.
 DESKTOP_FILE_NAME = "io.github.batchmon.Batchmon"
@@ -567,11 +532,11 @@ async def run_desktop(
         # run other tasks' callbacks re-entrantly on the qasync loop.
         desktop.window.repaint()
         print(f"window shown after {time.perf_counter() - started:.3f} s", flush=True)
-    closers: list[Callable[[], Awaitable[None]]] = []
+    resources = contextlib.AsyncExitStack()
     code = EXIT_OK
     try:
         try:
-            await _connect(desktop, settings, args, closers, quit_request)
+            await _connect(desktop, settings, args, resources, quit_request)
             log.info("batchmon is running (%s)", "demo" if demo else settings.database_mode)
             if args.quit_after_show:
                 print(f"connected after {time.perf_counter() - started:.3f} s", flush=True)
@@ -583,7 +548,7 @@ async def run_desktop(
         if not args.quit_after_show:
             await quit_request.wait()
     finally:
-        await _stop(desktop, closers)
+        await _stop(desktop, resources)
     return code
 
 
@@ -591,7 +556,7 @@ async def _connect(
     desktop: Desktop,
     settings: Settings,
     args: argparse.Namespace,
-    closers: list[Callable[[], Awaitable[None]]],
+    resources: contextlib.AsyncExitStack,
     quit_request: QuitRequest,
 ) -> None:
     """Open the store and the API client (or the demo's), and attach the window to them."""
@@ -601,7 +566,7 @@ async def _connect(
         env = DemoEnvironment(
             settings.resolved_data_dir() / "demo", DemoPace(args.demo_day_seconds)
         )
-        closers.append(env.aclose)
+        resources.push_async_callback(env.aclose)
         desktop.window.banner.show_message(
             "Demo: a simulated OpenAI and a local database. Batches start in a moment; "
             "open Settings to connect your own account.",
@@ -618,29 +583,23 @@ async def _connect(
         await env.submit_demo_batches()
         desktop.poller.resume()
         return
-    from batchmon.openai_batches import BatchClient
+    from batchmon.wiring import open_client, open_store
 
-    store, close_store = await open_store(settings)
-    closers.append(close_store)
-    client = BatchClient(
-        api_key=settings.openai_api_key or "",
-        base_url=settings.openai_base_url,
-        organization=settings.openai_organization,
-        project=settings.openai_project,
+    opened = await resources.enter_async_context(
+        open_store(settings, sign_in_hint="enter your email and password in Settings.")
     )
-    closers.append(client.aclose)
-    await desktop.attach(store, client)
+    client = await resources.enter_async_context(open_client(settings))
+    await desktop.attach(opened.store, client)
 
 
-async def _stop(desktop: Desktop, closers: list[Callable[[], Awaitable[None]]]) -> None:
+async def _stop(desktop: Desktop, resources: contextlib.AsyncExitStack) -> None:
     """Poller, push feed and tasks first, then worker, simulator, store and database."""
     desktop.window.hide()
     await desktop.aclose()
-    for close in reversed(closers):
-        try:
-            await close()
-        except Exception:
-            log.exception("error while shutting down")
+    try:
+        await resources.aclose()
+    except Exception:
+        log.exception("error while shutting down")
     desktop.window.close()
     desktop.window.deleteLater()
     desktop.deleteLater()

@@ -68,9 +68,9 @@ async def serve(args: argparse.Namespace, secrets: list[str]) -> int:
     """Open store and client, then run uvicorn on this loop until it stops."""
     import uvicorn
 
-    from batchmon.cli_wiring import open_client, open_store, settings_from
     from batchmon.webhooks.apply_on_event import ApplyOnEvent
     from batchmon.webhooks.verify import WebhookVerifier
+    from batchmon.wiring import open_client, open_store, settings_from
 
     settings = settings_from(args)
     verifier = WebhookVerifier(secrets)

@@ -1,8 +1,9 @@
-"""Build the objects a CLI command needs from settings and flags (and close them after).
+"""Open the store and the API client from settings (and close them after).
 
-The composition root's one real job: decide which database and which API endpoint a
-command talks to. Flags beat the environment, which beats the settings file; with no
-database configured, the embedded PostgreSQL in the data dir is started.
+One place decides which database and which API endpoint batchmon talks to, for the CLI,
+the webhook server and the desktop alike. Flags beat the environment, which beats the
+settings file; with no database configured, the embedded PostgreSQL in the data dir is
+started here and stopped when the store closes.
 """
 
 from __future__ import annotations
@@ -41,14 +42,27 @@ class OpenedStore:
     database_url: str | None
 
 
+SIGN_IN_HINT_ENV = (
+    "set BATCHMON_SUPABASE_EMAIL and BATCHMON_SUPABASE_PASSWORD, "
+    "or pass --database-url for direct Postgres"
+)
+"""What a command-line user does when Supabase has no session yet."""
+
+
 @asynccontextmanager
-async def open_store(settings: Settings) -> AsyncIterator[OpenedStore]:
-    """The configured store; an embedded server started here is stopped afterwards."""
+async def open_store(
+    settings: Settings, *, sign_in_hint: str = SIGN_IN_HINT_ENV
+) -> AsyncIterator[OpenedStore]:
+    """The configured store; an embedded server started here is stopped afterwards.
+
+    ``sign_in_hint`` finishes the error shown when Supabase has no session and no
+    credentials: the desktop points at its Settings dialog, the CLI at the environment.
+    """
     from batchmon.store.postgres import PostgresStore
 
     mode = settings.database_mode
     if mode == "supabase":
-        async with _supabase_store(settings) as supabase:
+        async with _supabase_store(settings, sign_in_hint) as supabase:
             yield OpenedStore(supabase, None)
         return
     embedded = None
@@ -70,7 +84,7 @@ async def open_store(settings: Settings) -> AsyncIterator[OpenedStore]:
 
 
 @asynccontextmanager
-async def _supabase_store(settings: Settings) -> AsyncIterator[Store]:
+async def _supabase_store(settings: Settings, sign_in_hint: str) -> AsyncIterator[Store]:
     from batchmon.store.supabase import SupabaseStore
 
     supabase = await SupabaseStore.connect(
@@ -79,10 +93,7 @@ async def _supabase_store(settings: Settings) -> AsyncIterator[Store]:
     try:
         if await supabase.user_id() is None:
             if not (settings.supabase_email and settings.supabase_password):
-                raise ConfigError(
-                    "Supabase needs a sign-in: set BATCHMON_SUPABASE_EMAIL and "
-                    "BATCHMON_SUPABASE_PASSWORD, or pass --database-url for direct Postgres"
-                )
+                raise ConfigError(f"Supabase needs a sign-in: {sign_in_hint}")
             await supabase.sign_in(settings.supabase_email, settings.supabase_password)
         yield supabase
     finally:
