@@ -15,16 +15,17 @@ import contextlib
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from openai.types import Batch
 
-from batchmon.core.status import APPLICABLE_STATUSES
+from batchmon.core.status import is_terminal
 from batchmon.engine.apply import ApplyReport, BatchApplier
 from batchmon.engine.sync import BatchSync
-from batchmon.openai_batches import BatchApiError, BatchClient
+from batchmon.openai_batches import AuthenticationFailed, BatchApiError, BatchClient
 from batchmon.store.protocol import PollRun, Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -96,11 +97,19 @@ class Worker:
             await asyncio.wait_for(self._stop.wait(), timeout=seconds)
         return self._stop.is_set()
 
-    async def run_forever(self) -> None:
-        """Pass, wait ``interval`` (or until stopped), repeat."""
+    async def run_forever(self, on_pass: Callable[[PassReport], object] | None = None) -> None:
+        """Pass, report, rest, repeat until stopped.
+
+        Each pass begins ``interval`` after the previous one began (at once if that one
+        took longer), and its report goes to ``on_pass``: the CLI prints it there.
+        """
+        interval = self.config.interval.total_seconds()
         while not self._stop.is_set():
-            await self.run_once()
-            await self.wait_stop(self.config.interval.total_seconds())
+            began = time.monotonic()
+            report = await self.run_once()
+            if on_pass is not None:
+                on_pass(report)
+            await self.wait_stop(max(0.0, interval - (time.monotonic() - began)))
 
     async def run_once(self) -> PassReport:
         """One pass over every due batch; always records a poll run."""
@@ -128,6 +137,10 @@ class Worker:
                     break
         except asyncio.CancelledError:
             error = "interrupted: claims released for the next worker"
+            raise
+        except AuthenticationFailed as exc:
+            # A rejected key is configuration: no later pass can succeed, so stop here.
+            error = f"{type(exc).__name__}: {exc}"
             raise
         except (BatchApiError, StoreError) as exc:
             error = f"{type(exc).__name__}: {exc}"
@@ -196,4 +209,4 @@ class Worker:
 
 
 def _finished(batch: Batch) -> bool:
-    return batch.status in APPLICABLE_STATUSES or batch.status == "failed"
+    return is_terminal(batch.status)

@@ -29,6 +29,7 @@ from batchmon.core.backoff import Backoff
 from batchmon.core.results import ResultParser
 from batchmon.core.status import APPLICABLE_STATUSES, is_pending
 from batchmon.desktop_options import add_desktop_arguments
+from batchmon.exit_codes import EXIT_CONFIG, EXIT_ERROR, EXIT_OK
 from batchmon.store.protocol import Change, Store
 from batchmon.ui.batch_list import BatchList, batch_from_row
 from batchmon.ui.detail_pane import BatchDetail, group_errors
@@ -476,10 +477,6 @@ def _has_results(status: str) -> bool:
 #: Wayland and the notification services match windows and messages to it.
 DESKTOP_FILE_NAME = "io.github.batchmon.Batchmon"
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_CONFIG = 3
-
 
 def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="batchmon", description="batchmon desktop monitor")
@@ -544,7 +541,7 @@ async def run_desktop(
             desktop.window.show_error("batchmon could not start", exc)
             if args.quit_after_show:
                 print(f"batchmon: error: could not start: {exc}", file=sys.stderr)
-                code = EXIT_FAILED
+                code = EXIT_ERROR
         if not args.quit_after_show:
             await quit_request.wait()
     finally:

@@ -16,11 +16,10 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
+from batchmon.exit_codes import EXIT_OK, error_exit
 from batchmon.webhooks.app import DEFAULT_PATH, create_webhook_app
 
 DEFAULT_PORT = 8787
-
-EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,22 +45,20 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted; returns the process exit code."""
-    from batchmon.config import ConfigError
-    from batchmon.openai_batches import AuthenticationFailed, BatchApiError
-    from batchmon.store.protocol import StoreError
     from batchmon.webhooks.secret_source import load_webhook_secrets
 
     try:
         secrets = load_webhook_secrets()
         return asyncio.run(serve(args, secrets))
-    except (ConfigError, AuthenticationFailed) as exc:
-        _error(str(exc))
-        return EXIT_CONFIG
-    except (BatchApiError, StoreError, OSError) as exc:
-        _error(str(exc))
-        return EXIT_ERROR
     except KeyboardInterrupt:
         return EXIT_OK
+    except Exception as exc:
+        known = error_exit(exc)
+        if known is None:
+            raise
+        code, message = known
+        _error(message)
+        return code
 
 
 async def serve(args: argparse.Namespace, secrets: list[str]) -> int:

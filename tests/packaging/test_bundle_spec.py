@@ -106,7 +106,7 @@ def test_spec_bundles_the_embedded_postgres_server(spec_calls: dict[str, Any]) -
 
 def test_spec_imports_what_is_loaded_lazily(spec_calls: dict[str, Any]) -> None:
     hidden = set(spec_calls["Analysis"][1]["hiddenimports"])
-    for module in ("batchmon.cli_commands", "batchmon.ui.app", "batchmon.sim.serve"):
+    for module in ("batchmon.cli.worker", "batchmon.ui.app", "batchmon.sim.serve"):
         assert module in hidden, module
     assert "psycopg_binary" in hidden
     assert "desktop_notifier.resources" in hidden

@@ -1,4 +1,4 @@
-"""Terminal output for the CLI: durations, tables, JSON and a progress line.
+"""Terminal output for the CLI: times, tables, JSON and a progress line.
 
 Kept apart from the commands so every command prints times and tables the same way,
 and progress goes to stderr (stdout stays clean for ``--json`` and pipes).
@@ -6,38 +6,18 @@ and progress goes to stderr (stdout stays clean for ``--json`` and pipes).
 
 from __future__ import annotations
 
-import argparse
-import re
+import json
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TextIO
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
-
-def parse_duration(text: str) -> timedelta:
-    """``90``, ``90s``, ``5m``, ``1.5h``, ``2d`` -> timedelta (argparse type)."""
-    match = _DURATION.match(text)
-    if match is None:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a duration: use a number with s, m, h or d (e.g. 60s, 5m)"
-        )
-    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
-    return timedelta(seconds=seconds)
-
-
-def positive_int(text: str) -> int:
-    """An integer >= 1 (argparse type)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
+def write_json(payload: object, out: TextIO) -> None:
+    """Indented JSON and a final newline: what ``--json`` prints."""
+    json.dump(payload, out, indent=2)
+    out.write("\n")
 
 
 def short_time(value: datetime | None) -> str:

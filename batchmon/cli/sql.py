@@ -14,6 +14,7 @@ import psycopg
 from batchmon.store.protocol import StoreError
 
 CRON_JOB_NAME = "poll-openai-batches"
+"""The pg_cron job docs/supabase.md schedules; `runs` shows its recent runs."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,12 @@
+"""The CLI's exit codes: the package-wide table, re-exported where CLI code looks for it."""
+
+from batchmon.exit_codes import (
+    EXIT_CONFIG,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    error_exit,
+)
+
+__all__ = ["EXIT_CONFIG", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "error_exit"]

@@ -1,0 +1,162 @@
+"""The ``batchmon`` command line: every subcommand, its options and their limits.
+
+Building the parser imports no engine, store or Qt code, so ``batchmon --help`` and a
+usage error answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+
+from batchmon import __version__
+from batchmon.cli.arg_types import duration_at_least, parse_duration, positive_int
+from batchmon.core.formatting import format_duration
+from batchmon.desktop_options import add_desktop_arguments
+
+COMMANDS = ("submit", "status", "retry", "cancel", "runs", "worker", "db", "sim", "webhook")
+
+MIN_INTERVAL = timedelta(seconds=5)
+"""Shortest pause between the long-running worker's passes. Each pass lists batches from
+the API; a shorter pause spends requests (and rate limit) without finding news sooner."""
+
+MIN_LEASE = timedelta(seconds=30)
+"""Shortest claim lease. A pass holds its claims until it ends, so the lease must outlast
+the longest pass (the worker warns when a pass took longer); below 30 s a single slow
+download would let another worker take the same batch."""
+
+_LEAST_INTERVAL = format_duration(MIN_INTERVAL.total_seconds())
+_LEAST_LEASE = format_duration(MIN_LEASE.total_seconds())
+
+
+def _connection_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("connections")
+    group.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="PostgreSQL URL (default: $DATABASE_URL, else the embedded database)",
+    )
+    group.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="OpenAI API base URL (default: $OPENAI_BASE_URL; e.g. http://127.0.0.1:8765/v1)",
+    )
+    common.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; ``batchmon`` without a command starts the desktop."""
+    parser = argparse.ArgumentParser(
+        prog="batchmon",
+        description=(
+            "Watch, apply and retry OpenAI Batch API work. Without a command, "
+            "starts the desktop monitor (--demo: offline demo)."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"batchmon {__version__}")
+    add_desktop_arguments(parser.add_argument_group("desktop (without a command)"))
+    common = _connection_options()
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_batch_commands(sub, common)
+
+    runs = sub.add_parser("runs", parents=[common], help="recent poller runs (worker, pg_cron)")
+    runs.add_argument("--limit", type=positive_int, default=20)
+    runs.add_argument("--json", action="store_true", help="machine-readable output")
+
+    _add_worker_arguments(sub.add_parser("worker", parents=[common], help="the server-side poller"))
+
+    db = sub.add_parser("db", help="database administration")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_sub.add_parser("migrate", parents=[common], help="apply batchmon's SQL migrations")
+
+    from batchmon.sim.serve import add_arguments as add_sim_arguments
+
+    add_sim_arguments(sub.add_parser("sim", help="serve the OpenAI Batch API simulator"))
+
+    from batchmon.webhooks.serve import add_arguments as add_webhook_arguments
+
+    add_webhook_arguments(
+        sub.add_parser(
+            "webhook", parents=[common], help="receive OpenAI batch webhooks and apply at once"
+        )
+    )
+    return parser
+
+
+def _add_batch_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    submit = sub.add_parser("submit", parents=[common], help="send assets for tagging")
+    pick = submit.add_mutually_exclusive_group(required=True)
+    pick.add_argument("--all-untagged", action="store_true", help="every asset never tagged")
+    pick.add_argument("--ids", action="append", metavar="ID[,ID...]", help="these assets")
+    submit.add_argument("--limit", type=positive_int, help="at most this many assets")
+    submit.add_argument("--model", help="model (default: gpt-4o-mini)")
+    submit.add_argument(
+        "--endpoint",
+        default="/v1/chat/completions",
+        choices=["/v1/chat/completions", "/v1/responses"],
+        help="batch endpoint (default %(default)s)",
+    )
+    submit.add_argument(
+        "--per-batch", type=positive_int, default=50_000, help="requests per batch (max 50000)"
+    )
+    submit.add_argument(
+        "--metadata", action="append", metavar="KEY=VALUE", help="batch metadata (repeatable)"
+    )
+
+    status = sub.add_parser("status", parents=[common], help="pending batches and progress")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--all", action="store_true", help="include finished batches")
+    status.add_argument("--limit", type=positive_int, default=50, help="rows with --all")
+    status.add_argument(
+        "--offline", action="store_true", help="show what is recorded, without asking the API"
+    )
+
+    retry = sub.add_parser("retry", parents=[common], help="resubmit what did not succeed")
+    retry.add_argument("batch_id", metavar="BATCH_ID")
+
+    cancel = sub.add_parser("cancel", parents=[common], help="cancel a running batch")
+    cancel.add_argument("batch_id", metavar="BATCH_ID")
+
+
+def _add_worker_arguments(worker: argparse.ArgumentParser) -> None:
+    worker.add_argument("--once", action="store_true", help="one pass, then exit")
+    worker.add_argument(
+        "--interval",
+        type=parse_duration,
+        default=timedelta(seconds=60),
+        help="pause between passes, and how long a checked batch rests (default 60s, at "
+        f"least {_LEAST_INTERVAL}; with --once there is no pause, and 0s checks every batch)",
+    )
+    worker.add_argument(
+        "--min-age",
+        type=parse_duration,
+        default=timedelta(minutes=5),
+        help="skip batches younger than this (default 5m)",
+    )
+    worker.add_argument(
+        "--concurrency", type=positive_int, default=8, help="applies at once (default 8)"
+    )
+    worker.add_argument(
+        "--lease",
+        type=duration_at_least(MIN_LEASE, "it must outlast a pass"),
+        default=timedelta(minutes=5),
+        help=f"how long a claim holds (default 5m, at least {_LEAST_LEASE}; longer than a pass)",
+    )
+    worker.add_argument("--worker-id", help="name in the poll-run log (default host:pid)")
+
+
+def check_worker_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse a pause too short for the long-running worker (argparse error, exit 2).
+
+    Checked after parsing because it depends on ``--once``: a single pass has no pause,
+    and there ``--interval`` only says how long a checked batch rests.
+    """
+    if args.command == "worker" and not args.once and args.interval < MIN_INTERVAL:
+        parser.error(
+            f"argument --interval: {args.interval.total_seconds():g}s is too short: "
+            f"at least {_LEAST_INTERVAL} between passes (each pass sends requests to the API)"
+        )
