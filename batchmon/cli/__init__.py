@@ -69,7 +69,7 @@ def _parse(args_list: list[str]) -> argparse.Namespace | int:
     parser = build_parser()
     try:
         args = parser.parse_args(args_list)
-        check_worker_arguments(parser, args)
+        check_worker_arguments(args)
     except SystemExit as exit_:
         return int(exit_.code) if isinstance(exit_.code, int) else EXIT_USAGE
     return args

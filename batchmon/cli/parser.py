@@ -147,16 +147,17 @@ def _add_worker_arguments(worker: argparse.ArgumentParser) -> None:
         help=f"how long a claim holds (default 5m, at least {_LEAST_LEASE}; longer than a pass)",
     )
     worker.add_argument("--worker-id", help="name in the poll-run log (default host:pid)")
+    worker.set_defaults(usage_error=worker.error)
 
 
-def check_worker_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+def check_worker_arguments(args: argparse.Namespace) -> None:
     """Refuse a pause too short for the long-running worker (argparse error, exit 2).
 
     Checked after parsing because it depends on ``--once``: a single pass has no pause,
     and there ``--interval`` only says how long a checked batch rests.
     """
     if args.command == "worker" and not args.once and args.interval < MIN_INTERVAL:
-        parser.error(
+        args.usage_error(
             f"argument --interval: {args.interval.total_seconds():g}s is too short: "
             f"at least {_LEAST_INTERVAL} between passes (each pass sends requests to the API)"
         )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import uuid
 
+import psycopg
 import pytest
 
 from batchmon.cli import EXIT_CONFIG, EXIT_ERROR, EXIT_OK, EXIT_USAGE, main
-from batchmon.sim.rules import predicted_tags
+from batchmon.sim.rules import predicted_tags, request_fails
 from tests.fixtures.postgres import PgServer, fetch_all, insert_assets
 from tests.fixtures.sim import LiveSim
 
@@ -25,6 +27,43 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def last_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines, "nothing on stderr"
+    return lines[-1]
+
+
+def asset_ids_by_outcome(fail_fraction: float, *, failing: int, succeeding: int) -> list[str]:
+    """Fixed asset ids (uuid5), the ``failing`` ones first: with ``fail_fraction`` the
+    simulator's rules fail exactly those, so the test knows what a retry resubmits."""
+    chosen: dict[bool, list[str]] = {True: [], False: []}
+    wanted = {True: failing, False: succeeding}
+    n = 0
+    while any(len(chosen[k]) < wanted[k] for k in chosen):
+        asset_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"batchmon-test/cli/{n}"))
+        fails = request_fails(asset_id, fail_fraction)
+        if len(chosen[fails]) < wanted[fails]:
+            chosen[fails].append(asset_id)
+        n += 1
+    return chosen[True] + chosen[False]
+
+
+def insert_assets_with_ids(database_url: str, ids: list[str], url_prefix: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            b"insert into public.assets (id, image_url) "
+            b"select t.id, %s || '/' || t.n || '.jpg' "
+            b"from unnest(%s::uuid[]) with ordinality as t(id, n)",
+            (url_prefix, ids),
+        )
+
+
+def make_due_now(database_url: str) -> None:
+    """A just-checked batch rests for --interval; these tests want the next pass now."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(b"update public.openai_batches set last_polled_at = null")
 
 
 def test_submit_worker_status_and_runs(
@@ -46,7 +85,9 @@ def test_submit_worker_status_and_runs(
     assert status["api_requests"] == 1
 
     sim_env.simulator.advance(3600)
-    code, out, err = run(capsys, "worker", "--once", "--min-age", "0s", "--interval", "0s", *db)
+    # --once may check a batch checked a moment ago (0s rest); 30s is the shortest lease.
+    once = ("--once", "--min-age", "0s", "--interval", "0s", "--lease", "30s")
+    code, out, err = run(capsys, "worker", *once, *db)
     assert code == EXIT_OK, err
     assert "applied 1" in out and "8 tagged" in out
 
@@ -71,18 +112,25 @@ def test_submit_worker_status_and_runs(
 def test_retry_twice_from_the_cli_makes_one_batch_and_cancel_works(
     sim_env: LiveSim, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    insert_assets(database_url, 12, url_prefix="https://img.example.test/old-car")
+    ids = asset_ids_by_outcome(0.5, failing=5, succeeding=7)
+    failing = ids[:5]
+    insert_assets_with_ids(database_url, ids, "https://img.example.test/old-car")
     db = ("--database-url", database_url)
     code, out, _ = run(
         capsys, "submit", "--all-untagged", "--metadata", "sim_fail_fraction=0.5", *db
     )
+    assert code == EXIT_OK and "submitted 12 asset(s)" in out
     batch_id = out.split()[0]
     sim_env.simulator.advance(3600)
     # Retry applies the finished batch itself before planning: no worker pass needed.
     code, out, err = run(capsys, "retry", batch_id, *db)
     assert code == EXIT_OK, err
-    assert f"retry of {batch_id} created batch_" in out
+    assert f"retry of {batch_id} created batch_" in out and "(5 asset(s)" in out
     new_id = out.split(" created ")[1].split()[0]
+    resubmitted = fetch_all(
+        database_url, "select id::text from public.assets where openai_batch_id = %s", (new_id,)
+    )
+    assert sorted(r[0] for r in resubmitted) == sorted(failing)
 
     code, out, _ = run(capsys, "retry", batch_id, *db)
     assert code == EXIT_OK
@@ -136,3 +184,53 @@ def test_db_migrate_installs_then_reports_up_to_date(
         assert code == EXIT_OK and "up to date" in out
     finally:
         pg_server.drop_database(name)
+
+
+def test_a_rejected_api_key_is_a_configuration_error_for_the_worker(
+    sim_env: LiveSim,
+    database_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    insert_assets(database_url, 2, url_prefix="https://img.example.test/red-fox")
+    db = ("--database-url", database_url)
+    code, out, _ = run(capsys, "submit", "--all-untagged", *db)
+    assert code == EXIT_OK, out
+    wrong_key = "sk-wrong-key-0000"
+    monkeypatch.setenv("OPENAI_API_KEY", wrong_key)
+
+    for mode in (("--once", "--interval", "0s"), ("--interval", "5s")):
+        make_due_now(database_url)
+        code, _, err = run(capsys, "worker", *mode, "--min-age", "0s", *db)
+        assert code == EXIT_CONFIG, err
+        assert last_line(err).startswith("batchmon: error:") and "key" in last_line(err)
+        assert "Traceback" not in err and wrong_key not in err
+
+    runs = fetch_all(database_url, "select error from public.batch_poll_runs")
+    assert len(runs) == 2
+    assert all("AuthenticationFailed" in error and wrong_key not in error for (error,) in runs)
+    claims = fetch_all(
+        database_url, "select count(*) from public.openai_batches where claimed_by is not null"
+    )
+    assert claims == [(0,)]
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (("--interval", "0s"), "--interval"),
+        (("--interval", "4.9s"), "--interval"),
+        (("--lease", "0s"), "--lease"),
+        (("--once", "--lease", "29s"), "--lease"),
+    ],
+)
+def test_the_worker_refuses_a_pause_or_lease_too_short(
+    clean_env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    argv: tuple[str, ...],
+    option: str,
+) -> None:
+    code, _, err = run(capsys, "worker", *argv)
+    assert code == EXIT_USAGE
+    assert last_line(err).startswith(f"batchmon worker: error: argument {option}:")
+    assert "too short: at least" in last_line(err)
