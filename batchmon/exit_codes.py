@@ -8,6 +8,7 @@ free of Qt and of the CLI, so every entry point can import it.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the error classes load lazily, see error_exit
@@ -49,6 +50,19 @@ def error_exit(exc: BaseException) -> tuple[int, str] | None:
     if isinstance(exc, StoreError | OSError):  # a RetryNotPossible is a StoreError
         return EXIT_ERROR, str(exc)
     return None
+
+
+def exit_for(exc: Exception, program: str) -> int:
+    """Print ``program: error: ...`` for a known error and return its code.
+
+    Anything :func:`error_exit` does not know is raised again, traceback and all.
+    """
+    known = error_exit(exc)
+    if known is None:
+        raise exc
+    code, message = known
+    print(f"{program}: error: {message}", file=sys.stderr)
+    return code
 
 
 def _with_hint(exc: BatchApiError) -> str:

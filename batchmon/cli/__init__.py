@@ -1,7 +1,8 @@
 """``batchmon``: the composition root. Parses the command line, runs a command, maps errors.
 
 With no subcommand (or ``--demo``) it starts the desktop monitor. Exit codes are the
-package-wide table in :mod:`batchmon.exit_codes`: 0 ok, 1 an operation failed, 2 usage
+package-wide table in :mod:`batchmon.exit_codes` (tests and scripts import it from
+:mod:`batchmon.cli.exit_codes`): 0 ok, 1 an operation failed, 2 usage
 error, 3 configuration error, 130 interrupted. Errors a person can act on print one
 clear line (with what to do), never a traceback.
 """
@@ -15,26 +16,10 @@ import sys
 from collections.abc import Sequence
 
 from batchmon.cli.commands import Command, command_for
-from batchmon.cli.exit_codes import (
-    EXIT_CONFIG,
-    EXIT_ERROR,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_USAGE,
-    error_exit,
-)
+from batchmon.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, exit_for
 from batchmon.cli.parser import COMMANDS, build_parser, check_worker_arguments
 
-__all__ = [
-    "EXIT_CONFIG",
-    "EXIT_ERROR",
-    "EXIT_INTERRUPTED",
-    "EXIT_OK",
-    "EXIT_USAGE",
-    "build_parser",
-    "main",
-    "run_command",
-]
+__all__ = ["build_parser", "main", "run_command"]
 
 
 def _setup_logging(verbose: int, command: str) -> None:
@@ -110,9 +95,4 @@ def run_command(command: Command, args: argparse.Namespace) -> int:
         _error("aborted; claims were released")
         return EXIT_INTERRUPTED
     except Exception as exc:
-        known = error_exit(exc)
-        if known is None:
-            raise
-        code, message = known
-        _error(message)
-        return code
+        return exit_for(exc, "batchmon")

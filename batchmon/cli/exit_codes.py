@@ -7,6 +7,15 @@ from batchmon.exit_codes import (
     EXIT_OK,
     EXIT_USAGE,
     error_exit,
+    exit_for,
 )
 
-__all__ = ["EXIT_CONFIG", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "error_exit"]
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "error_exit",
+    "exit_for",
+]

@@ -11,12 +11,11 @@ import argparse
 import asyncio
 import contextlib
 import signal
-import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType
 
-from batchmon.exit_codes import EXIT_OK, error_exit
+from batchmon.exit_codes import EXIT_OK, exit_for
 from batchmon.webhooks.app import DEFAULT_PATH, create_webhook_app
 
 DEFAULT_PORT = 8787
@@ -53,12 +52,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return EXIT_OK
     except Exception as exc:
-        known = error_exit(exc)
-        if known is None:
-            raise
-        code, message = known
-        _error(message)
-        return code
+        return exit_for(exc, "batchmon webhook")
 
 
 async def serve(args: argparse.Namespace, secrets: list[str]) -> int:
@@ -116,7 +110,3 @@ def _cleanup_after_signals() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _error(message: str) -> None:
-    print(f"batchmon webhook: error: {message}", file=sys.stderr)

@@ -8,7 +8,8 @@ import uuid
 import psycopg
 import pytest
 
-from batchmon.cli import EXIT_CONFIG, EXIT_ERROR, EXIT_OK, EXIT_USAGE, main
+from batchmon.cli import main
+from batchmon.cli.exit_codes import EXIT_CONFIG, EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from batchmon.sim.rules import predicted_tags, request_fails
 from tests.fixtures.postgres import PgServer, fetch_all, insert_assets
 from tests.fixtures.sim import LiveSim
