@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import timedelta
 
 from batchmon.cli.exit_codes import EXIT_ERROR, EXIT_OK
 from batchmon.core.formatting import format_duration
@@ -24,10 +25,10 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def pass_printer(worker: Worker) -> Callable[[PassReport], None]:
+def pass_printer(lease_length: timedelta) -> Callable[[PassReport], None]:
     """The ``on_pass`` hook: one line per pass on stdout, applies below it, errors on
     stderr, and a warning when a pass outlasted the claim lease."""
-    lease = worker.config.lease.total_seconds()
+    lease = lease_length.total_seconds()
 
     def print_pass(report: PassReport) -> None:
         run = report.run
@@ -87,7 +88,7 @@ async def cmd_worker(args: argparse.Namespace) -> int:
         config = replace(config, worker_id=args.worker_id)
     async with open_store(settings) as opened, open_client(settings) as client:
         worker = Worker(client, opened.store, config)
-        on_pass = pass_printer(worker)
+        on_pass = pass_printer(config.lease)
         with _stop_on_signals(worker, asyncio.current_task()):
             if args.once:
                 report = await worker.run_once()

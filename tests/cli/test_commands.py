@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
 from batchmon.cli import main
 from batchmon.cli.exit_codes import EXIT_CONFIG, EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from batchmon.cli.worker import pass_printer
+from batchmon.engine.worker import PassReport
 from batchmon.sim.rules import predicted_tags, request_fails
+from batchmon.store.protocol import PollRun
 from tests.fixtures.postgres import PgServer, fetch_all, insert_assets
 from tests.fixtures.sim import LiveSim
 
@@ -235,3 +239,15 @@ def test_the_worker_refuses_a_pause_or_lease_too_short(
     assert code == EXIT_USAGE
     assert last_line(err).startswith(f"batchmon worker: error: argument {option}:")
     assert "too short: at least" in last_line(err)
+
+
+@pytest.mark.parametrize(("took", "warned"), [(31.0, True), (29.0, False)])
+def test_a_pass_longer_than_the_lease_is_flagged(
+    capsys: pytest.CaptureFixture[str], took: float, warned: bool
+) -> None:
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    run_ = PollRun(started, started + timedelta(seconds=took), checked=3, applied=1, failed=0)
+    pass_printer(timedelta(seconds=30))(PassReport(run=run_, requests=2))
+    out, err = capsys.readouterr()
+    assert out.startswith("pass: checked 3, applied 1, failed 0, 2 API request(s)")
+    assert ("longer than the 30s lease" in err and "raise --lease" in err) is warned
