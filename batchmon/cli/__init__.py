@@ -1,10 +1,10 @@
 """``batchmon``: the composition root. Parses the command line, runs a command, maps errors.
 
 With no subcommand (or ``--demo``) it starts the desktop monitor. Exit codes are the
-package-wide table in :mod:`batchmon.exit_codes` (tests and scripts import it from
-:mod:`batchmon.cli.exit_codes`): 0 ok, 1 an operation failed, 2 usage
-error, 3 configuration error, 130 interrupted. Errors a person can act on print one
-clear line (with what to do), never a traceback.
+package-wide table in :mod:`batchmon.exit_codes`, re-exported as
+:mod:`batchmon.cli.exit_codes`: 0 ok, 1 an operation failed, 2 usage error,
+3 configuration error, 130 interrupted. Errors a person can act on print one clear line
+(with what to do), never a traceback.
 """
 
 from __future__ import annotations
