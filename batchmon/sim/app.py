@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import ApiError, bad_request, unauthorized
 from .faults import FaultConfig
-from .simulator import Simulator
+from .simulator import Simulator, expiration_seconds
 from .webhooks import WebhookConfigError, WebhookEndpoint
 
 CHUNK = 64 * 1024
@@ -91,9 +91,12 @@ async def upload_file(request: Request) -> Response:
             raise bad_request("Missing required parameter: 'file'.", param="file")
         if not isinstance(purpose, str):
             raise bad_request("Missing required parameter: 'purpose'.", param="purpose")
+        anchor, seconds = form.get("expires_after[anchor]"), form.get("expires_after[seconds]")
         data = await upload.read()
         filename = upload.filename or "upload"
-    return JSONResponse(_sim(request).upload_file(data, filename, purpose))
+    policy = None if anchor is None and seconds is None else {"anchor": anchor, "seconds": seconds}
+    ttl = expiration_seconds(policy, "expires_after")
+    return JSONResponse(_sim(request).upload_file(data, filename, purpose, expires_after=ttl))
 
 
 async def list_files(request: Request) -> Response:
@@ -145,6 +148,9 @@ async def create_batch(request: Request) -> Response:
         endpoint=body["endpoint"],
         completion_window=body["completion_window"],
         metadata=metadata,
+        output_expires_after=expiration_seconds(
+            body.get("output_expires_after"), "output_expires_after"
+        ),
     )
     return JSONResponse(batch)
 
@@ -212,6 +218,23 @@ async def faults(request: Request) -> Response:
             raise bad_request(str(exc)) from exc
         sim.faults.configure(config)
     return JSONResponse(sim.faults.config.to_dict())
+
+
+async def config(request: Request) -> Response:
+    """GET: queue limits and timing; POST: change them (omitted keys stay as they are)."""
+    sim = _sim(request)
+    if request.method == "POST":
+        body = await _json_object(request)
+        try:
+            sim.configure(
+                queue=body.get("queue"),
+                cancelling_seconds=body.get("cancelling_seconds"),
+                unknown=sorted(set(body) - {"queue", "cancelling_seconds"}),
+            )
+        except ValueError as exc:
+            raise bad_request(str(exc)) from exc
+    state = sim.state()
+    return JSONResponse({"queue": state["queue"], "timing": state["timing"]})
 
 
 async def script_batch(request: Request) -> Response:
@@ -338,6 +361,7 @@ def create_app(sim: Simulator) -> Starlette:
     control = [
         Route("/clock/advance", advance_clock, methods=["POST"]),
         Route("/faults", faults, methods=["GET", "POST"]),
+        Route("/config", config, methods=["GET", "POST"]),
         Route("/batches/{batch_id}/script", script_batch, methods=["POST"]),
         Route("/state", state, methods=["GET"]),
         Route("/webhooks", webhooks, methods=["GET", "POST"]),

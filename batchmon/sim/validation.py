@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .models import snapshot_of
+
 MAX_REQUESTS = 50_000
 MAX_BYTES = 200 * 1024 * 1024
 MAX_REPORTED_ERRORS = 100
@@ -30,6 +32,11 @@ class ValidationResult:
     requests: list[InputRequest] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     model: str | None = None
+
+    @property
+    def snapshot(self) -> str | None:
+        """The dated model the batch runs on (what `batch.model` reports)."""
+        return snapshot_of(self.model) if self.model is not None else None
 
     @property
     def ok(self) -> bool:
@@ -121,38 +128,13 @@ def _check_line(
         )
         return None
     seen.add(custom_id)
-    if obj.get("method") != "POST":
-        errors.append(
-            _error(
-                "invalid_method",
-                f"The method must be 'POST'; got {obj.get('method')!r}.",
-                line_no,
-                "method",
-            )
-        )
+    problem = _request_problem(obj, endpoint)
+    if problem is not None:
+        code, message, param = problem
+        errors.append(_error(code, message, line_no, param))
         return None
-    if obj.get("url") != endpoint:
-        errors.append(
-            _error(
-                "invalid_url",
-                f"The url {obj.get('url')!r} does not match the batch endpoint '{endpoint}'.",
-                line_no,
-                "url",
-            )
-        )
-        return None
-    body = obj.get("body")
-    model = body.get("model") if isinstance(body, dict) else None
-    if not isinstance(body, dict) or not isinstance(model, str) or not model:
-        errors.append(
-            _error(
-                "missing_required_parameter",
-                "Each request needs a body object with a model.",
-                line_no,
-                "body.model",
-            )
-        )
-        return None
+    body: dict[str, Any] = obj["body"]
+    model: str = body["model"]
     if result.model is None:
         result.model = model
     elif model != result.model:
@@ -167,3 +149,35 @@ def _check_line(
         )
         return None
     return InputRequest(line=line_no, custom_id=custom_id, body=body, size=len(raw))
+
+
+def _request_problem(obj: dict[str, Any], endpoint: str) -> tuple[str, str, str] | None:
+    """The first rule a line's method, url or body breaks: (code, message, param).
+
+    A missing field is `missing_required_parameter` naming it; a present but wrong one has
+    a code of its own (`invalid_method`, `invalid_url`, `model_not_found`).
+    """
+    for name in ("method", "url", "body"):
+        if name not in obj or obj[name] is None:
+            return ("missing_required_parameter", f"Missing required parameter: '{name}'.", name)
+    if obj["method"] != "POST":
+        return ("invalid_method", f"The method must be 'POST'; got {obj['method']!r}.", "method")
+    if obj["url"] != endpoint:
+        message = f"The url {obj['url']!r} does not match the batch endpoint '{endpoint}'."
+        return ("invalid_url", message, "url")
+    body = obj["body"]
+    if not isinstance(body, dict):
+        return ("missing_required_parameter", "The body must be a JSON object.", "body")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        return ("missing_required_parameter", "Missing required parameter: 'model'.", "body.model")
+    if snapshot_of(model) is None:
+        # OpenAI's wording, as OpenAI-compatible services reproduce it under the same code
+        # (Alibaba Model Studio's error codes: "404-ModelNotFound/model_not_found: The
+        # provided model xxx is not supported by the Batch API.").
+        message = f"The provided model '{model}' is not supported by the Batch API."
+        return ("model_not_found", message, "body.model")
+    if body.get("stream") is True:
+        message = "Streaming is not supported by the Batch API."
+        return ("streaming_unsupported", message, "body.stream")
+    return None
