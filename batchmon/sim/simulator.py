@@ -175,7 +175,7 @@ class Simulator:
         if batch.script.fail_validation:
             return None
         for other in self._batches.values():
-            if other is not batch:
+            if other is not batch and other.id not in self._validating:  # those wait their turn
                 self._step(other, at)
         key = base_model(model)
         used = sum(

@@ -10,6 +10,8 @@ from typing import Any, Final
 
 import httpx2
 import openai
+from openai.types import Batch
+from openai.types.batch_error import BatchError
 from openapi_schema_validator import OAS31Validator, validate
 
 from batchmon.sim import Simulator
@@ -80,6 +82,12 @@ def upload_and_create(
     file_id = sim.upload_file(data, "input.jsonl", "batch")["id"]
     batch = sim.create_batch(input_file_id=file_id, endpoint=endpoint, metadata=metadata)
     return str(batch["id"])
+
+
+def batch_errors(batch: Batch) -> list[BatchError]:
+    """The errors of a failed batch (asserting it has some)."""
+    assert batch.errors is not None and batch.errors.data, batch
+    return batch.errors.data
 
 
 def read_lines(sim: Simulator, file_id: str | None) -> list[dict[str, Any]]:

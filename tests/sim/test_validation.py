@@ -9,7 +9,15 @@ import pytest
 from batchmon.sim import Simulator
 from batchmon.sim.validation import MAX_REQUESTS
 
-from .helpers import CHAT, RESPONSES, image_url, jsonl, request_line, upload_and_create
+from .helpers import (
+    CHAT,
+    RESPONSES,
+    batch_errors,
+    image_url,
+    jsonl,
+    request_line,
+    upload_and_create,
+)
 
 
 def failed_errors(
@@ -49,6 +57,25 @@ def good(i: int, **kwargs: Any) -> dict[str, Any]:
             [("missing_required_parameter", 1, "body.model")],
         ),
         ([], [("empty_file", None, None)]),
+        # A missing method, url or body is missing_required_parameter naming the field, not
+        # invalid_method / invalid_url (OpenAI's batch error codes).
+        (
+            [good(0), {k: v for k, v in good(1).items() if k != "method"}],
+            [("missing_required_parameter", 2, "method")],
+        ),
+        (
+            [{k: v for k, v in good(0).items() if k != "url"}],
+            [("missing_required_parameter", 1, "url")],
+        ),
+        (
+            [{k: v for k, v in good(0).items() if k != "body"}],
+            [("missing_required_parameter", 1, "body")],
+        ),
+        ([good(0, model="gpt-4o-mini-x")], [("model_not_found", 1, "body.model")]),
+        (
+            [good(0), {**good(1), "body": {**good(1)["body"], "stream": True}}],
+            [("streaming_unsupported", 2, "body.stream")],
+        ),
     ],
 )
 def test_each_rule_fails_the_batch_with_its_line(
@@ -96,3 +123,34 @@ def test_a_valid_file_with_blank_lines_passes(simulator: Simulator) -> None:
     batch = simulator.batch(batch_id)
     assert batch.status == "in_progress"
     assert batch.request_counts is not None and batch.request_counts.total == 2
+
+
+def test_an_unknown_model_fails_with_openais_message(simulator: Simulator) -> None:
+    # OpenAI's wording for this code, as OpenAI-compatible services reproduce it (Alibaba
+    # Model Studio's error codes: "model_not_found: The provided model xxx is not supported
+    # by the Batch API.").
+    batch_id = upload_and_create(simulator, jsonl([good(0, model="gpt-4o-mini-x")]))
+    simulator.advance(5)
+    batch = simulator.batch(batch_id)
+    assert batch.status == "failed"
+    (error,) = batch_errors(batch)
+    assert error.message == "The provided model 'gpt-4o-mini-x' is not supported by the Batch API."
+
+
+@pytest.mark.parametrize(
+    ("model", "reported"),
+    [
+        ("gpt-4o-mini", "gpt-4o-mini-2024-07-18"),
+        ("gpt-4o-mini-2024-07-18", "gpt-4o-mini-2024-07-18"),
+        ("gpt-4o-2024-05-13", "gpt-4o-2024-05-13"),
+        ("gpt-4.1-mini", "gpt-4.1-mini-2025-04-14"),
+    ],
+)
+def test_known_models_and_their_dated_snapshots_run(
+    simulator: Simulator, model: str, reported: str
+) -> None:
+    batch_id = upload_and_create(simulator, jsonl([good(0, model=model), good(1, model=model)]))
+    simulator.advance(5)
+    batch = simulator.batch(batch_id)
+    assert batch.status == "in_progress"
+    assert batch.model == reported
