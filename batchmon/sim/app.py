@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import ApiError, bad_request, unauthorized
 from .faults import FaultConfig
+from .malformed import send_malformed
 from .simulator import Simulator, expiration_seconds
 from .webhooks import WebhookConfigError, WebhookEndpoint
 
@@ -281,6 +282,7 @@ class GateMiddleware:
             return
         sim = self.sim
         sim.requests_served += 1
+        send = _with_request_id(send, sim.request_id(sim.requests_served))
         path: str = scope["path"]
         if sim.api_key is not None and not _authorized(scope, sim.api_key):
             provided = any(k == b"authorization" for k, _ in scope["headers"])
@@ -307,6 +309,9 @@ class GateMiddleware:
                 }
             )
             raise SimulatedDisconnect(f"simulated dropped connection on {scope['method']} {path}")
+        if decision.malformed is not None:
+            await send_malformed(decision.malformed, self.app, scope, receive, send)
+            return
         if decision.truncate:
             await self.app(scope, receive, _truncating(send))
             return
@@ -318,6 +323,19 @@ def _authorized(scope: Scope, api_key: str) -> bool:
         if key == b"authorization":
             return bool(value.decode("latin-1") == f"Bearer {api_key}")
     return False
+
+
+def _with_request_id(send: Send, request_id: str) -> Send:
+    """Add `x-request-id`, which OpenAI sends on every response, to the response start."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
+            headers.append((b"x-request-id", request_id.encode()))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return wrapped
 
 
 def _truncating(send: Send) -> Send:

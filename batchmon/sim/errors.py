@@ -77,7 +77,16 @@ def unauthorized(provided: bool) -> ApiError:
     return ApiError(401, message, code=None)
 
 
-def rate_limited(retry_after: float) -> ApiError:
+def rate_limited(retry_after: float | None) -> ApiError:
+    """OpenAI's 429; `retry_after` None sends no Retry-After headers (OpenAI does not
+    always send them, and a client must then choose its own wait)."""
+    if retry_after is None:
+        return ApiError(
+            429,
+            "Rate limit reached for requests. Please try again later.",
+            type="requests",
+            code="rate_limit_exceeded",
+        )
     seconds = max(0.0, retry_after)
     return ApiError(
         429,

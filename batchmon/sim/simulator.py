@@ -109,6 +109,10 @@ class Simulator:
         """Move the clock forward (shorthand for clock.advance)."""
         return self.clock.advance(seconds)
 
+    def request_id(self, n: int) -> str:
+        """The `x-request-id` of the n-th request served (OpenAI's `req_` + 32 hex form)."""
+        return "req_" + hashlib.sha256(f"{self.seed}:request:{n}".encode()).hexdigest()[:32]
+
     def add_listener(self, listener: Listener) -> None:
         """Hear each status a batch enters (when a request or sweep() notices it)."""
         with self._lock:
