@@ -251,18 +251,17 @@ def _embedding_body(
 def _completion_body(
     rid: str, model: str, created: int, content: str, input_tokens: int, output_tokens: int
 ) -> dict[str, Any]:
-    return {
-        "id": "cmpl-" + rid[:29],
-        "object": "text_completion",
-        "created": created,
-        "model": model,
-        "choices": [{"text": content, "index": 0, "logprobs": None, "finish_reason": "stop"}],
-        "usage": {
-            "prompt_tokens": input_tokens,
-            "completion_tokens": output_tokens,
-            "total_tokens": input_tokens + output_tokens,
-        },
-    }
+    """A legacy `text_completion`: the chat answer's frame with text choices."""
+    body = _chat_body(rid, model, created, content, input_tokens, output_tokens)
+    counts = ("prompt_tokens", "completion_tokens", "total_tokens")
+    body.update(
+        id="cmpl-" + rid[:29],
+        object="text_completion",
+        choices=[{"text": content, "index": 0, "logprobs": None, "finish_reason": "stop"}],
+        usage={name: body["usage"][name] for name in counts},
+    )
+    del body["service_tier"]
+    return body
 
 
 def _moderation_body(rid: str, model: str, request: dict[str, Any]) -> dict[str, Any]:

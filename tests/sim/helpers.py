@@ -84,6 +84,15 @@ def upload_and_create(
     return str(batch["id"])
 
 
+def completed_batch(sim: Simulator, lines: int) -> tuple[str, str]:
+    """(batch id, output file id) of a tagging batch of `lines` requests, run to completion."""
+    batch_id = upload_and_create(sim, tagging_file(lines))
+    sim.advance(3600)
+    output = sim.batch(batch_id).output_file_id
+    assert output is not None
+    return batch_id, output
+
+
 def batch_errors(batch: Batch) -> list[BatchError]:
     """The errors of a failed batch (asserting it has some)."""
     assert batch.errors is not None and batch.errors.data, batch

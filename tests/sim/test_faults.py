@@ -13,7 +13,7 @@ from batchmon.sim import Fault, FaultConfig, SimulatedDisconnect, Simulator
 from batchmon.sim.faults import FaultInjector
 from tests.fixtures.sim import SIM_API_KEY, LiveSim
 
-from .helpers import sdk_client, tagging_file, upload_and_create
+from .helpers import completed_batch, sdk_client, tagging_file, upload_and_create
 
 AUTH = {"Authorization": f"Bearer {SIM_API_KEY}"}
 
@@ -83,10 +83,7 @@ async def test_truncated_download_over_loopback(
     live_client: openai.AsyncOpenAI, live_sim: LiveSim
 ) -> None:
     sim = live_sim.simulator
-    batch_id = upload_and_create(sim, tagging_file(300))
-    sim.advance(3600)
-    output = sim.batch(batch_id).output_file_id
-    assert output is not None
+    batch_id, output = completed_batch(sim, 300)
     sim.faults.configure(FaultConfig(truncate_rate=1.0))
     assert (await live_client.batches.retrieve(batch_id)).status == "completed"  # not a download
     received = bytearray()
@@ -245,10 +242,7 @@ async def test_malformed_200s_on_downloads(
 ) -> None:
     """Over a real socket: a complete 200 body that holds less than the file."""
     sim = live_sim.simulator
-    batch_id = upload_and_create(sim, tagging_file(10))
-    sim.advance(3600)
-    output = sim.batch(batch_id).output_file_id
-    assert output is not None
+    _, output = completed_batch(sim, 10)
     whole = sim.file_content(output)
     sim.faults.configure(FaultConfig.from_dict({setting: 1.0}))
     async with httpx2.AsyncClient() as http:
