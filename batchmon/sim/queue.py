@@ -10,7 +10,10 @@ OpenAI Batch API shows the same error's shape: `{"code": "token_limit_exceeded",
 "message": ..., "line": null, "param": null}`.
 
 A create naming an input file that does not exist is accepted; the batch fails later with
-`invalid_request`, param `file_id`.
+`invalid_request`, param `file_id`, as recorded against OpenAI in llama-stack's batch
+integration tests (test_batch_nonexistent_file_id): `BatchError(code='invalid_request',
+line=None, message='Cannot find file ..., or organization ... does not have access to
+it.', param='file_id')`.
 """
 
 from __future__ import annotations
@@ -86,11 +89,14 @@ def token_limit_reached(model: str, organization: str, limit: int) -> dict[str, 
     }
 
 
-def input_file_missing(file_id: str) -> dict[str, Any]:
+def input_file_missing(file_id: str, organization: str) -> dict[str, Any]:
     """The batch error for an input file that is gone (never uploaded, deleted, expired)."""
     return {
         "code": "invalid_request",
         "line": None,
-        "message": f"Cannot find file {file_id}.",
+        "message": (
+            f"Cannot find file {file_id}, or organization {organization} does not have "
+            "access to it."
+        ),
         "param": "file_id",
     }

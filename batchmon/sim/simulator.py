@@ -171,7 +171,7 @@ class Simulator:
     def _late_error(self, batch: SimBatch, at: float) -> dict[str, Any] | None:
         source = self._files.get(batch.input_file_id)
         if source is None or source.expired(at):
-            return input_file_missing(batch.input_file_id)
+            return input_file_missing(batch.input_file_id, self.queue.organization)
         model = batch.validation.model
         limit = self.queue.limit_for(model)
         if limit is None or model is None or not batch.validation.ok:
@@ -297,10 +297,15 @@ class Simulator:
         """Create a batch. An unknown input_file_id is accepted, as OpenAI accepts it: the
         batch fails when validation ends (see _late_error)."""
         if endpoint not in SUPPORTED_ENDPOINTS:
+            # OpenAI's answer, as llama-stack's tests recorded it: "Invalid value:
+            # '/v1/invalid/endpoint'. Supported values are: '/v1/chat/completions', ...,
+            # and '/v1/responses'." (code invalid_value).
+            quoted = [f"'{e}'" for e in sorted(SUPPORTED_ENDPOINTS)]
+            supported = ", ".join(quoted[:-1]) + ", and " + quoted[-1]
             raise bad_request(
-                f"The simulator serves batches for {', '.join(SUPPORTED_ENDPOINTS)}; "
-                f"got '{endpoint}'.",
+                f"Invalid value: '{endpoint}'. Supported values are: {supported}.",
                 param="endpoint",
+                code="invalid_value",
             )
         if completion_window not in WINDOW_SECONDS:
             raise bad_request(
@@ -524,8 +529,32 @@ def _check_metadata(metadata: dict[str, str] | None) -> None:
             raise bad_request(
                 "metadata keys must be strings of at most 64 characters.", param="metadata"
             )
-        if not isinstance(value, str) or len(value) > 512:
+        if not isinstance(value, str):
+            # OpenAI's wording (recorded in llama-stack's test_batch_invalid_metadata_types):
+            # "Invalid type for 'metadata.tags': expected a string, but got an array instead."
+            raise bad_request(
+                f"Invalid type for 'metadata.{key}': expected a string, but got "
+                f"{_json_type(value)} instead.",
+                param=f"metadata.{key}",
+                code="invalid_type",
+            )
+        if len(value) > 512:
             raise bad_request(
                 f"metadata.{key} must be a string of at most 512 characters.",
                 param=f"metadata.{key}",
             )
+
+
+def _json_type(value: Any) -> str:
+    """How a JSON value's type is named in OpenAI's messages ("an array", "an integer")."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a decimal"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"

@@ -1,7 +1,11 @@
 """Validation of a batch input file, as OpenAI does it while a batch is `validating`.
 
 A file that breaks any rule fails the whole batch; the reasons land in `batch.errors`
-with the 1-based line number, so a person can fix the file and resubmit.
+with the 1-based line number, so a person can fix the file and resubmit. Codes, params
+and messages are OpenAI's as recorded against the real API in llama-stack's batch
+integration tests (tests/integration/batches/test_batches_errors.py), e.g.
+`BatchError(code='missing_required_parameter', line=2, message="Missing required
+parameter: 'method'.", param='method')`.
 """
 
 from __future__ import annotations
@@ -15,6 +19,11 @@ from .models import snapshot_of
 MAX_REQUESTS = 50_000
 MAX_BYTES = 200 * 1024 * 1024
 MAX_REPORTED_ERRORS = 100
+_API_NAMES = {
+    "/v1/chat/completions": "Chat Completions",
+    "/v1/responses": "Responses",
+    "/v1/completions": "Completions",
+}
 
 
 @dataclass(frozen=True)
@@ -95,10 +104,9 @@ def _check_line(
     errors = result.errors
     try:
         obj = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        errors.append(
-            _error("invalid_json_line", f"This line is not valid JSON: {exc}.", line_no, None)
-        )
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        message = "This line is not parseable as valid JSON."
+        errors.append(_error("invalid_json_line", message, line_no, None))
         return None
     if not isinstance(obj, dict):
         errors.append(
@@ -110,7 +118,7 @@ def _check_line(
         errors.append(
             _error(
                 "missing_required_parameter",
-                "Each request needs a non-empty string custom_id.",
+                "Missing required parameter: 'custom_id'.",
                 line_no,
                 "custom_id",
             )
@@ -163,21 +171,21 @@ def _request_problem(obj: dict[str, Any], endpoint: str) -> tuple[str, str, str]
     if obj["method"] != "POST":
         return ("invalid_method", f"The method must be 'POST'; got {obj['method']!r}.", "method")
     if obj["url"] != endpoint:
-        message = f"The url {obj['url']!r} does not match the batch endpoint '{endpoint}'."
+        message = "The URL provided for this request does not match the batch endpoint."
         return ("invalid_url", message, "url")
     body = obj["body"]
     if not isinstance(body, dict):
-        return ("missing_required_parameter", "The body must be a JSON object.", "body")
+        return ("missing_required_parameter", "Missing required parameter: 'body'.", "body")
     model = body.get("model")
     if not isinstance(model, str) or not model:
-        return ("missing_required_parameter", "Missing required parameter: 'model'.", "body.model")
+        return ("invalid_request", "Model parameter is required.", "body.model")
     if snapshot_of(model) is None:
-        # OpenAI's wording, as OpenAI-compatible services reproduce it under the same code
-        # (Alibaba Model Studio's error codes: "404-ModelNotFound/model_not_found: The
-        # provided model xxx is not supported by the Batch API.").
         message = f"The provided model '{model}' is not supported by the Batch API."
         return ("model_not_found", message, "body.model")
+    if endpoint == "/v1/chat/completions" and "messages" not in body:
+        return ("invalid_request", "Messages parameter is required.", "body.messages")
     if body.get("stream") is True:
-        message = "Streaming is not supported by the Batch API."
+        api = _API_NAMES.get(endpoint, "This endpoint")
+        message = f"{api}: Streaming is not supported in the Batch API."
         return ("streaming_unsupported", message, "body.stream")
     return None

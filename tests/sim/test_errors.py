@@ -133,3 +133,48 @@ async def test_sdk_sees_typed_errors_over_loopback(
     with pytest.raises(openai.BadRequestError) as bad:
         await live_client.batches.list(limit=0)
     assert bad.value.param == "limit"
+
+
+async def test_a_metadata_value_of_the_wrong_type_gets_openais_message(
+    asgi_http_client: httpx2.AsyncClient, simulator: Simulator
+) -> None:
+    """Recorded against OpenAI (llama-stack, test_batch_invalid_metadata_types): "Invalid
+    type for 'metadata.tags': expected a string, but got an array instead.", code
+    invalid_type."""
+    file_id = simulator.upload_file(tagging_file(1), "in.jsonl", "batch")["id"]
+    body = {
+        "input_file_id": file_id,
+        "endpoint": CHAT,
+        "completion_window": "24h",
+        "metadata": {"tags": ["tag1", "tag2"]},
+    }
+    response = await asgi_http_client.post("/v1/batches", json=body, headers=AUTH)
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "message": "Invalid type for 'metadata.tags': expected a string, but got an array instead.",
+        "type": "invalid_request_error",
+        "param": "metadata.tags",
+        "code": "invalid_type",
+    }
+
+
+async def test_an_unsupported_endpoint_gets_openais_message(
+    asgi_http_client: httpx2.AsyncClient, simulator: Simulator
+) -> None:
+    """Recorded against OpenAI (llama-stack, test_batch_invalid_endpoint): "Invalid value:
+    '/v1/invalid/endpoint'. Supported values are: '/v1/chat/completions', ..., and
+    '/v1/responses'.", code invalid_value, param endpoint."""
+    file_id = simulator.upload_file(tagging_file(1), "in.jsonl", "batch")["id"]
+    body = {
+        "input_file_id": file_id,
+        "endpoint": "/v1/invalid/endpoint",
+        "completion_window": "24h",
+    }
+    response = await asgi_http_client.post("/v1/batches", json=body, headers=AUTH)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["param"], error["code"]) == ("endpoint", "invalid_value")
+    assert error["message"] == (
+        "Invalid value: '/v1/invalid/endpoint'. Supported values are: '/v1/chat/completions', "
+        "'/v1/completions', '/v1/embeddings', '/v1/moderations', and '/v1/responses'."
+    )

@@ -1,5 +1,10 @@
 """Input files that are missing or gone fail the batch later; files expire like OpenAI's.
 
+The late failure as recorded against OpenAI in llama-stack's batch integration tests
+(test_batch_nonexistent_file_id): `BatchError(code='invalid_request', line=None,
+message='Cannot find file ..., or organization ... does not have access to it.',
+param='file_id')`.
+
 OpenAI's 404 for a file, as openai-dotnet's API-reference tests record it
 (FileDocs.RetrieveFile): "HTTP 404 (invalid_request_error: ) Parameter: id  No such File
 object: file-abc123". Expiry follows the reference's FileExpirationAfter and
@@ -33,7 +38,9 @@ def assert_missing_file_failure(batch: Batch, file_id: str) -> None:
     assert batch.status == "failed"
     (error,) = batch_errors(batch)
     assert (error.code, error.param, error.line) == ("invalid_request", "file_id", None)
-    assert error.message == f"Cannot find file {file_id}."
+    assert error.message == (
+        f"Cannot find file {file_id}, or organization org-simulated does not have access to it."
+    )
 
 
 async def test_a_create_naming_a_missing_file_is_accepted_and_fails_later(

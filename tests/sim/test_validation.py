@@ -52,9 +52,10 @@ def good(i: int, **kwargs: Any) -> dict[str, Any]:
         ([good(0), {**good(1), "method": "GET"}], [("invalid_method", 2, "method")]),
         ([{**good(0), "url": RESPONSES}], [("invalid_url", 1, "url")]),
         ([good(0), good(1, model="gpt-4o")], [("mismatched_model", 2, "body.model")]),
+        ([{**good(0), "body": {"messages": []}}], [("invalid_request", 1, "body.model")]),
         (
-            [{**good(0), "body": {"messages": []}}],
-            [("missing_required_parameter", 1, "body.model")],
+            [{**good(0), "body": {"model": "gpt-4o-mini"}}],
+            [("invalid_request", 1, "body.messages")],
         ),
         ([], [("empty_file", None, None)]),
         # A missing method, url or body is missing_required_parameter naming the field, not
@@ -125,16 +126,51 @@ def test_a_valid_file_with_blank_lines_passes(simulator: Simulator) -> None:
     assert batch.request_counts is not None and batch.request_counts.total == 2
 
 
-def test_an_unknown_model_fails_with_openais_message(simulator: Simulator) -> None:
-    # OpenAI's wording for this code, as OpenAI-compatible services reproduce it (Alibaba
-    # Model Studio's error codes: "model_not_found: The provided model xxx is not supported
-    # by the Batch API.").
-    batch_id = upload_and_create(simulator, jsonl([good(0, model="gpt-4o-mini-x")]))
-    simulator.advance(5)
-    batch = simulator.batch(batch_id)
-    assert batch.status == "failed"
-    (error,) = batch_errors(batch)
-    assert error.message == "The provided model 'gpt-4o-mini-x' is not supported by the Batch API."
+def error_messages(sim: Simulator, lines: list[Any]) -> list[tuple[int | None, str | None]]:
+    batch_id = upload_and_create(sim, jsonl(lines))
+    sim.advance(5)
+    return [(e.line, e.message) for e in batch_errors(sim.batch(batch_id))]
+
+
+def test_missing_fields_get_openais_messages(simulator: Simulator) -> None:
+    """Recorded against OpenAI (llama-stack, test_batch_missing_required_fields): every
+    line is reported, "Missing required parameter: 'custom_id'." for line 1 and likewise
+    'method', 'url' and 'body' for lines 2 to 4."""
+    lines = [
+        {k: v for k, v in good(i).items() if k != field}
+        for i, field in enumerate(("custom_id", "method", "url", "body"))
+    ]
+    assert error_messages(simulator, lines) == [
+        (1, "Missing required parameter: 'custom_id'."),
+        (2, "Missing required parameter: 'method'."),
+        (3, "Missing required parameter: 'url'."),
+        (4, "Missing required parameter: 'body'."),
+    ]
+
+
+def test_body_faults_get_openais_messages(simulator: Simulator) -> None:
+    """Recorded against OpenAI (llama-stack's test_batches_errors.py): model_not_found
+    "The provided model 'nonexistent-model-xyz' is not supported by the Batch API.",
+    streaming_unsupported "Chat Completions: Streaming is not supported in the Batch API.",
+    invalid_url "The URL provided for this request does not match the batch endpoint.",
+    invalid_request "Model parameter is required." / "Messages parameter is required.",
+    invalid_json_line "This line is not parseable as valid JSON."."""
+    lines: list[Any] = [
+        good(0, model="nonexistent-model-xyz"),
+        {**good(1), "body": {**good(1)["body"], "stream": True}},
+        {**good(2), "url": "/v1/embeddings"},
+        {**good(3), "body": {"messages": []}},
+        {**good(4), "body": {"model": "gpt-4o-mini"}},
+        "{invalid json here",
+    ]
+    assert error_messages(simulator, lines) == [
+        (1, "The provided model 'nonexistent-model-xyz' is not supported by the Batch API."),
+        (2, "Chat Completions: Streaming is not supported in the Batch API."),
+        (3, "The URL provided for this request does not match the batch endpoint."),
+        (4, "Model parameter is required."),
+        (5, "Messages parameter is required."),
+        (6, "This line is not parseable as valid JSON."),
+    ]
 
 
 @pytest.mark.parametrize(
