@@ -226,11 +226,12 @@ async def config(request: Request) -> Response:
     sim = _sim(request)
     if request.method == "POST":
         body = await _json_object(request)
+        unknown = sorted(set(body) - {"queue", "cancelling_seconds"})
+        if unknown:
+            raise bad_request(f"unknown settings: {', '.join(unknown)}", param=unknown[0])
         try:
             sim.configure(
-                queue=body.get("queue"),
-                cancelling_seconds=body.get("cancelling_seconds"),
-                unknown=sorted(set(body) - {"queue", "cancelling_seconds"}),
+                queue=body.get("queue"), cancelling_seconds=body.get("cancelling_seconds")
             )
         except ValueError as exc:
             raise bad_request(str(exc)) from exc

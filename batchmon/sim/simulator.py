@@ -428,11 +428,9 @@ class Simulator:
         *,
         queue: dict[str, Any] | None = None,
         cancelling_seconds: float | None = None,
-        unknown: list[str] | None = None,
     ) -> None:
-        """Change the queue limits and the time a cancel takes (new cancels on)."""
-        if unknown:
-            raise ValueError(f"unknown settings: {', '.join(unknown)}")
+        """Change the queue limits (JSON as QueueLimits.from_dict takes) and the time a
+        cancel takes; ValueError names a setting that cannot be used."""
         limits = QueueLimits.from_dict(queue) if queue is not None else None
         if cancelling_seconds is not None and (
             not isinstance(cancelling_seconds, int | float)

@@ -69,6 +69,8 @@ def assert_openai_error(response: httpx2.Response, status: int, param: str | Non
         ("POST", "/_sim/clock/advance", {"json": {"seconds": -1}}, 400, "seconds"),
         ("POST", "/_sim/faults", {"json": {"drop_rate": 2}}, 400, None),
         ("POST", "/_sim/faults", {"json": {"bogus": 1}}, 400, None),
+        ("POST", "/_sim/config", {"json": {"bogus": 1}}, 400, "bogus"),
+        ("POST", "/_sim/config", {"json": {"cancelling_seconds": True}}, 400, None),
         ("POST", "/_sim/batches/batch_nope/script", {"json": {}}, 404, "batch_id"),
     ],
 )
