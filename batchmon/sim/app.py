@@ -25,7 +25,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .errors import ApiError, bad_request, unauthorized
 from .faults import FaultConfig
 from .malformed import send_malformed
-from .simulator import Simulator, expiration_seconds
+from .params import expiration_seconds
+from .simulator import Simulator
 from .webhooks import WebhookConfigError, WebhookEndpoint
 
 CHUNK = 64 * 1024

@@ -21,6 +21,7 @@ from .faults import FaultConfig, FaultInjector
 from .lifecycle import CANCELLABLE, TERMINAL, WINDOW_SECONDS, Produced, SimBatch, Timing
 from .models import base_model
 from .outputs import SUPPORTED_ENDPOINTS
+from .params import BATCH_FILE_TTL, check_metadata
 from .queue import QueueLimits, input_file_missing, token_limit_reached
 from .script import DEFAULT_DURATION, BatchScript, ScriptError
 from .tokens import batch_prompt_tokens
@@ -28,10 +29,7 @@ from .validation import ValidationResult, validate_input
 from .webhooks import SimWebhooks, WebhookEndpoint
 
 FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
-BATCH_FILE_TTL = 30 * 24 * 3600
-MIN_FILE_TTL = 3600
 ENQUEUED = frozenset({"in_progress", "finalizing"})
-MAX_METADATA_KEYS = 16
 
 Listener = Callable[[dict[str, Any], str], None]
 """Called with the batch object and the status it just entered."""
@@ -312,7 +310,7 @@ class Simulator:
                 f"Invalid completion_window '{completion_window}'; supported: '24h'.",
                 param="completion_window",
             )
-        _check_metadata(metadata)
+        check_metadata(metadata)
         try:
             script = BatchScript.from_metadata(metadata, self.default_duration)
         except ScriptError as exc:
@@ -485,74 +483,3 @@ def _page(items: list[Any], after: str | None, limit: int, kind: str) -> tuple[l
         start = ids.index(after) + 1
     page = items[start : start + limit]
     return page, start + limit < len(items)
-
-
-def expiration_seconds(policy: Any, param: str) -> int | None:
-    """Seconds from an expiration policy `{"anchor": "created_at", "seconds": N}`.
-
-    OpenAI's reference allows only the `created_at` anchor and 3600..2592000 seconds.
-    """
-    if policy is None:
-        return None
-    if not isinstance(policy, dict):
-        raise bad_request(f"{param} must be an object with anchor and seconds.", param=param)
-    if policy.get("anchor") != "created_at":
-        raise bad_request(
-            f"Invalid value for '{param}.anchor': only 'created_at' is supported.",
-            param=f"{param}.anchor",
-        )
-    raw = policy.get("seconds")
-    try:
-        seconds = int(raw) if isinstance(raw, int | str) and not isinstance(raw, bool) else None
-    except ValueError:
-        seconds = None
-    if seconds is None or not MIN_FILE_TTL <= seconds <= BATCH_FILE_TTL:
-        raise bad_request(
-            f"Invalid value for '{param}.seconds': must be between {MIN_FILE_TTL} and "
-            f"{BATCH_FILE_TTL}.",
-            param=f"{param}.seconds",
-        )
-    return seconds
-
-
-def _check_metadata(metadata: dict[str, str] | None) -> None:
-    if metadata is None:
-        return
-    if not isinstance(metadata, dict):
-        raise bad_request("metadata must be an object of string values.", param="metadata")
-    if len(metadata) > MAX_METADATA_KEYS:
-        raise bad_request(f"metadata may have at most {MAX_METADATA_KEYS} keys.", param="metadata")
-    for key, value in metadata.items():
-        if not isinstance(key, str) or len(key) > 64:
-            raise bad_request(
-                "metadata keys must be strings of at most 64 characters.", param="metadata"
-            )
-        if not isinstance(value, str):
-            # OpenAI's wording (recorded in llama-stack's test_batch_invalid_metadata_types):
-            # "Invalid type for 'metadata.tags': expected a string, but got an array instead."
-            raise bad_request(
-                f"Invalid type for 'metadata.{key}': expected a string, but got "
-                f"{_json_type(value)} instead.",
-                param=f"metadata.{key}",
-                code="invalid_type",
-            )
-        if len(value) > 512:
-            raise bad_request(
-                f"metadata.{key} must be a string of at most 512 characters.",
-                param=f"metadata.{key}",
-            )
-
-
-def _json_type(value: Any) -> str:
-    """How a JSON value's type is named in OpenAI's messages ("an array", "an integer")."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
