@@ -24,6 +24,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import ApiError, bad_request, unauthorized
 from .faults import FaultConfig
+from .malformed import send_malformed
+from .params import expiration_seconds
 from .simulator import Simulator
 from .webhooks import WebhookConfigError, WebhookEndpoint
 
@@ -91,9 +93,12 @@ async def upload_file(request: Request) -> Response:
             raise bad_request("Missing required parameter: 'file'.", param="file")
         if not isinstance(purpose, str):
             raise bad_request("Missing required parameter: 'purpose'.", param="purpose")
+        anchor, seconds = form.get("expires_after[anchor]"), form.get("expires_after[seconds]")
         data = await upload.read()
         filename = upload.filename or "upload"
-    return JSONResponse(_sim(request).upload_file(data, filename, purpose))
+    policy = None if anchor is None and seconds is None else {"anchor": anchor, "seconds": seconds}
+    ttl = expiration_seconds(policy, "expires_after")
+    return JSONResponse(_sim(request).upload_file(data, filename, purpose, expires_after=ttl))
 
 
 async def list_files(request: Request) -> Response:
@@ -145,6 +150,9 @@ async def create_batch(request: Request) -> Response:
         endpoint=body["endpoint"],
         completion_window=body["completion_window"],
         metadata=metadata,
+        output_expires_after=expiration_seconds(
+            body.get("output_expires_after"), "output_expires_after"
+        ),
     )
     return JSONResponse(batch)
 
@@ -214,6 +222,24 @@ async def faults(request: Request) -> Response:
     return JSONResponse(sim.faults.config.to_dict())
 
 
+async def config(request: Request) -> Response:
+    """GET: queue limits and timing; POST: change them (omitted keys stay as they are)."""
+    sim = _sim(request)
+    if request.method == "POST":
+        body = await _json_object(request)
+        unknown = sorted(set(body) - {"queue", "cancelling_seconds"})
+        if unknown:
+            raise bad_request(f"unknown settings: {', '.join(unknown)}", param=unknown[0])
+        try:
+            sim.configure(
+                queue=body.get("queue"), cancelling_seconds=body.get("cancelling_seconds")
+            )
+        except ValueError as exc:
+            raise bad_request(str(exc)) from exc
+    state = sim.state()
+    return JSONResponse({"queue": state["queue"], "timing": state["timing"]})
+
+
 async def script_batch(request: Request) -> Response:
     changes = await _json_object(request)
     return JSONResponse(_sim(request).script_batch(request.path_params["batch_id"], changes))
@@ -258,6 +284,7 @@ class GateMiddleware:
             return
         sim = self.sim
         sim.requests_served += 1
+        send = _with_request_id(send, sim.request_id(sim.requests_served))
         path: str = scope["path"]
         if sim.api_key is not None and not _authorized(scope, sim.api_key):
             provided = any(k == b"authorization" for k, _ in scope["headers"])
@@ -284,6 +311,9 @@ class GateMiddleware:
                 }
             )
             raise SimulatedDisconnect(f"simulated dropped connection on {scope['method']} {path}")
+        if decision.malformed is not None:
+            await send_malformed(decision.malformed, self.app, scope, receive, send)
+            return
         if decision.truncate:
             await self.app(scope, receive, _truncating(send))
             return
@@ -295,6 +325,19 @@ def _authorized(scope: Scope, api_key: str) -> bool:
         if key == b"authorization":
             return bool(value.decode("latin-1") == f"Bearer {api_key}")
     return False
+
+
+def _with_request_id(send: Send, request_id: str) -> Send:
+    """Add `x-request-id`, which OpenAI sends on every response, to the response start."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
+            headers.append((b"x-request-id", request_id.encode()))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return wrapped
 
 
 def _truncating(send: Send) -> Send:
@@ -338,6 +381,7 @@ def create_app(sim: Simulator) -> Starlette:
     control = [
         Route("/clock/advance", advance_clock, methods=["POST"]),
         Route("/faults", faults, methods=["GET", "POST"]),
+        Route("/config", config, methods=["GET", "POST"]),
         Route("/batches/{batch_id}/script", script_batch, methods=["POST"]),
         Route("/state", state, methods=["GET"]),
         Route("/webhooks", webhooks, methods=["GET", "POST"]),

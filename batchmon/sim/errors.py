@@ -54,6 +54,15 @@ def not_found(kind: str, object_id: str, *, param: str = "id") -> ApiError:
     return ApiError(404, f"No {kind} found with id '{object_id}'.", param=param, code=None)
 
 
+def file_not_found(file_id: str) -> ApiError:
+    """OpenAI's 404 for a file that never existed, was deleted or expired.
+
+    As recorded in openai-dotnet's API-reference tests (FileDocs.RetrieveFile): type
+    invalid_request_error, param `id`, message "No such File object: file-abc123".
+    """
+    return ApiError(404, f"No such File object: {file_id}", param="id", code=None)
+
+
 def unauthorized(provided: bool) -> ApiError:
     if provided:
         message = (
@@ -68,7 +77,16 @@ def unauthorized(provided: bool) -> ApiError:
     return ApiError(401, message, code=None)
 
 
-def rate_limited(retry_after: float) -> ApiError:
+def rate_limited(retry_after: float | None) -> ApiError:
+    """OpenAI's 429; `retry_after` None sends no Retry-After headers (OpenAI does not
+    always send them, and a client must then choose its own wait)."""
+    if retry_after is None:
+        return ApiError(
+            429,
+            "Rate limit reached for requests. Please try again later.",
+            type="requests",
+            code="rate_limit_exceeded",
+        )
     seconds = max(0.0, retry_after)
     return ApiError(
         429,

@@ -1,8 +1,14 @@
 """Server-wide fault injection: what the real API does on a bad day, on demand.
 
 Decisions come from a seeded random stream (four draws per request, whatever is
-configured), so a run with the same seed and the same request sequence injects the same
-faults. `match` narrows faults to some requests, e.g. "^POST /v1/batches$".
+configured, and a fifth when a malformed-answer rate is set), so a run with the same seed
+and the same request sequence injects the same faults. `match` narrows faults to some
+requests, e.g. "^POST /v1/batches$".
+
+Besides errors and broken connections, a server (or a proxy in front of it) can answer
+200 with something that is not the answer: an HTML page, broken JSON, a JSON value of the
+wrong shape, and on a file download an empty body, a short body, or a body that ends
+cleanly after some whole lines. Those are the MALFORMED kinds.
 """
 
 from __future__ import annotations
@@ -24,9 +30,35 @@ class Fault(StrEnum):
     DROPPED = "dropped"
     TRUNCATED = "truncated"
     LATENCY = "latency"
+    HTML = "html"
+    BROKEN_JSON = "broken_json"
+    WRONG_SHAPE = "wrong_shape"
+    EMPTY_BODY = "empty_body"
+    SHORT_BODY = "short_body"
+    CUT_LINES = "cut_lines"
 
 
-_RATES = ("rate_limit_rate", "server_error_rate", "drop_rate", "truncate_rate", "latency_rate")
+ANY_REQUEST_KINDS = {
+    "html_rate": Fault.HTML,
+    "broken_json_rate": Fault.BROKEN_JSON,
+    "wrong_shape_rate": Fault.WRONG_SHAPE,
+}
+"""Malformed 200s any /v1 call can get."""
+DOWNLOAD_KINDS = {
+    "empty_body_rate": Fault.EMPTY_BODY,
+    "short_body_rate": Fault.SHORT_BODY,
+    "cut_lines_rate": Fault.CUT_LINES,
+}
+"""Malformed 200s only a file download gets."""
+_MALFORMED = (*ANY_REQUEST_KINDS, *DOWNLOAD_KINDS)
+_RATES = (
+    "rate_limit_rate",
+    "server_error_rate",
+    "drop_rate",
+    "truncate_rate",
+    "latency_rate",
+    *_MALFORMED,
+)
 
 
 @dataclass(frozen=True)
@@ -35,12 +67,19 @@ class FaultConfig:
 
     seed: int = 0
     rate_limit_rate: float = 0.0
-    retry_after: float = 1.0
+    retry_after: float | None = 1.0
+    """Seconds the 429s' Retry-After says; None sends 429s without Retry-After."""
     server_error_rate: float = 0.0
     drop_rate: float = 0.0
     truncate_rate: float = 0.0
     latency_rate: float = 0.0
     latency_seconds: float = 0.0
+    html_rate: float = 0.0
+    broken_json_rate: float = 0.0
+    wrong_shape_rate: float = 0.0
+    empty_body_rate: float = 0.0
+    short_body_rate: float = 0.0
+    cut_lines_rate: float = 0.0
     match: str | None = None
 
     def __post_init__(self) -> None:
@@ -50,7 +89,10 @@ class FaultConfig:
                 raise ValueError(f"{name} must be between 0 and 1; got {value}")
         if self.rate_limit_rate + self.server_error_rate + self.drop_rate > 1.0:
             raise ValueError("rate_limit_rate + server_error_rate + drop_rate must not exceed 1")
-        if self.retry_after < 0 or self.latency_seconds < 0:
+        for group in (ANY_REQUEST_KINDS, DOWNLOAD_KINDS):
+            if sum(getattr(self, name) for name in group) > 1.0:
+                raise ValueError(f"{' + '.join(group)} must not exceed 1")
+        if (self.retry_after is not None and self.retry_after < 0) or self.latency_seconds < 0:
             raise ValueError("retry_after and latency_seconds must not be negative")
         if self.match is not None:
             try:
@@ -71,6 +113,8 @@ class FaultConfig:
                 if value is not None and not isinstance(value, str):
                     raise ValueError("match must be a string or null")
                 values[key] = value
+            elif key == "retry_after" and value is None:
+                values[key] = None
             elif key == "seed":
                 if not isinstance(value, int) or isinstance(value, bool):
                     raise ValueError("seed must be an integer")
@@ -97,6 +141,7 @@ class Decision:
     error: ApiError | None = None
     drop: bool = False
     truncate: bool = False
+    malformed: Fault | None = None
 
 
 def is_download(path: str) -> bool:
@@ -140,7 +185,25 @@ class FaultInjector:
             if pick < config.drop_rate:
                 self.counts[Fault.DROPPED] += 1
                 return Decision(latency, drop=True)
-            if is_download(path) and trunc < config.truncate_rate:
+            download = is_download(path)
+            malformed = self._malformed(config, download)
+            if malformed is not None:
+                self.counts[malformed] += 1
+                return Decision(latency, malformed=malformed)
+            if download and trunc < config.truncate_rate:
                 self.counts[Fault.TRUNCATED] += 1
                 return Decision(latency, truncate=True)
             return Decision(latency)
+
+    def _malformed(self, config: FaultConfig, download: bool) -> Fault | None:
+        """Which malformed 200, if any (a fifth draw, made only when such rates are set)."""
+        if not any(getattr(config, name) > 0 for name in _MALFORMED):
+            return None
+        draw = self._rng.random()
+        kinds = {**ANY_REQUEST_KINDS, **(DOWNLOAD_KINDS if download else {})}
+        for name, kind in kinds.items():
+            rate: float = getattr(config, name)
+            if draw < rate:
+                return kind
+            draw -= rate
+        return None

@@ -76,6 +76,17 @@ class SimBatch:
     anchor_time: float = 0.0
     anchor_done: int = 0
     frozen_done: int | None = None
+    late_error: dict[str, Any] | None = None
+    """A failure the service decides when validation ends, not from the file's lines:
+    the input file gone, or the model's enqueued-token limit reached."""
+    enqueued_tokens: int = 0
+    """Estimated prompt tokens the batch holds in its model's queue while in progress."""
+    output_ttl: int | None = None
+    """Seconds the output and error files live (output_expires_after; None: the default)."""
+
+    @property
+    def validation_ends(self) -> float:
+        return self.created + self.timing.validating
 
     @property
     def expires(self) -> float:
@@ -158,10 +169,10 @@ class SimBatch:
     def _next(self, now: float) -> tuple[str, float] | None:
         status = self.status
         if status == "validating":
-            at = self.created + self.timing.validating
+            at = self.validation_ends
             if at > now:
                 return None
-            bad = self.script.fail_validation or not self.validation.ok
+            bad = self.script.fail_validation or self.late_error or not self.validation.ok
             return ("failed" if bad else "in_progress", at)
         if status == "in_progress":
             finish = self._finish_time()
@@ -251,13 +262,15 @@ class SimBatch:
             "usage": _usage(self.in_prefix[done] if self.order else 0, self._out(done)),
             "metadata": dict(self.metadata) if self.metadata is not None else None,
         }
-        if self.validation.model is not None:
-            body["model"] = self.validation.model
+        if self.validation.snapshot is not None:
+            body["model"] = self.validation.snapshot
         for name in _TIME_FIELDS:
             if name in self.times:
                 body[name] = int(self.times[name])
         if self.status == "failed":
             errors = list(self.validation.errors)
+            if self.late_error is not None:
+                errors = [self.late_error]
             if not errors:
                 errors = [
                     {

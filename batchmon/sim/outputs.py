@@ -12,12 +12,32 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from .models import snapshot_of
 from .rules import predicted_tags, stable_fraction
 from .validation import InputRequest
 
 CHAT_COMPLETIONS = "/v1/chat/completions"
 RESPONSES = "/v1/responses"
-SUPPORTED_ENDPOINTS = (CHAT_COMPLETIONS, RESPONSES)
+EMBEDDINGS = "/v1/embeddings"
+COMPLETIONS = "/v1/completions"
+MODERATIONS = "/v1/moderations"
+SUPPORTED_ENDPOINTS = (CHAT_COMPLETIONS, RESPONSES, EMBEDDINGS, COMPLETIONS, MODERATIONS)
+_EMBEDDING_SIZE = 8
+_MODERATION_CATEGORIES = (
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/instructions",
+    "self-harm/intent",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+)
 _IMAGE_TOKENS = 85
 
 
@@ -65,7 +85,7 @@ def answer(batch_id: str, endpoint: str, request: InputRequest, created: int, fa
     """Answer one request: a 200 with tags, or (scripted) a 400 in the error file."""
     rid = _hex("request", batch_id, request.custom_id)
     line_id = "batch_req_" + _hex("line", batch_id, request.custom_id)
-    model = str(request.body["model"])
+    model = snapshot_of(str(request.body["model"])) or str(request.body["model"])
     if fail:
         body: dict[str, Any] = {
             "error": {
@@ -81,6 +101,12 @@ def answer(batch_id: str, endpoint: str, request: InputRequest, created: int, fa
     input_tokens, output_tokens = token_counts(request)
     if endpoint == RESPONSES:
         body = _response_body(rid, model, created, content, input_tokens, output_tokens)
+    elif endpoint == EMBEDDINGS:
+        body = _embedding_body(rid, model, request.body, input_tokens)
+    elif endpoint == COMPLETIONS:
+        body = _completion_body(rid, model, created, content, input_tokens, output_tokens)
+    elif endpoint == MODERATIONS:
+        body = _moderation_body(rid, model, request.body)
     else:
         body = _chat_body(rid, model, created, content, input_tokens, output_tokens)
     line = _line(line_id, request.custom_id, 200, rid, body)
@@ -196,3 +222,62 @@ def _response_body(
         "user": None,
         "metadata": {},
     }
+
+
+def _inputs(body: dict[str, Any]) -> list[Any]:
+    value = body.get("input")
+    return value if isinstance(value, list) and value else [value]
+
+
+def _embedding_body(
+    rid: str, model: str, request: dict[str, Any], input_tokens: int
+) -> dict[str, Any]:
+    """A `list` of embeddings, one per input, with small vectors fixed by the input."""
+    data = []
+    for index, item in enumerate(_inputs(request)):
+        vector = [
+            round(stable_fraction("embedding", rid, str(index), str(item), str(i)) * 2 - 1, 6)
+            for i in range(_EMBEDDING_SIZE)
+        ]
+        data.append({"object": "embedding", "index": index, "embedding": vector})
+    return {
+        "object": "list",
+        "data": data,
+        "model": model,
+        "usage": {"prompt_tokens": input_tokens, "total_tokens": input_tokens},
+    }
+
+
+def _completion_body(
+    rid: str, model: str, created: int, content: str, input_tokens: int, output_tokens: int
+) -> dict[str, Any]:
+    """A legacy `text_completion`: the chat answer's frame with text choices."""
+    body = _chat_body(rid, model, created, content, input_tokens, output_tokens)
+    counts = ("prompt_tokens", "completion_tokens", "total_tokens")
+    body.update(
+        id="cmpl-" + rid[:29],
+        object="text_completion",
+        choices=[{"text": content, "index": 0, "logprobs": None, "finish_reason": "stop"}],
+        usage={name: body["usage"][name] for name in counts},
+    )
+    del body["service_tier"]
+    return body
+
+
+def _moderation_body(rid: str, model: str, request: dict[str, Any]) -> dict[str, Any]:
+    """Nothing flagged: every category false, with low scores fixed by the input."""
+    results = []
+    for item in _inputs(request):
+        scores = {
+            name: round(stable_fraction("moderation", str(item), name) / 1000, 8)
+            for name in _MODERATION_CATEGORIES
+        }
+        results.append(
+            {
+                "flagged": False,
+                "categories": dict.fromkeys(_MODERATION_CATEGORIES, False),
+                "category_scores": scores,
+                "category_applied_input_types": {name: ["text"] for name in _MODERATION_CATEGORIES},
+            }
+        )
+    return {"id": "modr-" + rid[:29], "model": model, "results": results}

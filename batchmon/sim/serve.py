@@ -12,6 +12,8 @@ import os
 from .app import SimulatedDisconnect, create_app
 from .clock import ScaledClock
 from .faults import FaultConfig
+from .lifecycle import Timing
+from .queue import QueueLimits
 from .script import DEFAULT_DURATION
 from .simulator import Simulator
 from .webhooks import WebhookEndpoint
@@ -57,6 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     faults = parser.add_argument_group("fault injection (rates are probabilities 0..1)")
     faults.add_argument("--rate-limit-rate", type=float, default=0.0, help="share of 429s")
     faults.add_argument("--retry-after", type=float, default=1.0, help="Retry-After seconds")
+    faults.add_argument(
+        "--no-retry-after", action="store_true", help="send 429s without Retry-After headers"
+    )
     faults.add_argument("--server-error-rate", type=float, default=0.0, help="share of 500/503")
     faults.add_argument("--drop-rate", type=float, default=0.0, help="share of dropped connections")
     faults.add_argument(
@@ -64,8 +69,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     faults.add_argument("--latency-rate", type=float, default=0.0, help="share of slow responses")
     faults.add_argument("--latency-seconds", type=float, default=0.0, help="added latency")
+    for name, help_text in (
+        ("html", "share of 200s that are an HTML page"),
+        ("broken-json", "share of 200s with JSON cut off"),
+        ("wrong-shape", "share of 200s with JSON of the wrong shape"),
+        ("empty-body", "share of downloads answered 200 with an empty body"),
+        ("short-body", "share of downloads answered 200 with a quarter of the file"),
+        ("cut-lines", "share of downloads ending cleanly after half of the lines"),
+    ):
+        faults.add_argument(f"--{name}-rate", type=float, default=0.0, help=help_text)
     faults.add_argument(
         "--fault-match", default=None, help='regex on "METHOD /v1/path" limiting where faults hit'
+    )
+    queue = parser.add_argument_group("queue and timing")
+    queue.add_argument(
+        "--enqueued-token-limit",
+        action="append",
+        default=[],
+        metavar="MODEL=TOKENS",
+        help="fail batches with token_limit_exceeded past this many enqueued prompt tokens",
+    )
+    queue.add_argument(
+        "--cancelling-seconds", type=float, default=5.0, help="simulated seconds in cancelling"
     )
     parser.add_argument("--log-level", default="info", help="uvicorn log level")
 
@@ -74,14 +99,31 @@ def fault_config(args: argparse.Namespace) -> FaultConfig:
     return FaultConfig(
         seed=args.seed,
         rate_limit_rate=args.rate_limit_rate,
-        retry_after=args.retry_after,
+        retry_after=None if args.no_retry_after else args.retry_after,
         server_error_rate=args.server_error_rate,
         drop_rate=args.drop_rate,
         truncate_rate=args.truncate_rate,
         latency_rate=args.latency_rate,
         latency_seconds=args.latency_seconds,
+        html_rate=args.html_rate,
+        broken_json_rate=args.broken_json_rate,
+        wrong_shape_rate=args.wrong_shape_rate,
+        empty_body_rate=args.empty_body_rate,
+        short_body_rate=args.short_body_rate,
+        cut_lines_rate=args.cut_lines_rate,
         match=args.fault_match,
     )
+
+
+def queue_limits(args: argparse.Namespace) -> QueueLimits:
+    """Limits from repeated --enqueued-token-limit MODEL=TOKENS (ValueError if malformed)."""
+    limits: dict[str, int] = {}
+    for item in getattr(args, "enqueued_token_limit", []):
+        model, sep, tokens = item.partition("=")
+        if not sep or not tokens.strip().isdigit():
+            raise ValueError(f"--enqueued-token-limit wants MODEL=TOKENS; got {item!r}")
+        limits[model.strip()] = int(tokens)
+    return QueueLimits.from_dict({"enqueued_token_limits": limits})
 
 
 def webhook_endpoint(args: argparse.Namespace) -> WebhookEndpoint | None:
@@ -106,6 +148,8 @@ def build_simulator(args: argparse.Namespace) -> Simulator:
         seed=args.seed,
         default_duration=args.duration,
         webhook=webhook_endpoint(args),
+        queue=queue_limits(args),
+        timing=Timing(cancelling=getattr(args, "cancelling_seconds", 5.0)),
     )
 
 

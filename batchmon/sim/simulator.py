@@ -10,23 +10,26 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from openai.types import Batch
 
 from .clock import Clock, ManualClock
-from .errors import ApiError, bad_request, not_found
+from .errors import ApiError, bad_request, file_not_found, not_found
 from .faults import FaultConfig, FaultInjector
 from .lifecycle import CANCELLABLE, TERMINAL, WINDOW_SECONDS, Produced, SimBatch, Timing
+from .models import base_model
 from .outputs import SUPPORTED_ENDPOINTS
+from .params import BATCH_FILE_TTL, check_metadata
+from .queue import QueueLimits, input_file_missing, token_limit_reached
 from .script import DEFAULT_DURATION, BatchScript, ScriptError
-from .validation import validate_input
+from .tokens import batch_prompt_tokens
+from .validation import ValidationResult, validate_input
 from .webhooks import SimWebhooks, WebhookEndpoint
 
 FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
-BATCH_FILE_TTL = 30 * 24 * 3600
-MAX_METADATA_KEYS = 16
+ENQUEUED = frozenset({"in_progress", "finalizing"})
 
 Listener = Callable[[dict[str, Any], str], None]
 """Called with the batch object and the status it just entered."""
@@ -56,6 +59,9 @@ class SimFile:
             body["expires_at"] = self.expires_at
         return body
 
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
 
 class Simulator:
     """An in-memory OpenAI Batch API whose batches live on `clock` time."""
@@ -70,6 +76,7 @@ class Simulator:
         default_duration: float = DEFAULT_DURATION,
         timing: Timing | None = None,
         webhook: WebhookEndpoint | None = None,
+        queue: QueueLimits | None = None,
     ) -> None:
         self.clock: Clock = clock if clock is not None else ManualClock()
         self.api_key = api_key
@@ -77,11 +84,15 @@ class Simulator:
         self.seed = seed
         self.default_duration = default_duration
         self.timing = timing or Timing()
+        self.queue = queue or QueueLimits()
+        """Per-model enqueued-token limits (off unless set; see batchmon.sim.queue)."""
         self.requests_served = 0
         self._lock = threading.RLock()
         self._files: dict[str, SimFile] = {}
         self._batches: dict[str, SimBatch] = {}
         self._seq = 0
+        self._validating: dict[str, SimBatch] = {}
+        self._admitting = False
         self._listeners: list[Listener] = []
         self.webhooks = SimWebhooks(self, webhook)
         """Webhook delivery: configure(), deliver_due() (see batchmon.sim.webhooks)."""
@@ -96,6 +107,10 @@ class Simulator:
         """Move the clock forward (shorthand for clock.advance)."""
         return self.clock.advance(seconds)
 
+    def request_id(self, n: int) -> str:
+        """The `x-request-id` of the n-th request served (OpenAI's `req_` + 32 hex form)."""
+        return "req_" + hashlib.sha256(f"{self.seed}:request:{n}".encode()).hexdigest()[:32]
+
     def add_listener(self, listener: Listener) -> None:
         """Hear each status a batch enters (when a request or sweep() notices it)."""
         with self._lock:
@@ -108,8 +123,8 @@ class Simulator:
 
     def _file(self, file_id: str) -> SimFile:
         found = self._files.get(file_id)
-        if found is None:
-            raise not_found("file", file_id, param="file_id")
+        if found is None or found.expired(self.now()):
+            raise file_not_found(file_id)
         return found
 
     def _batch(self, batch_id: str, now: float) -> SimBatch:
@@ -120,6 +135,62 @@ class Simulator:
         return found
 
     def _advance(self, batch: SimBatch, now: float) -> None:
+        self._admit(now)
+        self._step(batch, now)
+
+    def _admit(self, now: float) -> None:
+        """Decide, in the order they happened, the validations that ended by `now`.
+
+        Whether the input file still exists, and whether the model's queue has room, are
+        facts about that moment; every other batch is brought to it first, so the answer
+        does not depend on which batch a client happened to look at.
+        """
+        if self._admitting or not self._validating:
+            return
+        self._admitting = True
+        try:
+            while True:
+                due = [
+                    b
+                    for b in self._validating.values()
+                    if b.status == "validating" and b.validation_ends <= now
+                ]
+                for gone in [b for b in self._validating.values() if b.status != "validating"]:
+                    del self._validating[gone.id]
+                if not due:
+                    return
+                batch = min(due, key=lambda b: (b.validation_ends, b.seq))
+                del self._validating[batch.id]
+                batch.late_error = self._late_error(batch, batch.validation_ends)
+                self._step(batch, batch.validation_ends)
+        finally:
+            self._admitting = False
+
+    def _late_error(self, batch: SimBatch, at: float) -> dict[str, Any] | None:
+        source = self._files.get(batch.input_file_id)
+        if source is None or source.expired(at):
+            return input_file_missing(batch.input_file_id, self.queue.organization)
+        model = batch.validation.model
+        limit = self.queue.limit_for(model)
+        if limit is None or model is None or not batch.validation.ok:
+            return None
+        if batch.script.fail_validation:
+            return None
+        for other in self._batches.values():
+            if other is not batch and other.id not in self._validating:  # those wait their turn
+                self._step(other, at)
+        key = base_model(model)
+        used = sum(
+            other.enqueued_tokens
+            for other in self._batches.values()
+            if other.status in ENQUEUED and base_model(other.validation.model or "") == key
+        )
+        if used + batch.enqueued_tokens <= limit:
+            return None
+        shown = batch.validation.snapshot or model
+        return token_limit_reached(shown, self.queue.organization, limit)
+
+    def _step(self, batch: SimBatch, now: float) -> None:
         entered = batch.advance(now, self._store_outputs)
         if entered and self._listeners:
             for status in entered:
@@ -128,25 +199,34 @@ class Simulator:
 
     def _store_outputs(self, batch: SimBatch, produced: Produced) -> None:
         at = int(batch.times.get(f"{batch.status}_at", self.now()))
+        ttl = batch.output_ttl
         if produced.output is not None:
             batch.output_file_id = self._add_file(
-                produced.output, f"{batch.id}_output.jsonl", "batch_output", at
+                produced.output, f"{batch.id}_output.jsonl", "batch_output", at, ttl
             ).id
         if produced.errors is not None:
             batch.error_file_id = self._add_file(
-                produced.errors, f"{batch.id}_error.jsonl", "batch_output", at
+                produced.errors, f"{batch.id}_error.jsonl", "batch_output", at, ttl
             ).id
 
-    def _add_file(self, data: bytes, filename: str, purpose: str, created: int) -> SimFile:
+    def _add_file(
+        self, data: bytes, filename: str, purpose: str, created: int, ttl: int | None = None
+    ) -> SimFile:
+        """Store a file; batch files live 30 days unless `ttl` (expires_after) says otherwise."""
         file_id, seq = self._next_id("file-")
-        expires = created + BATCH_FILE_TTL if purpose in ("batch", "batch_output") else None
+        if ttl is None and purpose in ("batch", "batch_output"):
+            ttl = BATCH_FILE_TTL
+        expires = created + ttl if ttl is not None else None
         stored = SimFile(file_id, seq, filename, purpose, data, created, expires)
         self._files[file_id] = stored
         return stored
 
     # -- files ------------------------------------------------------------------------
 
-    def upload_file(self, data: bytes, filename: str, purpose: str) -> dict[str, Any]:
+    def upload_file(
+        self, data: bytes, filename: str, purpose: str, *, expires_after: int | None = None
+    ) -> dict[str, Any]:
+        """Store an upload; `expires_after` is the seconds after upload it expires."""
         if purpose not in FILE_PURPOSES:
             raise bad_request(
                 f"'{purpose}' is not one of {list(FILE_PURPOSES)} - 'purpose'", param="purpose"
@@ -156,7 +236,7 @@ class Simulator:
                 "Invalid file format for Batch API. Must be .jsonl", param="file", code=None
             )
         with self._lock:
-            return self._add_file(data, filename, purpose, int(self.now())).to_dict()
+            return self._add_file(data, filename, purpose, int(self.now()), expires_after).to_dict()
 
     def get_file(self, file_id: str) -> dict[str, Any]:
         with self._lock:
@@ -169,6 +249,7 @@ class Simulator:
     def delete_file(self, file_id: str) -> dict[str, Any]:
         with self._lock:
             self._file(file_id)
+            self.sweep()  # what happened before the delete saw the file
             del self._files[file_id]
             return {"id": file_id, "object": "file", "deleted": True}
 
@@ -185,7 +266,9 @@ class Simulator:
         if order not in ("asc", "desc"):
             raise bad_request("order must be 'asc' or 'desc'.", param="order")
         with self._lock:
-            files = sorted(self._files.values(), key=lambda f: f.seq, reverse=order == "desc")
+            now = self.now()
+            live = [f for f in self._files.values() if not f.expired(now)]
+            files = sorted(live, key=lambda f: f.seq, reverse=order == "desc")
             if purpose is not None:
                 files = [f for f in files if f.purpose == purpose]
             page, has_more = _page(files, after, limit, "file")
@@ -207,34 +290,37 @@ class Simulator:
         endpoint: str,
         completion_window: str = "24h",
         metadata: dict[str, str] | None = None,
+        output_expires_after: int | None = None,
     ) -> dict[str, Any]:
+        """Create a batch. An unknown input_file_id is accepted, as OpenAI accepts it: the
+        batch fails when validation ends (see _late_error)."""
         if endpoint not in SUPPORTED_ENDPOINTS:
+            # OpenAI's answer, as llama-stack's tests recorded it: "Invalid value:
+            # '/v1/invalid/endpoint'. Supported values are: '/v1/chat/completions', ...,
+            # and '/v1/responses'." (code invalid_value).
+            quoted = [f"'{e}'" for e in sorted(SUPPORTED_ENDPOINTS)]
+            supported = ", ".join(quoted[:-1]) + ", and " + quoted[-1]
             raise bad_request(
-                f"The simulator serves batches for {', '.join(SUPPORTED_ENDPOINTS)}; "
-                f"got '{endpoint}'.",
+                f"Invalid value: '{endpoint}'. Supported values are: {supported}.",
                 param="endpoint",
+                code="invalid_value",
             )
         if completion_window not in WINDOW_SECONDS:
             raise bad_request(
                 f"Invalid completion_window '{completion_window}'; supported: '24h'.",
                 param="completion_window",
             )
-        _check_metadata(metadata)
+        check_metadata(metadata)
         try:
             script = BatchScript.from_metadata(metadata, self.default_duration)
         except ScriptError as exc:
             raise bad_request(str(exc), param=exc.param) from exc
         with self._lock:
             source = self._files.get(input_file_id)
-            if source is None:
+            if source is not None and source.purpose != "batch":
                 raise bad_request(
-                    f"Invalid input_file_id: no file with id '{input_file_id}'.",
-                    param="input_file_id",
-                )
-            if source.purpose != "batch":
-                raise bad_request(
-                    f"File '{input_file_id}' has purpose '{source.purpose}'; a batch input "
-                    "file must be uploaded with purpose 'batch'.",
+                    f"Invalid input_file_id: file '{input_file_id}' has purpose "
+                    f"'{source.purpose}'; a batch input file must have purpose 'batch'.",
                     param="input_file_id",
                 )
             now = self.now()
@@ -248,10 +334,17 @@ class Simulator:
                 metadata=dict(metadata) if metadata is not None else None,
                 created=float(int(now)),
                 script=script,
-                validation=validate_input(source.data, endpoint),
+                validation=(
+                    validate_input(source.data, endpoint)
+                    if source is not None
+                    else ValidationResult()
+                ),
                 timing=self.timing,
+                output_ttl=output_expires_after,
             )
+            batch.enqueued_tokens = batch_prompt_tokens(r.body for r in batch.validation.requests)
             self._batches[batch_id] = batch
+            self._validating[batch_id] = batch
             body = batch.to_dict(now)
         for listener in list(self._listeners):
             listener(body, "validating")
@@ -287,6 +380,8 @@ class Simulator:
         with self._lock:
             now = self.now()
             batch = self._batch(batch_id, now)
+            if batch.status in ("cancelling", "cancelled"):
+                return batch.to_dict(now)  # OpenAI answers a repeated cancel with the batch
             if batch.status in TERMINAL:
                 raise ApiError(
                     409,
@@ -294,15 +389,11 @@ class Simulator:
                     param=None,
                     code=None,
                 )
-            if batch.status in CANCELLABLE:
-                batch.cancel(now)
-                entered = True
-            else:
-                entered = False  # already cancelling: cancelling again changes nothing
+            assert batch.status in CANCELLABLE
+            batch.cancel(now)
             body = batch.to_dict(now)
-        if entered:
-            for listener in list(self._listeners):
-                listener(body, "cancelling")
+        for listener in list(self._listeners):
+            listener(body, "cancelling")
         return body
 
     def script_batch(self, batch_id: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -330,6 +421,31 @@ class Simulator:
             for batch in list(self._batches.values()):
                 self._advance(batch, now)
 
+    def configure(
+        self,
+        *,
+        queue: dict[str, Any] | None = None,
+        cancelling_seconds: float | None = None,
+    ) -> None:
+        """Change the queue limits (JSON as QueueLimits.from_dict takes) and the time a
+        cancel takes; ValueError names a setting that cannot be used."""
+        limits = QueueLimits.from_dict(queue) if queue is not None else None
+        if cancelling_seconds is not None and (
+            not isinstance(cancelling_seconds, int | float)
+            or isinstance(cancelling_seconds, bool)
+            or cancelling_seconds < 0
+        ):
+            raise ValueError("cancelling_seconds must be a number >= 0")
+        with self._lock:
+            self.sweep()  # the old limits decided what already happened
+            if limits is not None:
+                self.queue = limits
+            if cancelling_seconds is not None:
+                self.timing = replace(self.timing, cancelling=float(cancelling_seconds))
+                for batch in self._batches.values():
+                    if batch.status != "cancelling":
+                        batch.timing = self.timing
+
     def state(self) -> dict[str, Any]:
         """A summary for people and tools: time, batches, files, faults injected."""
         with self._lock:
@@ -352,6 +468,8 @@ class Simulator:
                 "files": len(self._files),
                 "faults": self.faults.config.to_dict(),
                 "faults_injected": dict(self.faults.counts),
+                "queue": self.queue.to_dict(),
+                "timing": asdict(self.timing),
                 "requests_served": self.requests_served,
             }
 
@@ -365,22 +483,3 @@ def _page(items: list[Any], after: str | None, limit: int, kind: str) -> tuple[l
         start = ids.index(after) + 1
     page = items[start : start + limit]
     return page, start + limit < len(items)
-
-
-def _check_metadata(metadata: dict[str, str] | None) -> None:
-    if metadata is None:
-        return
-    if not isinstance(metadata, dict):
-        raise bad_request("metadata must be an object of string values.", param="metadata")
-    if len(metadata) > MAX_METADATA_KEYS:
-        raise bad_request(f"metadata may have at most {MAX_METADATA_KEYS} keys.", param="metadata")
-    for key, value in metadata.items():
-        if not isinstance(key, str) or len(key) > 64:
-            raise bad_request(
-                "metadata keys must be strings of at most 64 characters.", param="metadata"
-            )
-        if not isinstance(value, str) or len(value) > 512:
-            raise bad_request(
-                f"metadata.{key} must be a string of at most 512 characters.",
-                param=f"metadata.{key}",
-            )

@@ -1,7 +1,11 @@
 """Validation of a batch input file, as OpenAI does it while a batch is `validating`.
 
 A file that breaks any rule fails the whole batch; the reasons land in `batch.errors`
-with the 1-based line number, so a person can fix the file and resubmit.
+with the 1-based line number, so a person can fix the file and resubmit. Codes, params
+and messages are OpenAI's as recorded against the real API in llama-stack's batch
+integration tests (tests/integration/batches/test_batches_errors.py), e.g.
+`BatchError(code='missing_required_parameter', line=2, message="Missing required
+parameter: 'method'.", param='method')`.
 """
 
 from __future__ import annotations
@@ -10,9 +14,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .models import snapshot_of
+
 MAX_REQUESTS = 50_000
 MAX_BYTES = 200 * 1024 * 1024
 MAX_REPORTED_ERRORS = 100
+_API_NAMES = {
+    "/v1/chat/completions": "Chat Completions",
+    "/v1/responses": "Responses",
+    "/v1/completions": "Completions",
+}
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,11 @@ class ValidationResult:
     requests: list[InputRequest] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     model: str | None = None
+
+    @property
+    def snapshot(self) -> str | None:
+        """The dated model the batch runs on (what `batch.model` reports)."""
+        return snapshot_of(self.model) if self.model is not None else None
 
     @property
     def ok(self) -> bool:
@@ -88,10 +104,9 @@ def _check_line(
     errors = result.errors
     try:
         obj = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        errors.append(
-            _error("invalid_json_line", f"This line is not valid JSON: {exc}.", line_no, None)
-        )
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        message = "This line is not parseable as valid JSON."
+        errors.append(_error("invalid_json_line", message, line_no, None))
         return None
     if not isinstance(obj, dict):
         errors.append(
@@ -103,7 +118,7 @@ def _check_line(
         errors.append(
             _error(
                 "missing_required_parameter",
-                "Each request needs a non-empty string custom_id.",
+                "Missing required parameter: 'custom_id'.",
                 line_no,
                 "custom_id",
             )
@@ -121,38 +136,13 @@ def _check_line(
         )
         return None
     seen.add(custom_id)
-    if obj.get("method") != "POST":
-        errors.append(
-            _error(
-                "invalid_method",
-                f"The method must be 'POST'; got {obj.get('method')!r}.",
-                line_no,
-                "method",
-            )
-        )
+    problem = _request_problem(obj, endpoint)
+    if problem is not None:
+        code, message, param = problem
+        errors.append(_error(code, message, line_no, param))
         return None
-    if obj.get("url") != endpoint:
-        errors.append(
-            _error(
-                "invalid_url",
-                f"The url {obj.get('url')!r} does not match the batch endpoint '{endpoint}'.",
-                line_no,
-                "url",
-            )
-        )
-        return None
-    body = obj.get("body")
-    model = body.get("model") if isinstance(body, dict) else None
-    if not isinstance(body, dict) or not isinstance(model, str) or not model:
-        errors.append(
-            _error(
-                "missing_required_parameter",
-                "Each request needs a body object with a model.",
-                line_no,
-                "body.model",
-            )
-        )
-        return None
+    body: dict[str, Any] = obj["body"]
+    model: str = body["model"]
     if result.model is None:
         result.model = model
     elif model != result.model:
@@ -167,3 +157,35 @@ def _check_line(
         )
         return None
     return InputRequest(line=line_no, custom_id=custom_id, body=body, size=len(raw))
+
+
+def _request_problem(obj: dict[str, Any], endpoint: str) -> tuple[str, str, str] | None:
+    """The first rule a line's method, url or body breaks: (code, message, param).
+
+    A missing field is `missing_required_parameter` naming it; a present but wrong one has
+    a code of its own (`invalid_method`, `invalid_url`, `model_not_found`).
+    """
+    for name in ("method", "url", "body"):
+        if name not in obj or obj[name] is None:
+            return ("missing_required_parameter", f"Missing required parameter: '{name}'.", name)
+    if obj["method"] != "POST":
+        return ("invalid_method", f"The method must be 'POST'; got {obj['method']!r}.", "method")
+    if obj["url"] != endpoint:
+        message = "The URL provided for this request does not match the batch endpoint."
+        return ("invalid_url", message, "url")
+    body = obj["body"]
+    if not isinstance(body, dict):
+        return ("missing_required_parameter", "Missing required parameter: 'body'.", "body")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        return ("invalid_request", "Model parameter is required.", "body.model")
+    if snapshot_of(model) is None:
+        message = f"The provided model '{model}' is not supported by the Batch API."
+        return ("model_not_found", message, "body.model")
+    if endpoint == "/v1/chat/completions" and "messages" not in body:
+        return ("invalid_request", "Messages parameter is required.", "body.messages")
+    if body.get("stream") is True:
+        api = _API_NAMES.get(endpoint, "This endpoint")
+        message = f"{api}: Streaming is not supported in the Batch API."
+        return ("streaming_unsupported", message, "body.stream")
+    return None

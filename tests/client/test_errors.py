@@ -134,8 +134,11 @@ async def test_refused_requests_are_bad_request(
 ) -> None:
     client = asgi_client(asgi_http_client, max_retries=0)
 
+    # A missing input file is accepted and fails the batch later, as on OpenAI; a file of
+    # the wrong purpose is refused at once.
+    notes = simulator.upload_file(b"{}", "notes.jsonl", "user_data")["id"]
     with pytest.raises(BadRequest) as invalid:
-        await client.create_batch(input_file_id="file-missing", endpoint=ENDPOINT)
+        await client.create_batch(input_file_id=notes, endpoint=ENDPOINT)
     assert invalid.value.status_code == 400
     assert "input_file_id" in str(invalid.value)
 

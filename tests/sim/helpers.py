@@ -10,6 +10,8 @@ from typing import Any, Final
 
 import httpx2
 import openai
+from openai.types import Batch
+from openai.types.batch_error import BatchError
 from openapi_schema_validator import OAS31Validator, validate
 
 from batchmon.sim import Simulator
@@ -80,6 +82,21 @@ def upload_and_create(
     file_id = sim.upload_file(data, "input.jsonl", "batch")["id"]
     batch = sim.create_batch(input_file_id=file_id, endpoint=endpoint, metadata=metadata)
     return str(batch["id"])
+
+
+def completed_batch(sim: Simulator, lines: int) -> tuple[str, str]:
+    """(batch id, output file id) of a tagging batch of `lines` requests, run to completion."""
+    batch_id = upload_and_create(sim, tagging_file(lines))
+    sim.advance(3600)
+    output = sim.batch(batch_id).output_file_id
+    assert output is not None
+    return batch_id, output
+
+
+def batch_errors(batch: Batch) -> list[BatchError]:
+    """The errors of a failed batch (asserting it has some)."""
+    assert batch.errors is not None and batch.errors.data, batch
+    return batch.errors.data
 
 
 def read_lines(sim: Simulator, file_id: str | None) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from openapi_schema_validator import OAS31Validator, validate
 from batchmon.sim import Simulator
 from tests.fixtures.sim import SIM_API_KEY
 
-from .helpers import assert_conforms, schema_for, tagging_file
+from .helpers import CHAT, assert_conforms, batch_errors, jsonl, schema_for, tagging_file
 
 AUTH = {"Authorization": f"Bearer {SIM_API_KEY}"}
 
@@ -114,3 +114,48 @@ def test_the_contract_catches_a_wrong_body() -> None:
     """The check has teeth: a body missing a required field is rejected."""
     with pytest.raises(Exception, match="status"):
         validate({"id": "batch_1", "object": "batch"}, schema_for("Batch"), cls=OAS31Validator)
+
+
+async def test_openais_failures_conform_too(
+    asgi_http_client: httpx2.AsyncClient, simulator: Simulator
+) -> None:
+    """The late and queue failures, expiry policies, a re-cancel and the other endpoints."""
+    rec = Recorder(asgi_http_client)
+    simulator.configure(queue={"enqueued_token_limits": {"gpt-4o-mini": 1}})
+    files = {"file": ("input.jsonl", tagging_file(2))}
+    policy = {"expires_after[anchor]": "created_at", "expires_after[seconds]": "3600"}
+    uploaded = await rec.call("POST", "/files", files=files, data={"purpose": "batch", **policy})
+    assert FileObject.model_validate(uploaded).expires_at == uploaded["created_at"] + 3600
+    embeddings = jsonl(
+        [
+            {
+                "custom_id": "e",
+                "method": "POST",
+                "url": "/v1/embeddings",
+                "body": {"model": "text-embedding-3-small", "input": "x"},
+            }
+        ]
+    )
+    other = simulator.upload_file(embeddings, "e.jsonl", "batch")["id"]
+    bodies: list[dict[str, Any]] = [
+        {"input_file_id": uploaded["id"], "endpoint": CHAT},  # token_limit_exceeded
+        {"input_file_id": "file-nope", "endpoint": CHAT},  # fails later: no such file
+        {
+            "input_file_id": other,
+            "endpoint": "/v1/embeddings",
+            "output_expires_after": {"anchor": "created_at", "seconds": 3600},
+        },
+    ]
+    ids = []
+    for body in bodies:
+        created = await rec.call("POST", "/batches", json={**body, "completion_window": "24h"})
+        ids.append(created["id"])
+    cancelled = await rec.call("POST", f"/batches/{ids[2]}/cancel")
+    again = await rec.call("POST", f"/batches/{ids[2]}/cancel")
+    assert cancelled["status"] == again["status"] == "cancelling"
+    simulator.advance(3600)
+    codes = []
+    for batch_id in ids:
+        batch = Batch.model_validate(await rec.call("GET", f"/batches/{batch_id}"))
+        codes.append([e.code for e in batch_errors(batch)] if batch.errors else batch.status)
+    assert codes == [["token_limit_exceeded"], ["invalid_request"], "cancelled"]

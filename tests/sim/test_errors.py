@@ -29,9 +29,9 @@ def assert_openai_error(response: httpx2.Response, status: int, param: str | Non
     [
         ("GET", "/v1/batches/batch_nope", {}, 404, "batch_id"),
         ("POST", "/v1/batches/batch_nope/cancel", {}, 404, "batch_id"),
-        ("GET", "/v1/files/file-nope", {}, 404, "file_id"),
-        ("GET", "/v1/files/file-nope/content", {}, 404, "file_id"),
-        ("DELETE", "/v1/files/file-nope", {}, 404, "file_id"),
+        ("GET", "/v1/files/file-nope", {}, 404, "id"),
+        ("GET", "/v1/files/file-nope/content", {}, 404, "id"),
+        ("DELETE", "/v1/files/file-nope", {}, 404, "id"),
         ("GET", "/v1/batches?limit=0", {}, 400, "limit"),
         ("GET", "/v1/batches?limit=101", {}, 400, "limit"),
         ("GET", "/v1/batches?limit=ten", {}, 400, "limit"),
@@ -64,18 +64,13 @@ def assert_openai_error(response: httpx2.Response, status: int, param: str | Non
         ("POST", "/v1/batches", {"content": b"{broken"}, 400, None),
         ("POST", "/v1/batches", {"json": [1]}, 400, None),
         ("POST", "/v1/batches", {"json": {"endpoint": CHAT}}, 400, "input_file_id"),
-        (
-            "POST",
-            "/v1/batches",
-            {"json": {"input_file_id": "file-nope", "endpoint": CHAT, "completion_window": "24h"}},
-            400,
-            "input_file_id",
-        ),
         ("GET", "/v1/nowhere", {}, 404, None),
         ("PUT", "/v1/batches", {}, 405, None),
         ("POST", "/_sim/clock/advance", {"json": {"seconds": -1}}, 400, "seconds"),
         ("POST", "/_sim/faults", {"json": {"drop_rate": 2}}, 400, None),
         ("POST", "/_sim/faults", {"json": {"bogus": 1}}, 400, None),
+        ("POST", "/_sim/config", {"json": {"bogus": 1}}, 400, "bogus"),
+        ("POST", "/_sim/config", {"json": {"cancelling_seconds": True}}, 400, None),
         ("POST", "/_sim/batches/batch_nope/script", {"json": {}}, 404, "batch_id"),
     ],
 )
@@ -95,7 +90,7 @@ async def test_bad_requests_get_openai_errors(
 @pytest.mark.parametrize(
     ("body", "param"),
     [
-        ({"endpoint": "/v1/embeddings"}, "endpoint"),
+        ({"endpoint": "/v1/audio/speech"}, "endpoint"),
         ({"completion_window": "1h"}, "completion_window"),
         ({"metadata": {"sim_fail_fraction": "lots"}}, "metadata.sim_fail_fraction"),
         ({"metadata": {"sim_expire": "2"}}, "metadata.sim_expire"),
@@ -140,3 +135,48 @@ async def test_sdk_sees_typed_errors_over_loopback(
     with pytest.raises(openai.BadRequestError) as bad:
         await live_client.batches.list(limit=0)
     assert bad.value.param == "limit"
+
+
+async def test_a_metadata_value_of_the_wrong_type_gets_openais_message(
+    asgi_http_client: httpx2.AsyncClient, simulator: Simulator
+) -> None:
+    """Recorded against OpenAI (llama-stack, test_batch_invalid_metadata_types): "Invalid
+    type for 'metadata.tags': expected a string, but got an array instead.", code
+    invalid_type."""
+    file_id = simulator.upload_file(tagging_file(1), "in.jsonl", "batch")["id"]
+    body = {
+        "input_file_id": file_id,
+        "endpoint": CHAT,
+        "completion_window": "24h",
+        "metadata": {"tags": ["tag1", "tag2"]},
+    }
+    response = await asgi_http_client.post("/v1/batches", json=body, headers=AUTH)
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "message": "Invalid type for 'metadata.tags': expected a string, but got an array instead.",
+        "type": "invalid_request_error",
+        "param": "metadata.tags",
+        "code": "invalid_type",
+    }
+
+
+async def test_an_unsupported_endpoint_gets_openais_message(
+    asgi_http_client: httpx2.AsyncClient, simulator: Simulator
+) -> None:
+    """Recorded against OpenAI (llama-stack, test_batch_invalid_endpoint): "Invalid value:
+    '/v1/invalid/endpoint'. Supported values are: '/v1/chat/completions', ..., and
+    '/v1/responses'.", code invalid_value, param endpoint."""
+    file_id = simulator.upload_file(tagging_file(1), "in.jsonl", "batch")["id"]
+    body = {
+        "input_file_id": file_id,
+        "endpoint": "/v1/invalid/endpoint",
+        "completion_window": "24h",
+    }
+    response = await asgi_http_client.post("/v1/batches", json=body, headers=AUTH)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["param"], error["code"]) == ("endpoint", "invalid_value")
+    assert error["message"] == (
+        "Invalid value: '/v1/invalid/endpoint'. Supported values are: '/v1/chat/completions', "
+        "'/v1/completions', '/v1/embeddings', '/v1/moderations', and '/v1/responses'."
+    )

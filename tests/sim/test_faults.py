@@ -7,12 +7,13 @@ import time
 import httpx2
 import openai
 import pytest
+from openai.types import Batch
 
 from batchmon.sim import Fault, FaultConfig, SimulatedDisconnect, Simulator
 from batchmon.sim.faults import FaultInjector
 from tests.fixtures.sim import SIM_API_KEY, LiveSim
 
-from .helpers import sdk_client, tagging_file, upload_and_create
+from .helpers import completed_batch, sdk_client, tagging_file, upload_and_create
 
 AUTH = {"Authorization": f"Bearer {SIM_API_KEY}"}
 
@@ -82,10 +83,7 @@ async def test_truncated_download_over_loopback(
     live_client: openai.AsyncOpenAI, live_sim: LiveSim
 ) -> None:
     sim = live_sim.simulator
-    batch_id = upload_and_create(sim, tagging_file(300))
-    sim.advance(3600)
-    output = sim.batch(batch_id).output_file_id
-    assert output is not None
+    batch_id, output = completed_batch(sim, 300)
     sim.faults.configure(FaultConfig(truncate_rate=1.0))
     assert (await live_client.batches.retrieve(batch_id)).status == "completed"  # not a download
     received = bytearray()
@@ -159,3 +157,117 @@ def test_the_same_seed_injects_the_same_faults() -> None:
 def test_impossible_fault_settings_are_refused(bad: dict[str, float | str]) -> None:
     with pytest.raises(ValueError):
         FaultConfig.from_dict(bad)
+
+
+async def test_rate_limit_without_retry_after(
+    asgi_http_client: httpx2.AsyncClient, simulator: Simulator
+) -> None:
+    """OpenAI does not always say how long to wait; the client must pick its own backoff."""
+    simulator.faults.configure(FaultConfig(rate_limit_rate=1.0, retry_after=None))
+    response = await asgi_http_client.get("/v1/batches", headers=AUTH)
+    assert response.status_code == 429
+    assert "retry-after" not in response.headers and "retry-after-ms" not in response.headers
+    assert response.json()["error"]["code"] == "rate_limit_exceeded"
+    assert FaultConfig.from_dict({"retry_after": None, "rate_limit_rate": 1}).retry_after is None
+
+
+async def test_every_response_has_a_request_id(
+    asgi_http_client: httpx2.AsyncClient, client: openai.AsyncOpenAI, simulator: Simulator
+) -> None:
+    seen = set()
+    ok = await asgi_http_client.get("/v1/batches", headers=AUTH)
+    missing = await asgi_http_client.get("/v1/batches/batch_nope", headers=AUTH)
+    control = await asgi_http_client.get("/_sim/state", headers=AUTH)
+    simulator.faults.configure(FaultConfig(rate_limit_rate=1.0))
+    limited = await asgi_http_client.get("/v1/batches", headers=AUTH)
+    for response in (ok, missing, control, limited):
+        request_id = response.headers["x-request-id"]
+        assert request_id.startswith("req_") and len(request_id) == 36
+        seen.add(request_id)
+    assert len(seen) == 4
+    simulator.faults.configure(FaultConfig())
+    page = await client.batches.with_raw_response.list()
+    assert page.request_id is not None and page.request_id.startswith("req_")
+    with pytest.raises(openai.NotFoundError) as raised:
+        await client.batches.retrieve("batch_nope")
+    assert raised.value.request_id is not None
+
+
+@pytest.mark.parametrize(
+    ("setting", "content_type", "body"),
+    [
+        ("html_rate", "text/html; charset=utf-8", b"<!DOCTYPE html>"),
+        ("broken_json_rate", "application/json", b'{"object": "list", "data": [{"id": "batch_'),
+        ("wrong_shape_rate", "application/json", b'{"object": "list", "data": null'),
+    ],
+)
+async def test_malformed_200s_on_api_calls(
+    asgi_http_client: httpx2.AsyncClient,
+    simulator: Simulator,
+    setting: str,
+    content_type: str,
+    body: bytes,
+) -> None:
+    simulator.faults.configure(FaultConfig.from_dict({setting: 1.0}))
+    response = await asgi_http_client.get("/v1/batches", headers=AUTH)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == content_type
+    assert response.content.startswith(body)
+    assert int(response.headers["content-length"]) == len(response.content)
+    assert sum(simulator.faults.counts.values()) == 1
+
+
+async def test_the_sdk_does_not_get_a_batch_from_malformed_200s(
+    client: openai.AsyncOpenAI, simulator: Simulator
+) -> None:
+    """What a worker must survive: each kind reaches the caller as something else."""
+    batch_id = upload_and_create(simulator, tagging_file(1))
+    simulator.faults.configure(FaultConfig(wrong_shape_rate=1.0))
+    retrieved = await client.batches.retrieve(batch_id)
+    assert not isinstance(retrieved, Batch)  # the bare string "ok"
+    simulator.faults.configure(FaultConfig(broken_json_rate=1.0))
+    with pytest.raises((openai.APIResponseValidationError, ValueError)):
+        await client.batches.retrieve(batch_id)
+    simulator.faults.configure(FaultConfig(wrong_shape_rate=1.0))
+    page = await client.batches.list()
+    assert page.data is None
+
+
+@pytest.mark.parametrize(
+    ("setting", "lines", "framed"),
+    [("empty_body_rate", 0, True), ("short_body_rate", None, True), ("cut_lines_rate", 5, False)],
+)
+async def test_malformed_200s_on_downloads(
+    live_sim: LiveSim, setting: str, lines: int | None, framed: bool
+) -> None:
+    """Over a real socket: a complete 200 body that holds less than the file."""
+    sim = live_sim.simulator
+    _, output = completed_batch(sim, 10)
+    whole = sim.file_content(output)
+    sim.faults.configure(FaultConfig.from_dict({setting: 1.0}))
+    async with httpx2.AsyncClient() as http:
+        listed = await http.get(live_sim.base_url + "/batches", headers=AUTH)
+        assert listed.status_code == 200 and listed.json()["data"]  # not a download
+        response = await http.get(f"{live_sim.base_url}/files/{output}/content", headers=AUTH)
+        missing = await http.get(f"{live_sim.base_url}/files/file-nope/content", headers=AUTH)
+    assert response.status_code == 200
+    assert ("content-length" in response.headers) is framed
+    assert len(response.content) < len(whole) and whole.startswith(response.content)
+    if lines is not None:
+        assert response.content.count(b"\n") == lines
+        assert response.content == b"" or response.content.endswith(b"\n")
+    else:
+        assert response.content and not response.content.endswith(b"\n")  # cut mid-line
+    assert missing.status_code == 404  # refusals pass through unchanged
+    assert sim.faults.counts[setting.removesuffix("_rate")] == 2
+
+
+def test_malformed_rates_keep_the_seeded_stream_of_other_faults() -> None:
+    """Adding no malformed rate leaves existing seeded runs exactly as they were."""
+    plain = FaultInjector(FaultConfig(seed=5, rate_limit_rate=0.3))
+    again = FaultInjector(FaultConfig(seed=5, rate_limit_rate=0.3, html_rate=0.0))
+    first = [plain.decide("GET", "/v1/batches").error is None for _ in range(50)]
+    second = [again.decide("GET", "/v1/batches").error is None for _ in range(50)]
+    assert first == second
+    with pytest.raises(ValueError):
+        FaultConfig(html_rate=0.6, broken_json_rate=0.6)

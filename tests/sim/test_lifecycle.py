@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import httpx2
 import openai
 import pytest
 from openai.types import Batch
@@ -11,6 +12,7 @@ from openai.types.chat import ChatCompletion
 from openai.types.responses import Response
 
 from batchmon.sim import Simulator, predicted_tags
+from tests.fixtures.sim import SIM_API_KEY
 
 from .helpers import (
     CHAT,
@@ -57,7 +59,7 @@ async def test_a_batch_runs_validating_to_completed_with_every_timestamp(
     batch = await client.batches.retrieve(batch.id)
     assert batch.status == "in_progress"
     assert batch.in_progress_at == batch.created_at + 5
-    assert batch.model == MODEL
+    assert batch.model == "gpt-4o-mini-2024-07-18"  # the snapshot; the lines say gpt-4o-mini
     assert batch.request_counts is not None
     assert (batch.request_counts.total, batch.request_counts.completed) == (N, 0)
 
@@ -210,6 +212,63 @@ async def test_cancelling_a_finished_batch_is_a_conflict(
         await client.batches.cancel(batch.id)
     assert "completed" in raised.value.message
     assert (await client.batches.retrieve(batch.id)).status == "completed"
+
+
+async def test_cancelling_a_cancelled_batch_answers_the_batch(
+    client: openai.AsyncOpenAI, simulator: Simulator
+) -> None:
+    """OpenAI answers 200 with the batch; a 409 here would make the SDK retry it twice."""
+    batch = await create(client, tagging_file(2))
+    await client.batches.cancel(batch.id)
+    simulator.advance(3600)
+    again = await client.batches.cancel(batch.id)
+    assert again.status == "cancelled" and again.cancelled_at is not None
+    assert again == await client.batches.retrieve(batch.id)
+
+
+async def test_the_time_in_cancelling_is_configurable(
+    asgi_http_client: httpx2.AsyncClient, client: openai.AsyncOpenAI, simulator: Simulator
+) -> None:
+    """OpenAI can take up to 10 minutes to cancel; tests choose how long."""
+    auth = {"Authorization": f"Bearer {SIM_API_KEY}"}
+    answer = await asgi_http_client.post(
+        "/_sim/config", json={"cancelling_seconds": 600}, headers=auth
+    )
+    assert answer.status_code == 200 and answer.json()["timing"]["cancelling"] == 600
+    batch = await create(client, tagging_file(2))
+    batch = await client.batches.cancel(batch.id)
+    simulator.advance(599)
+    assert (await client.batches.retrieve(batch.id)).status == "cancelling"
+    simulator.advance(1)
+    cancelled = await client.batches.retrieve(batch.id)
+    assert cancelled.status == "cancelled"
+    assert cancelled.cancelled_at == (batch.cancelling_at or 0) + 600
+    refused = await asgi_http_client.post(
+        "/_sim/config", json={"cancelling_seconds": -1}, headers=auth
+    )
+    assert refused.status_code == 400
+
+
+async def test_cancelling_a_failed_batch_is_a_conflict(
+    client: openai.AsyncOpenAI, simulator: Simulator
+) -> None:
+    batch = await create(client, tagging_file(2), metadata={"sim_fail_validation": "1"})
+    simulator.advance(5)
+    with pytest.raises(openai.ConflictError):
+        await client.batches.cancel(batch.id)
+
+
+async def test_answers_name_the_snapshot_the_lines_did_not(
+    client: openai.AsyncOpenAI, simulator: Simulator
+) -> None:
+    batch = await create(client, tagging_file(3), metadata={"sim_duration": "0"})
+    simulator.advance(3600)
+    batch = await client.batches.retrieve(batch.id)
+    assert batch.model == "gpt-4o-mini-2024-07-18"
+    lines = read_lines(simulator, batch.output_file_id)
+    assert {line["response"]["body"]["model"] for line in lines} == {"gpt-4o-mini-2024-07-18"}
+    inputs = [json.loads(raw) for raw in tagging_file(3).splitlines()]
+    assert {line["body"]["model"] for line in inputs} == {MODEL}
 
 
 async def test_a_stalled_batch_stays_finalizing_until_released(

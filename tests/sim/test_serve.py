@@ -38,6 +38,25 @@ def test_options_reach_the_simulator() -> None:
     assert isinstance(sim.clock, ScaledClock) and sim.clock.scale == 60.0
 
 
+def test_queue_timing_and_malformed_options_reach_the_simulator() -> None:
+    args = parse(
+        "--enqueued-token-limit",
+        "gpt-4o-mini=2000000",
+        "--cancelling-seconds",
+        "600",
+        "--no-retry-after",
+        "--cut-lines-rate",
+        "0.5",
+    )
+    sim = build_simulator(args)
+    assert sim.queue.limit_for("gpt-4o-mini-2024-07-18") == 2_000_000
+    assert sim.queue.limit_for("gpt-4o") is None
+    assert sim.timing.cancelling == 600
+    assert sim.faults.config.retry_after is None and sim.faults.config.cut_lines_rate == 0.5
+    with pytest.raises(ValueError, match="MODEL=TOKENS"):
+        build_simulator(parse("--enqueued-token-limit", "gpt-4o-mini"))
+
+
 def test_scaled_clock_runs_fast_and_can_jump() -> None:
     clock = ScaledClock(3600, start=0)
     first = clock.now()

@@ -9,7 +9,15 @@ import pytest
 from batchmon.sim import Simulator
 from batchmon.sim.validation import MAX_REQUESTS
 
-from .helpers import CHAT, RESPONSES, image_url, jsonl, request_line, upload_and_create
+from .helpers import (
+    CHAT,
+    RESPONSES,
+    batch_errors,
+    image_url,
+    jsonl,
+    request_line,
+    upload_and_create,
+)
 
 
 def failed_errors(
@@ -44,11 +52,31 @@ def good(i: int, **kwargs: Any) -> dict[str, Any]:
         ([good(0), {**good(1), "method": "GET"}], [("invalid_method", 2, "method")]),
         ([{**good(0), "url": RESPONSES}], [("invalid_url", 1, "url")]),
         ([good(0), good(1, model="gpt-4o")], [("mismatched_model", 2, "body.model")]),
+        ([{**good(0), "body": {"messages": []}}], [("invalid_request", 1, "body.model")]),
         (
-            [{**good(0), "body": {"messages": []}}],
-            [("missing_required_parameter", 1, "body.model")],
+            [{**good(0), "body": {"model": "gpt-4o-mini"}}],
+            [("invalid_request", 1, "body.messages")],
         ),
         ([], [("empty_file", None, None)]),
+        # A missing method, url or body is missing_required_parameter naming the field, not
+        # invalid_method / invalid_url (OpenAI's batch error codes).
+        (
+            [good(0), {k: v for k, v in good(1).items() if k != "method"}],
+            [("missing_required_parameter", 2, "method")],
+        ),
+        (
+            [{k: v for k, v in good(0).items() if k != "url"}],
+            [("missing_required_parameter", 1, "url")],
+        ),
+        (
+            [{k: v for k, v in good(0).items() if k != "body"}],
+            [("missing_required_parameter", 1, "body")],
+        ),
+        ([good(0, model="gpt-4o-mini-x")], [("model_not_found", 1, "body.model")]),
+        (
+            [good(0), {**good(1), "body": {**good(1)["body"], "stream": True}}],
+            [("streaming_unsupported", 2, "body.stream")],
+        ),
     ],
 )
 def test_each_rule_fails_the_batch_with_its_line(
@@ -96,3 +124,69 @@ def test_a_valid_file_with_blank_lines_passes(simulator: Simulator) -> None:
     batch = simulator.batch(batch_id)
     assert batch.status == "in_progress"
     assert batch.request_counts is not None and batch.request_counts.total == 2
+
+
+def error_messages(sim: Simulator, lines: list[Any]) -> list[tuple[int | None, str | None]]:
+    batch_id = upload_and_create(sim, jsonl(lines))
+    sim.advance(5)
+    return [(e.line, e.message) for e in batch_errors(sim.batch(batch_id))]
+
+
+def test_missing_fields_get_openais_messages(simulator: Simulator) -> None:
+    """Recorded against OpenAI (llama-stack, test_batch_missing_required_fields): every
+    line is reported, "Missing required parameter: 'custom_id'." for line 1 and likewise
+    'method', 'url' and 'body' for lines 2 to 4."""
+    lines = [
+        {k: v for k, v in good(i).items() if k != field}
+        for i, field in enumerate(("custom_id", "method", "url", "body"))
+    ]
+    assert error_messages(simulator, lines) == [
+        (1, "Missing required parameter: 'custom_id'."),
+        (2, "Missing required parameter: 'method'."),
+        (3, "Missing required parameter: 'url'."),
+        (4, "Missing required parameter: 'body'."),
+    ]
+
+
+def test_body_faults_get_openais_messages(simulator: Simulator) -> None:
+    """Recorded against OpenAI (llama-stack's test_batches_errors.py): model_not_found
+    "The provided model 'nonexistent-model-xyz' is not supported by the Batch API.",
+    streaming_unsupported "Chat Completions: Streaming is not supported in the Batch API.",
+    invalid_url "The URL provided for this request does not match the batch endpoint.",
+    invalid_request "Model parameter is required." / "Messages parameter is required.",
+    invalid_json_line "This line is not parseable as valid JSON."."""
+    lines: list[Any] = [
+        good(0, model="nonexistent-model-xyz"),
+        {**good(1), "body": {**good(1)["body"], "stream": True}},
+        {**good(2), "url": "/v1/embeddings"},
+        {**good(3), "body": {"messages": []}},
+        {**good(4), "body": {"model": "gpt-4o-mini"}},
+        "{invalid json here",
+    ]
+    assert error_messages(simulator, lines) == [
+        (1, "The provided model 'nonexistent-model-xyz' is not supported by the Batch API."),
+        (2, "Chat Completions: Streaming is not supported in the Batch API."),
+        (3, "The URL provided for this request does not match the batch endpoint."),
+        (4, "Model parameter is required."),
+        (5, "Messages parameter is required."),
+        (6, "This line is not parseable as valid JSON."),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("model", "reported"),
+    [
+        ("gpt-4o-mini", "gpt-4o-mini-2024-07-18"),
+        ("gpt-4o-mini-2024-07-18", "gpt-4o-mini-2024-07-18"),
+        ("gpt-4o-2024-05-13", "gpt-4o-2024-05-13"),
+        ("gpt-4.1-mini", "gpt-4.1-mini-2025-04-14"),
+    ],
+)
+def test_known_models_and_their_dated_snapshots_run(
+    simulator: Simulator, model: str, reported: str
+) -> None:
+    batch_id = upload_and_create(simulator, jsonl([good(0, model=model), good(1, model=model)]))
+    simulator.advance(5)
+    batch = simulator.batch(batch_id)
+    assert batch.status == "in_progress"
+    assert batch.model == reported
