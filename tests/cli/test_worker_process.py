@@ -14,9 +14,9 @@ from batchmon.engine.submit import submit_assets
 from batchmon.openai_batches import BatchClient
 from batchmon.sim.rules import predicted_tags
 from batchmon.store.postgres import APPLY_CHUNK, PostgresStore
-from tests.cli.conftest import cli_env
 from tests.fixtures.postgres import fetch_all, insert_assets
 from tests.fixtures.sim import LiveSim
+from tests.helpers.cli import cli_env
 
 PROCESS_TIMEOUT = 120.0
 

@@ -8,8 +8,8 @@ from starlette.applications import Starlette
 
 from batchmon.openai_batches import ApiServerError, BatchClient
 from batchmon.sim import FaultConfig, Simulator
-from tests.client.conftest import ENDPOINT, input_jsonl, make_batches
 from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY, LiveSim
+from tests.helpers.requests import ENDPOINT, input_jsonl, make_batches
 
 
 async def test_create_retrieve_and_cancel(simulator: Simulator, sim_client: BatchClient) -> None:

@@ -21,8 +21,8 @@ from batchmon.openai_batches import (
     RateLimited,
 )
 from batchmon.sim import FaultConfig, Simulator
-from tests.client.conftest import ENDPOINT, make_batches
 from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY, LiveSim
+from tests.helpers.requests import ENDPOINT, make_batches
 
 WRONG_KEY = "sk-wrong-0123456789abcdef"
 

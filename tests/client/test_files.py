@@ -18,8 +18,8 @@ from batchmon.openai_batches import (
     FileNotFound,
 )
 from batchmon.sim import FaultConfig, Simulator, predicted_tags
-from tests.client.conftest import ENDPOINT, input_jsonl
 from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY, LiveSim
+from tests.helpers.requests import ENDPOINT, input_jsonl
 
 
 def output_like_lines(count: int) -> list[bytes]:

@@ -9,8 +9,8 @@ import pytest
 
 from batchmon.openai_batches import ApiServerError, BatchClient
 from batchmon.sim import FaultConfig, Simulator
-from tests.client.conftest import make_batches
 from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY, LiveSim
+from tests.helpers.requests import make_batches
 
 
 @pytest.mark.parametrize("count", [1, 10, 250])

@@ -6,7 +6,7 @@ from batchmon.engine.apply import UNRETURNED_REASON, BatchApplier
 from batchmon.openai_batches import BatchClient
 from batchmon.sim import Simulator
 from batchmon.store.postgres import PostgresStore
-from tests.engine.conftest import (
+from tests.helpers.engine import (
     assert_predicted,
     asset_states,
     fast_worker,

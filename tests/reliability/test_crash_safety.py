@@ -23,9 +23,9 @@ import psycopg
 from batchmon.engine.submit import submit_assets
 from batchmon.openai_batches import BatchClient
 from batchmon.store.postgres import PostgresStore
-from tests.cli.conftest import cli_env
 from tests.fixtures.postgres import insert_assets
 from tests.fixtures.sim import LiveSim
+from tests.helpers.cli import cli_env
 from tests.reliability.helpers import ledger, unapplied_batches
 from tests.reliability.sizes import size
 

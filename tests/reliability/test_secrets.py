@@ -13,10 +13,10 @@ from batchmon.cli import build_parser
 from batchmon.config import SECRET_FIELDS, Settings, save_settings
 from batchmon.store.protocol import StoreError
 from batchmon.store.supabase import SupabaseStore
-from tests.cli.conftest import cli_env
 from tests.fixtures.sim import LiveSim
+from tests.helpers.cli import cli_env
+from tests.helpers.supabase import StoreFactory
 from tests.reliability.helpers import submit_batches
-from tests.supabase.conftest import StoreFactory
 from tests.supabase_gateway import Gateway
 
 PROCESS_TIMEOUT = 120.0

@@ -7,14 +7,12 @@ are futures on signals; simulated time moves only when the test advances it.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import httpx2
-from PySide6.QtCore import Qt, SignalInstance
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from batchmon.config import Settings
@@ -26,39 +24,7 @@ from batchmon.ui.actions import Action
 from batchmon.ui.app import Desktop
 from tests.fixtures.postgres import insert_assets
 from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY
-
-TIMEOUT = 20.0
-
-
-async def until(signal: SignalInstance, condition: Callable[[], bool]) -> None:
-    """Wait (on the running loop) until ``condition`` holds, re-checking on each ``signal``."""
-    while not condition():
-        fired: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        def on_signal(*_: Any, fut: asyncio.Future[None] = fired) -> None:
-            if not fut.done():
-                fut.set_result(None)
-
-        signal.connect(on_signal)
-        try:
-            await asyncio.wait_for(fired, TIMEOUT)
-        finally:
-            signal.disconnect(on_signal)
-
-
-async def next_emit(signal: SignalInstance, accept: Callable[..., bool] = lambda *a: True) -> Any:
-    """The arguments of the next emission of ``signal`` that ``accept`` takes."""
-    fut: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
-
-    def on_signal(*args: Any) -> None:
-        if not fut.done() and accept(*args):
-            fut.set_result(args)
-
-    signal.connect(on_signal)
-    try:
-        return await asyncio.wait_for(fut, TIMEOUT)
-    finally:
-        signal.disconnect(on_signal)
+from tests.helpers.qt import next_emit, until
 
 
 @dataclass

@@ -18,7 +18,8 @@ from batchmon.sim import Simulator
 from batchmon.sim.webhooks import DEFAULT_BACKOFF, event_body, signed_headers
 from batchmon.store.postgres import PostgresStore
 from batchmon.webhooks import WebhookVerifier, create_webhook_app
-from tests.engine.conftest import (
+from tests.fixtures.sim import SIM_API_KEY
+from tests.helpers.engine import (
     assert_predicted,
     asset_states,
     fast_worker,
@@ -26,8 +27,7 @@ from tests.engine.conftest import (
     history_counts,
     submit_new,
 )
-from tests.fixtures.sim import SIM_API_KEY
-from tests.webhooks.conftest import (
+from tests.helpers.webhooks import (
     HOOK_URL,
     LoopbackPort,
     RecordingApply,

@@ -1,4 +1,4 @@
-"""Real ``openai.types.Batch`` objects for the UI tests, validated by the SDK's own model."""
+"""Real ``openai.types.Batch`` objects, validated by the SDK's own model."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from openai.types import Batch
 
 T0 = 1_700_000_000
-"""A fixed creation time (unix seconds) so time columns are predictable."""
+"""A fixed creation time (unix seconds) so every timestamp reads as T0 + offset."""
 
 _ENTERED = {
     "in_progress": ("in_progress_at",),
@@ -28,12 +28,15 @@ def make_batch(
     failed: int = 0,
     total: int = 10,
     created_at: int = T0,
-    step: int = 60,
+    step: int | None = 60,
     model: str | None = "gpt-4o-mini",
     usage: dict[str, Any] | None = None,
     **extra: Any,
 ) -> Batch:
-    """A batch in ``status``; each later ``*_at`` timestamp is ``step`` seconds after the last."""
+    """A batch in ``status``; each later ``*_at`` is ``step`` seconds after the last.
+
+    ``step=None`` sets no ``*_at`` field beyond ``created_at`` (pass them in ``extra``).
+    """
     data: dict[str, Any] = {
         "id": batch_id,
         "object": "batch",
@@ -45,8 +48,9 @@ def make_batch(
         "model": model,
         "request_counts": {"total": total, "completed": completed, "failed": failed},
     }
-    for offset, name in enumerate(_ENTERED.get(status, ()), start=1):
-        data[name] = created_at + offset * step
+    if step is not None:
+        for offset, name in enumerate(_ENTERED.get(status, ()), start=1):
+            data[name] = created_at + offset * step
     if usage is not None:
         data["usage"] = {
             "input_tokens": usage.get("input_tokens", 0),
@@ -57,3 +61,10 @@ def make_batch(
         }
     data.update(extra)
     return Batch.model_validate(data)
+
+
+def bare_batch(
+    status: str = "validating", *, batch_id: str = "batch_1", total: int = 0, **fields: Any
+) -> Batch:
+    """A batch with only the fields given: for rules that read which timestamps exist."""
+    return make_batch(batch_id, status, total=total, step=None, model=None, **fields)
