@@ -15,6 +15,7 @@ from tests.helpers.engine import (
     fast_worker,
     finish,
     history_counts,
+    submit_and_apply,
     submit_new,
 )
 
@@ -27,11 +28,9 @@ def retries_of(simulator: Simulator, batch_id: str) -> list[dict[str, object]]:
 async def _failed_batch(
     client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
 ) -> tuple[str, list[str], set[str]]:
-    batch_id, ids = await submit_new(
-        client, store, database_url, 30, metadata={"sim_fail_fraction": "0.4"}
+    batch_id, ids, _ = await submit_and_apply(
+        client, store, database_url, simulator, 30, metadata={"sim_fail_fraction": "0.4"}
     )
-    finish(simulator)
-    await fast_worker(client, store).run_once()
     failing = {i for i in ids if request_fails(i, 0.4)}
     assert failing and len(failing) < len(ids)
     return batch_id, ids, failing
@@ -80,11 +79,9 @@ async def test_retry_rebuilds_requests_when_the_input_file_is_gone(
 async def test_retry_after_failed_validation_resends_everything(
     client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
 ) -> None:
-    batch_id, ids = await submit_new(
-        client, store, database_url, 7, metadata={"sim_fail_validation": "1"}
+    batch_id, ids, _ = await submit_and_apply(
+        client, store, database_url, simulator, 7, metadata={"sim_fail_validation": "1"}
     )
-    finish(simulator)
-    await fast_worker(client, store).run_once()
 
     result = await Retrier(client, store).retry(batch_id)
 

@@ -7,7 +7,6 @@ the assets' final state.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -63,18 +62,10 @@ async def submit_batches(
 
 
 async def submit_new(
-    client: BatchClient,
-    store: Store,
-    database_url: str,
-    count: int,
-    *,
-    metadata: dict[str, str] | None = None,
-    url_prefix: str = RED_FOX,
+    client: BatchClient, store: Store, database_url: str, count: int, **options: Any
 ) -> tuple[str, list[str]]:
-    """Insert ``count`` untagged assets and submit them as one batch."""
-    (batch_id,), ids = await submit_batches(
-        client, store, database_url, 1, count, metadata=metadata, url_prefix=url_prefix
-    )
+    """Insert ``count`` untagged assets and submit them as one batch (options as above)."""
+    (batch_id,), ids = await submit_batches(client, store, database_url, 1, count, **options)
     return batch_id, ids
 
 
@@ -83,13 +74,20 @@ def finish(simulator: Simulator, seconds: float = FINISH_SECONDS) -> None:
     simulator.advance(seconds)
 
 
-@dataclass(frozen=True)
-class Applied:
-    """A batch submitted, run to its end by the simulator, and applied by a worker pass."""
-
-    batch_id: str
-    ids: list[str]
-    report: PassReport
+async def submit_finished(
+    client: BatchClient,
+    store: Store,
+    database_url: str,
+    simulator: Simulator,
+    count: int,
+    *,
+    seconds: float = FINISH_SECONDS,
+    **options: Any,
+) -> tuple[str, list[str]]:
+    """Submit ``count`` assets as one batch and move simulated time until it has ended."""
+    batch_id, ids = await submit_new(client, store, database_url, count, **options)
+    finish(simulator, seconds)
+    return batch_id, ids
 
 
 async def submit_and_apply(
@@ -98,15 +96,11 @@ async def submit_and_apply(
     database_url: str,
     simulator: Simulator,
     count: int,
-    *,
-    metadata: dict[str, str] | None = None,
-    seconds: float = FINISH_SECONDS,
-) -> Applied:
-    """Submit ``count`` assets as one batch, let it finish, and run one worker pass."""
-    batch_id, ids = await submit_new(client, store, database_url, count, metadata=metadata)
-    finish(simulator, seconds)
-    report = await fast_worker(client, store).run_once()
-    return Applied(batch_id, ids, report)
+    **options: Any,
+) -> tuple[str, list[str], PassReport]:
+    """:func:`submit_finished` (same options), then one worker pass applies the batch."""
+    batch_id, ids = await submit_finished(client, store, database_url, simulator, count, **options)
+    return batch_id, ids, await fast_worker(client, store).run_once()
 
 
 def asset_states(database_url: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:

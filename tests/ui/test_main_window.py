@@ -16,14 +16,13 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from batchmon.config import Settings
-from batchmon.engine.submit import submit_assets
 from batchmon.openai_batches import BatchClient
 from batchmon.sim import Simulator
 from batchmon.store.postgres import PostgresStore
 from batchmon.ui.actions import Action
 from batchmon.ui.app import Desktop
-from tests.fixtures.postgres import insert_assets
 from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY
+from tests.helpers.engine import submit_new
 from tests.helpers.qt import next_emit, until
 
 
@@ -71,9 +70,7 @@ async def running_desktop(
 async def submit(
     client: BatchClient, store: PostgresStore, database_url: str, count: int, **meta: str
 ) -> tuple[str, list[str]]:
-    ids = insert_assets(database_url, count, url_prefix="https://img.example.test/red-fox")
-    result = await submit_assets(client, store, await store.assets_by_ids(ids), metadata=meta)
-    return result.batches[0].id, ids
+    return await submit_new(client, store, database_url, count, metadata=meta)
 
 
 async def test_retry_button_resubmits_failed_requests_and_updates_the_row(

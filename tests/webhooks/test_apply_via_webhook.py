@@ -23,8 +23,8 @@ from tests.helpers.engine import (
     assert_predicted,
     asset_states,
     fast_worker,
-    finish,
     history_counts,
+    submit_finished,
     submit_new,
 )
 from tests.helpers.webhooks import (
@@ -47,8 +47,7 @@ async def test_a_completion_is_applied_through_the_webhook_without_a_poll(
     applier: RecordingApply,
 ) -> None:
     point_sim_at(simulator, HOOK_URL, secret)
-    batch_id, ids = await submit_new(client, store, database_url, 12)
-    finish(simulator)
+    batch_id, ids = await submit_finished(client, store, database_url, simulator, 12)
 
     attempts = await simulator.webhooks.deliver_due(hook_http)
     assert [(a.event_type, a.status_code) for a in attempts] == [("batch.completed", 200)]
@@ -72,8 +71,9 @@ async def test_a_failed_batch_fails_its_assets_with_the_reason_via_webhook(
     hook_http: httpx2.AsyncClient,
 ) -> None:
     point_sim_at(simulator, HOOK_URL, secret)
-    _, ids = await submit_new(client, store, database_url, 3, metadata={"sim_fail_validation": "1"})
-    finish(simulator)
+    _, ids = await submit_finished(
+        client, store, database_url, simulator, 3, metadata={"sim_fail_validation": "1"}
+    )
     attempts = await simulator.webhooks.deliver_due(hook_http)
     assert [a.event_type for a in attempts] == ["batch.failed"]
     await receiver_of(receiver_app).dispatcher.drain()
@@ -93,8 +93,7 @@ async def test_replays_are_ignored_and_after_a_restart_change_nothing(
     applier: RecordingApply,
 ) -> None:
     point_sim_at(simulator, HOOK_URL, secret)
-    _, ids = await submit_new(client, store, database_url, 5)
-    finish(simulator)
+    _, ids = await submit_finished(client, store, database_url, simulator, 5)
     await simulator.webhooks.deliver_due(hook_http)
     await receiver_of(receiver_app).dispatcher.drain()
     (sent,) = [r for r in simulator.webhooks.history if r.ok]
@@ -135,8 +134,7 @@ async def test_a_delivery_that_fails_is_retried_over_loopback_and_applied_once(
     loopback_port: LoopbackPort,
 ) -> None:
     point_sim_at(simulator, loopback_port.url(), secret)
-    _, ids = await submit_new(client, store, database_url, 8)
-    finish(simulator)
+    _, ids = await submit_finished(client, store, database_url, simulator, 8)
 
     # The endpoint is down (the port refuses connections): the delivery fails.
     first = await simulator.webhooks.deliver_due()
@@ -165,8 +163,7 @@ async def test_with_the_endpoint_down_nothing_is_lost_the_poll_catches_up(
 ) -> None:
     simulator.webhooks.max_attempts = 2
     point_sim_at(simulator, loopback_port.url(), secret)
-    _, ids = await submit_new(client, store, database_url, 6)
-    finish(simulator)
+    _, ids = await submit_finished(client, store, database_url, simulator, 6)
     attempts = await simulator.webhooks.deliver_due()
     simulator.advance(DEFAULT_BACKOFF.delay)
     attempts += await simulator.webhooks.deliver_due()
@@ -189,8 +186,7 @@ async def test_webhook_and_poll_racing_for_one_batch_apply_it_once(
     hook_http: httpx2.AsyncClient,
 ) -> None:
     point_sim_at(simulator, HOOK_URL, secret)
-    _, ids = await submit_new(client, store, database_url, 20)
-    finish(simulator)
+    _, ids = await submit_finished(client, store, database_url, simulator, 20)
     worker = fast_worker(client, store)
 
     async def via_webhook() -> None:
