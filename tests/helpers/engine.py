@@ -136,3 +136,9 @@ def assert_predicted(states: dict[str, dict[str, Any]], ok_ids: Sequence[str]) -
         state = states[asset_id]
         assert state["status"] == "completed", state
         assert state["tags"] == predicted_tags(state["url"]), state
+
+
+def assert_applied_once(database_url: str, ids: Sequence[str]) -> None:
+    """Every asset completed with the predicted tags, and was applied exactly once."""
+    assert_predicted(asset_states(database_url, ids), ids)
+    assert set(history_counts(database_url, ids).values()) == {1}

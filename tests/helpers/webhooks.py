@@ -9,12 +9,18 @@ from __future__ import annotations
 import asyncio
 import socket
 from dataclasses import dataclass, field
+from typing import Any
 
+import httpx2
 import uvicorn
 from starlette.applications import Starlette
 
+from batchmon.openai_batches import BatchClient
 from batchmon.sim import Simulator, WebhookEndpoint
+from batchmon.sim.webhooks import Attempt
+from batchmon.store.postgres import PostgresStore
 from batchmon.webhooks import ApplyOnEvent, EventOutcome, WebhookReceiver
+from tests.helpers.engine import submit_finished
 from tests.helpers.loopback import STARTUP_TIMEOUT, SignallingServer, port_of
 
 HOOK_BASE_URL = "http://hooks.test"
@@ -39,6 +45,35 @@ def receiver_of(app: Starlette) -> WebhookReceiver:
 
 def point_sim_at(simulator: Simulator, url: str, secret: str) -> None:
     simulator.webhooks.configure(WebhookEndpoint(url=url, secret=secret))
+
+
+@dataclass
+class Hooked:
+    """The engine's client and store, the simulator, and the endpoint it delivers to."""
+
+    client: BatchClient
+    store: PostgresStore
+    database_url: str
+    simulator: Simulator
+    secret: str
+    app: Starlette
+    http: httpx2.AsyncClient
+    applier: RecordingApply
+
+    async def submit_finished(
+        self, count: int, *, url: str = HOOK_URL, **options: Any
+    ) -> tuple[str, list[str]]:
+        """Point the simulator at ``url``, submit ``count`` assets, let the batch end."""
+        point_sim_at(self.simulator, url, self.secret)
+        return await submit_finished(
+            self.client, self.store, self.database_url, self.simulator, count, **options
+        )
+
+    async def deliver(self) -> list[Attempt]:
+        """Send what is due in-process, and wait until the endpoint has handled it."""
+        attempts = await self.simulator.webhooks.deliver_due(self.http)
+        await receiver_of(self.app).dispatcher.drain()
+        return attempts
 
 
 @dataclass

@@ -14,11 +14,12 @@ import pytest
 from starlette.applications import Starlette
 
 from batchmon.openai_batches import BatchClient
+from batchmon.sim import Simulator
 from batchmon.sim.webhooks import new_secret
 from batchmon.store.postgres import PostgresStore
 from batchmon.webhooks import ApplyOnEvent, WebhookVerifier, create_webhook_app
 from tests.helpers.loopback import reserve_port
-from tests.helpers.webhooks import HOOK_BASE_URL, LoopbackPort, RecordingApply
+from tests.helpers.webhooks import HOOK_BASE_URL, Hooked, LoopbackPort, RecordingApply
 
 
 @pytest.fixture
@@ -53,6 +54,20 @@ async def hook_http(receiver_app: Starlette) -> AsyncIterator[httpx2.AsyncClient
         yield http
     finally:
         await http.aclose()
+
+
+@pytest.fixture
+def hooked(
+    client: BatchClient,
+    store: PostgresStore,
+    database_url: str,
+    simulator: Simulator,
+    secret: str,
+    receiver_app: Starlette,
+    hook_http: httpx2.AsyncClient,
+    applier: RecordingApply,
+) -> Hooked:
+    return Hooked(client, store, database_url, simulator, secret, receiver_app, hook_http, applier)
 
 
 @pytest.fixture
