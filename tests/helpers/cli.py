@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 from pathlib import Path
 
 from tests.fixtures.sim import LiveSim
@@ -22,3 +24,16 @@ def cli_env(tmp_path: Path, live_sim: LiveSim | None = None) -> dict[str, str]:
         env["OPENAI_API_KEY"] = live_sim.api_key
         env["OPENAI_BASE_URL"] = live_sim.base_url
     return env
+
+
+async def spawn_batchmon(*argv: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """``python -m batchmon *argv`` as a child process, its output piped."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "batchmon",
+        *argv,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )

@@ -15,8 +15,10 @@ from batchmon.engine.worker import PassReport, Worker, WorkerConfig
 from batchmon.openai_batches import BatchClient
 from batchmon.sim import Simulator
 from batchmon.sim.rules import predicted_tags
+from batchmon.store.postgres import PostgresStore
 from batchmon.store.protocol import Store
 from tests.fixtures.postgres import fetch_all, insert_assets
+from tests.fixtures.sim import LiveSim
 
 RED_FOX = "https://img.example.test/red-fox"
 """An image URL prefix the simulator tags predictably (see ``predicted_tags``)."""
@@ -142,3 +144,15 @@ def assert_applied_once(database_url: str, ids: Sequence[str]) -> None:
     """Every asset completed with the predicted tags, and was applied exactly once."""
     assert_predicted(asset_states(database_url, ids), ids)
     assert set(history_counts(database_url, ids).values()) == {1}
+
+
+async def submit_over_loopback(
+    live_sim: LiveSim, database_url: str, batches: int, per_batch: int, **options: Any
+) -> tuple[list[str], list[str]]:
+    """:func:`submit_batches` with a client and store of its own, over the real socket."""
+    async with BatchClient(api_key=live_sim.api_key, base_url=live_sim.base_url) as client:
+        store = await PostgresStore.open(database_url)
+        try:
+            return await submit_batches(client, store, database_url, batches, per_batch, **options)
+        finally:
+            await store.close()
