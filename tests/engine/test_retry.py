@@ -12,8 +12,7 @@ from batchmon.store.postgres import PostgresStore
 from tests.helpers.engine import (
     assert_predicted,
     asset_states,
-    fast_worker,
-    finish,
+    finish_and_apply,
     history_counts,
     submit_and_apply,
     submit_new,
@@ -53,8 +52,7 @@ async def test_retry_resends_only_failed_requests_from_the_input_file(
     old = await store.get_batch(batch_id)
     assert old is not None and old.retried_by == result.new_batch.id
 
-    finish(simulator)
-    await fast_worker(client, store).run_once()
+    await finish_and_apply(client, store, simulator)
     states = asset_states(database_url, ids)
     assert_predicted(states, ids)
     assert {states[i]["batch"] for i in failing} == {result.new_batch.id}
@@ -71,8 +69,7 @@ async def test_retry_rebuilds_requests_when_the_input_file_is_gone(
     result = await Retrier(client, store).retry(batch_id)
 
     assert result.source == "rebuilt" and result.asset_count == len(failing)
-    finish(simulator)
-    await fast_worker(client, store).run_once()
+    await finish_and_apply(client, store, simulator)
     assert_predicted(asset_states(database_url, ids), ids)
 
 
@@ -86,8 +83,7 @@ async def test_retry_after_failed_validation_resends_everything(
     result = await Retrier(client, store).retry(batch_id)
 
     assert result.asset_count == len(ids)
-    finish(simulator)
-    await fast_worker(client, store).run_once()
+    await finish_and_apply(client, store, simulator)
     assert_predicted(asset_states(database_url, ids), ids)
 
 

@@ -76,6 +76,14 @@ def finish(simulator: Simulator, seconds: float = FINISH_SECONDS) -> None:
     simulator.advance(seconds)
 
 
+async def finish_and_apply(
+    client: BatchClient, store: Store, simulator: Simulator, seconds: float = FINISH_SECONDS
+) -> PassReport:
+    """Let the submitted batches end, then run one worker pass that applies them."""
+    finish(simulator, seconds)
+    return await fast_worker(client, store).run_once()
+
+
 async def submit_finished(
     client: BatchClient,
     store: Store,
