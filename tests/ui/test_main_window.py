@@ -21,7 +21,7 @@ from batchmon.sim import Simulator
 from batchmon.store.postgres import PostgresStore
 from batchmon.ui.actions import Action
 from batchmon.ui.app import Desktop
-from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY
+from tests.helpers.clients import sim_batch_client
 from tests.helpers.engine import submit_new
 from tests.helpers.qt import next_emit, until
 
@@ -49,9 +49,7 @@ async def running_desktop(
         return True
 
     store = await PostgresStore.open(database_url)
-    client = BatchClient(
-        api_key=SIM_API_KEY, base_url=f"{ASGI_BASE_URL}/v1", http_client=http_client
-    )
+    client = sim_batch_client(http_client)
     desktop = Desktop(
         Settings(poll_interval=0.05, poll_limit=600.0),
         confirm=confirm,
