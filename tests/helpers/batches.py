@@ -20,6 +20,31 @@ _ENTERED = {
 }
 
 
+def batch_body(
+    batch_id: str,
+    status: str,
+    *,
+    total: int = 0,
+    completed: int = 0,
+    failed: int = 0,
+    created_at: int = T0,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A batch as OpenAI's JSON, not validated: what ``record_statuses`` is handed."""
+    body: dict[str, Any] = {
+        "id": batch_id,
+        "object": "batch",
+        "endpoint": "/v1/chat/completions",
+        "input_file_id": "file-in",
+        "completion_window": "24h",
+        "status": status,
+        "created_at": created_at,
+        "request_counts": {"total": total, "completed": completed, "failed": failed},
+    }
+    body.update(extra)
+    return body
+
+
 def make_batch(
     batch_id: str = "batch_1",
     status: str = "in_progress",
@@ -37,17 +62,15 @@ def make_batch(
 
     ``step=None`` sets no ``*_at`` field beyond ``created_at`` (pass them in ``extra``).
     """
-    data: dict[str, Any] = {
-        "id": batch_id,
-        "object": "batch",
-        "endpoint": "/v1/chat/completions",
-        "input_file_id": "file-in",
-        "completion_window": "24h",
-        "status": status,
-        "created_at": created_at,
-        "model": model,
-        "request_counts": {"total": total, "completed": completed, "failed": failed},
-    }
+    data = batch_body(
+        batch_id,
+        status,
+        total=total,
+        completed=completed,
+        failed=failed,
+        created_at=created_at,
+        model=model,
+    )
     if step is not None:
         for offset, name in enumerate(_ENTERED.get(status, ()), start=1):
             data[name] = created_at + offset * step
