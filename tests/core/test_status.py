@@ -69,35 +69,23 @@ def test_progress_fraction_stays_in_unit_interval(total: int, completed: int, fa
     assert 0.0 <= p.fraction <= 1.0
 
 
-@pytest.mark.parametrize(
-    ("status", "field"),
-    [
-        ("validating", "created_at"),
-        ("in_progress", "in_progress_at"),
-        ("finalizing", "finalizing_at"),
-        ("completed", "completed_at"),
-        ("failed", "failed_at"),
-        ("expired", "expired_at"),
-        ("cancelling", "cancelling_at"),
-        ("cancelled", "cancelled_at"),
-    ],
-)
+ENTERED_BY = {
+    "validating": "created_at",
+    "in_progress": "in_progress_at",
+    "finalizing": "finalizing_at",
+    "completed": "completed_at",
+    "failed": "failed_at",
+    "expired": "expired_at",
+    "cancelling": "cancelling_at",
+    "cancelled": "cancelled_at",
+}
+"""OpenAI's Batch object: the timestamp that marks entering each status."""
+
+
+@pytest.mark.parametrize(("status", "field"), ENTERED_BY.items())
 def test_state_entered_at_reads_the_timestamp_of_the_current_state(status: str, field: str) -> None:
-    stamps: dict[str, Any] = {
-        name: T0 + i * 100
-        for i, name in enumerate(
-            [
-                "in_progress_at",
-                "finalizing_at",
-                "completed_at",
-                "failed_at",
-                "expired_at",
-                "cancelling_at",
-                "cancelled_at",
-            ],
-            start=1,
-        )
-    }
+    later = [name for name in ENTERED_BY.values() if name != "created_at"]
+    stamps: dict[str, Any] = {name: T0 + i * 100 for i, name in enumerate(later, start=1)}
     batch = bare_batch(status, **stamps)
     assert state_entered_at(batch) == getattr(batch, field)
 
