@@ -4,11 +4,6 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Collected together with the rest of tests/ui, this module makes a later qasync test
-# crash inside Qt (a segfault in the event loop, PySide6 6.11); alone it passes. It runs
-# in a process of its own until the cause is found; the desktop tests, which own the
-# Qt event loop, run apart from the rest for the same reason.
-ISOLATED := tests/ui/test_push_gap.py
 
 .PHONY: run demo test lint typecheck sim worker bench bundle clean
 
@@ -42,8 +37,7 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory lint typecheck
 	$(BIN)/lint-imports
 	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -q --ignore=tests/ui $(PYTEST_ARGS)
-	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -q tests/ui --ignore=$(ISOLATED) $(PYTEST_ARGS)
-	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -q $(ISOLATED)
+	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -q tests/ui $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

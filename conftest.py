@@ -1,4 +1,7 @@
-"""Root pytest configuration: shared fixture plugins live in tests/fixtures/."""
+"""Root pytest configuration: shared fixture plugins live in tests/fixtures/.
+
+What tests import by name (waits, clocks, factories) lives in tests/helpers/.
+"""
 
 import os
 
@@ -8,5 +11,7 @@ pytest_plugins = [
     "tests.fixtures.loops",
     "tests.fixtures.postgres",
     "tests.fixtures.sim",
+    "tests.fixtures.clients",
     "tests.fixtures.keyring",
+    "tests.fixtures.gateway",
 ]

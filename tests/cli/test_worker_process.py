@@ -5,43 +5,26 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sys
 from pathlib import Path
 
 import psycopg
 
-from batchmon.engine.submit import submit_assets
-from batchmon.openai_batches import BatchClient
 from batchmon.sim.rules import predicted_tags
-from batchmon.store.postgres import APPLY_CHUNK, PostgresStore
-from tests.cli.conftest import cli_env
-from tests.fixtures.postgres import fetch_all, insert_assets
+from batchmon.store.postgres import APPLY_CHUNK
+from tests.fixtures.postgres import fetch_all
 from tests.fixtures.sim import LiveSim
+from tests.helpers.cli import cli_env, spawn_batchmon
+from tests.helpers.engine import submit_over_loopback
 
 PROCESS_TIMEOUT = 120.0
 
 
-async def _spawn(*argv: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "batchmon",
-        *argv,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
 async def _submit(live_sim: LiveSim, database_url: str, count: int) -> tuple[str, list[str]]:
-    ids = insert_assets(database_url, count, url_prefix="https://img.example.test/blue-lake")
-    async with BatchClient(api_key=live_sim.api_key, base_url=live_sim.base_url) as client:
-        store = await PostgresStore.open(database_url)
-        try:
-            result = await submit_assets(client, store, await store.assets_by_ids(ids))
-        finally:
-            await store.close()
-    return result.batches[0].id, ids
+    url_prefix = "https://img.example.test/blue-lake"
+    (batch_id,), ids = await submit_over_loopback(
+        live_sim, database_url, 1, count, url_prefix=url_prefix
+    )
+    return batch_id, ids
 
 
 def _applied_counts(database_url: str) -> dict[str, int]:
@@ -75,7 +58,7 @@ async def test_worker_killed_mid_apply_then_rerun_applies_each_asset_exactly_onc
     # A restarted worker keeps its id (as a service unit would), so it resumes its own
     # claim at once instead of waiting for the lease to run out.
     args = ("worker", "--once", "--min-age", "0s", "--interval", "0s", "--worker-id", "w-1")
-    worker = await _spawn(*args, "--database-url", database_url, env=env)
+    worker = await spawn_batchmon(*args, "--database-url", database_url, env=env)
     try:
         async with asyncio.timeout(PROCESS_TIMEOUT):
             async for note in listen.notifies():
@@ -92,7 +75,7 @@ async def test_worker_killed_mid_apply_then_rerun_applies_each_asset_exactly_onc
     partial = _applied_counts(database_url)
     assert len(partial) == APPLY_CHUNK  # the first chunk, and nothing of the second
 
-    rerun = await _spawn(*args, "--database-url", database_url, env=env)
+    rerun = await spawn_batchmon(*args, "--database-url", database_url, env=env)
     out, err = await asyncio.wait_for(rerun.communicate(), PROCESS_TIMEOUT)
     assert rerun.returncode == 0, err.decode()
 
@@ -110,7 +93,7 @@ async def test_sigterm_stops_the_worker_cleanly_and_releases_its_claims(
     with psycopg.connect(database_url, autocommit=True) as conn:  # due now, not in a minute
         conn.execute(b"update public.openai_batches set last_polled_at = null")
     env = cli_env(tmp_path, live_sim)
-    worker = await _spawn(
+    worker = await spawn_batchmon(
         "worker", "--min-age", "0s", "--interval", "60s", "--database-url", database_url, env=env
     )
     assert worker.stdout is not None and worker.stderr is not None

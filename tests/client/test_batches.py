@@ -8,8 +8,9 @@ from starlette.applications import Starlette
 
 from batchmon.openai_batches import ApiServerError, BatchClient
 from batchmon.sim import FaultConfig, Simulator
-from tests.client.conftest import ENDPOINT, input_jsonl, make_batches
 from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY, LiveSim
+from tests.helpers.clients import sim_batch_client
+from tests.helpers.requests import ENDPOINT, input_jsonl, make_batches
 
 
 async def test_create_retrieve_and_cancel(simulator: Simulator, sim_client: BatchClient) -> None:
@@ -89,7 +90,7 @@ async def test_create_is_retried_after_a_rate_limit(
             base_url=ASGI_BASE_URL,
             event_hooks={"response": [heal]},
         ) as http,
-        BatchClient(api_key=SIM_API_KEY, base_url=f"{ASGI_BASE_URL}/v1", http_client=http) as c,
+        sim_batch_client(http) as c,
     ):
         batch = await c.create_batch(input_file_id=file_id, endpoint=ENDPOINT)
         assert c.requests_made == 2
@@ -103,12 +104,7 @@ async def test_create_is_not_blindly_retried_after_a_server_error(
     # The server may have created the batch before failing: a blind retry could make two.
     file_id = simulator.upload_file(input_jsonl(1), "in.jsonl", "batch")["id"]
     simulator.faults.configure(FaultConfig(server_error_rate=1.0, match=r"^POST /v1/batches$"))
-    client = BatchClient(
-        api_key=SIM_API_KEY,
-        base_url=f"{ASGI_BASE_URL}/v1",
-        http_client=asgi_http_client,
-        max_retries=2,
-    )
+    client = sim_batch_client(asgi_http_client, max_retries=2)
 
     with pytest.raises(ApiServerError):
         await client.create_batch(input_file_id=file_id, endpoint=ENDPOINT)
@@ -120,9 +116,7 @@ async def test_an_injected_http_client_stays_the_callers(
     simulator: Simulator, asgi_http_client: httpx2.AsyncClient
 ) -> None:
     (batch_id,) = make_batches(simulator, 1)
-    client = BatchClient(
-        api_key=SIM_API_KEY, base_url=f"{ASGI_BASE_URL}/v1", http_client=asgi_http_client
-    )
+    client = sim_batch_client(asgi_http_client)
     await client.retrieve(batch_id)
     await client.aclose()
 

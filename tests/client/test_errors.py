@@ -21,8 +21,9 @@ from batchmon.openai_batches import (
     RateLimited,
 )
 from batchmon.sim import FaultConfig, Simulator
-from tests.client.conftest import ENDPOINT, make_batches
 from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY, LiveSim
+from tests.helpers.clients import sim_batch_client
+from tests.helpers.requests import ENDPOINT, make_batches
 
 WRONG_KEY = "sk-wrong-0123456789abcdef"
 
@@ -30,12 +31,7 @@ WRONG_KEY = "sk-wrong-0123456789abcdef"
 def asgi_client(
     http: httpx2.AsyncClient, *, api_key: str = SIM_API_KEY, max_retries: int = 2
 ) -> BatchClient:
-    return BatchClient(
-        api_key=api_key,
-        base_url=f"{ASGI_BASE_URL}/v1",
-        http_client=http,
-        max_retries=max_retries,
-    )
+    return sim_batch_client(http, api_key=api_key, max_retries=max_retries)
 
 
 @pytest.fixture

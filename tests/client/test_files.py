@@ -18,8 +18,9 @@ from batchmon.openai_batches import (
     FileNotFound,
 )
 from batchmon.sim import FaultConfig, Simulator, predicted_tags
-from tests.client.conftest import ENDPOINT, input_jsonl
-from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY, LiveSim
+from tests.fixtures.sim import ASGI_BASE_URL, LiveSim
+from tests.helpers.clients import sim_batch_client
+from tests.helpers.requests import ENDPOINT, input_jsonl
 
 
 def output_like_lines(count: int) -> list[bytes]:
@@ -142,9 +143,7 @@ async def test_a_body_shorter_than_its_content_length_raises(
     transport = httpx2.ASGITransport(app=sim_app, raise_app_exceptions=False)
     async with (
         httpx2.AsyncClient(transport=transport, base_url=ASGI_BASE_URL) as http,
-        BatchClient(
-            api_key=SIM_API_KEY, base_url=f"{ASGI_BASE_URL}/v1", http_client=http
-        ) as client,
+        sim_batch_client(http) as client,
     ):
         received: list[bytes] = []
         with pytest.raises(FileDownloadIncomplete, match=f"of {len(data)} bytes"):

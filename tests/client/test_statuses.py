@@ -9,8 +9,9 @@ import pytest
 
 from batchmon.openai_batches import ApiServerError, BatchClient
 from batchmon.sim import FaultConfig, Simulator
-from tests.client.conftest import make_batches
-from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY, LiveSim
+from tests.fixtures.sim import LiveSim
+from tests.helpers.clients import sim_batch_client
+from tests.helpers.requests import make_batches
 
 
 @pytest.mark.parametrize("count", [1, 10, 250])
@@ -101,12 +102,7 @@ async def test_a_failed_lookup_raises_its_own_typed_error(
     make_batches(simulator, 300)
     newest = make_batches(simulator, 10)
     simulator.faults.configure(FaultConfig(server_error_rate=1.0, match=r"^GET /v1/batches/batch_"))
-    client = BatchClient(
-        api_key=SIM_API_KEY,
-        base_url=f"{ASGI_BASE_URL}/v1",
-        http_client=asgi_http_client,
-        max_retries=0,
-    )
+    client = sim_batch_client(asgi_http_client, max_retries=0)
 
     with pytest.raises(ApiServerError) as caught:
         await client.statuses([*old, *newest])

@@ -13,7 +13,7 @@ from openai.types import Batch
 
 from batchmon.core.diff import BatchEvent, EventKind, diff
 from batchmon.core.status import TERMINAL_STATUSES
-from tests.core.batches import make_batch
+from tests.helpers.batches import bare_batch
 
 LIFECYCLES = [
     ("validating", "in_progress", "finalizing", "completed"),
@@ -52,7 +52,7 @@ def observed_sequences(draw: st.DrawFn) -> Observed:
             if status == "in_progress":
                 completed += draw(st.integers(0, total - completed - failed))
                 failed += draw(st.integers(0, total - completed - failed))
-            snapshots.append(make_batch(status, completed=completed, failed=failed, total=total))
+            snapshots.append(bare_batch(status, completed=completed, failed=failed, total=total))
     return Observed(snapshots)
 
 
@@ -129,8 +129,8 @@ def test_first_sight_is_a_baseline_not_news(observed: Observed) -> None:
 
 
 def test_completion_gives_status_changed_then_completed_with_the_new_snapshot() -> None:
-    old = make_batch("finalizing", completed=10, total=10)
-    new = make_batch("completed", completed=10, total=10, output_file_id="file-out")
+    old = bare_batch("finalizing", completed=10, total=10)
+    new = bare_batch("completed", completed=10, total=10, output_file_id="file-out")
     events = diff(old, new)
     assert [e.kind for e in events] == [EventKind.STATUS_CHANGED, EventKind.COMPLETED]
     assert all(e.old_status == "finalizing" and e.new_status == "completed" for e in events)
@@ -140,38 +140,38 @@ def test_completion_gives_status_changed_then_completed_with_the_new_snapshot() 
 
 @pytest.mark.parametrize("terminal", ["failed", "expired", "cancelled"])
 def test_each_terminal_state_has_its_own_event(terminal: str) -> None:
-    old = make_batch("cancelling" if terminal == "cancelled" else "in_progress")
-    kinds = [e.kind for e in diff(old, make_batch(terminal))]
+    old = bare_batch("cancelling" if terminal == "cancelled" else "in_progress")
+    kinds = [e.kind for e in diff(old, bare_batch(terminal))]
     assert kinds == [EventKind.STATUS_CHANGED, EventKind(terminal)]
 
 
 def test_progress_event_when_only_failures_advance() -> None:
-    old = make_batch("in_progress", completed=5, failed=0, total=10)
-    new = make_batch("in_progress", completed=5, failed=1, total=10)
+    old = bare_batch("in_progress", completed=5, failed=0, total=10)
+    new = bare_batch("in_progress", completed=5, failed=1, total=10)
     assert [e.kind for e in diff(old, new)] == [EventKind.PROGRESS]
 
 
 def test_counts_going_backwards_are_not_progress() -> None:
-    old = make_batch("in_progress", completed=5, total=10)
-    assert diff(old, make_batch("in_progress", completed=4, total=10)) == []
+    old = bare_batch("in_progress", completed=5, total=10)
+    assert diff(old, bare_batch("in_progress", completed=4, total=10)) == []
 
 
 def test_a_stale_read_after_a_terminal_state_is_ignored() -> None:
-    done = make_batch("completed", completed=3, total=3)
-    stale = make_batch("finalizing", completed=3, total=3)
+    done = bare_batch("completed", completed=3, total=3)
+    stale = bare_batch("finalizing", completed=3, total=3)
     assert diff(done, stale) == []
     # ...and the terminal state seen again is not news either.
-    assert diff(done, make_batch("completed", completed=3, total=3)) == []
+    assert diff(done, bare_batch("completed", completed=3, total=3)) == []
 
 
 def test_diffing_two_different_batches_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="different batches"):
-        diff(make_batch(batch_id="batch_a"), make_batch("in_progress", batch_id="batch_b"))
+        diff(bare_batch(batch_id="batch_a"), bare_batch("in_progress", batch_id="batch_b"))
 
 
 def test_events_compare_by_transition_not_by_snapshot_object() -> None:
-    a = BatchEvent(EventKind.COMPLETED, "b", "finalizing", "completed", make_batch("completed"))
-    b = BatchEvent(EventKind.COMPLETED, "b", "finalizing", "completed", make_batch("completed"))
+    a = BatchEvent(EventKind.COMPLETED, "b", "finalizing", "completed", bare_batch("completed"))
+    b = BatchEvent(EventKind.COMPLETED, "b", "finalizing", "completed", bare_batch("completed"))
     assert a == b
     assert len({a, b}) == 1
     assert EventKind.COMPLETED == "completed"

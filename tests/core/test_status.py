@@ -25,7 +25,7 @@ from batchmon.core.status import (
     state_entered_at,
     time_in_state,
 )
-from tests.core.batches import T0, make_batch
+from tests.helpers.batches import T0, bare_batch
 
 ALL_STATUSES = sorted(Batch.model_fields["status"].annotation.__args__)  # type: ignore[union-attr]
 
@@ -48,13 +48,13 @@ def test_unknown_status_is_neither_pending_nor_terminal() -> None:
 
 
 def test_progress_counts_failed_requests_as_done() -> None:
-    p = progress(make_batch("in_progress", completed=60, failed=15, total=100))
+    p = progress(bare_batch("in_progress", completed=60, failed=15, total=100))
     assert (p.completed, p.failed, p.total, p.done) == (60, 15, 100, 75)
     assert p.fraction == pytest.approx(0.75)
 
 
 def test_progress_is_zero_before_openai_counts_requests() -> None:
-    p = progress(make_batch("validating", request_counts=None))
+    p = progress(bare_batch("validating", request_counts=None))
     assert (p.done, p.total, p.fraction) == (0, 0, 0.0)
 
 
@@ -65,78 +65,66 @@ def test_progress_is_zero_before_openai_counts_requests() -> None:
     failed=st.integers(0, 100_000),
 )
 def test_progress_fraction_stays_in_unit_interval(total: int, completed: int, failed: int) -> None:
-    p = progress(make_batch("in_progress", completed=completed, failed=failed, total=total))
+    p = progress(bare_batch("in_progress", completed=completed, failed=failed, total=total))
     assert 0.0 <= p.fraction <= 1.0
 
 
-@pytest.mark.parametrize(
-    ("status", "field"),
-    [
-        ("validating", "created_at"),
-        ("in_progress", "in_progress_at"),
-        ("finalizing", "finalizing_at"),
-        ("completed", "completed_at"),
-        ("failed", "failed_at"),
-        ("expired", "expired_at"),
-        ("cancelling", "cancelling_at"),
-        ("cancelled", "cancelled_at"),
-    ],
-)
+ENTERED_BY = {
+    "validating": "created_at",
+    "in_progress": "in_progress_at",
+    "finalizing": "finalizing_at",
+    "completed": "completed_at",
+    "failed": "failed_at",
+    "expired": "expired_at",
+    "cancelling": "cancelling_at",
+    "cancelled": "cancelled_at",
+}
+"""OpenAI's Batch object: the timestamp that marks entering each status."""
+
+
+@pytest.mark.parametrize(("status", "field"), ENTERED_BY.items())
 def test_state_entered_at_reads_the_timestamp_of_the_current_state(status: str, field: str) -> None:
-    stamps: dict[str, Any] = {
-        name: T0 + i * 100
-        for i, name in enumerate(
-            [
-                "in_progress_at",
-                "finalizing_at",
-                "completed_at",
-                "failed_at",
-                "expired_at",
-                "cancelling_at",
-                "cancelled_at",
-            ],
-            start=1,
-        )
-    }
-    batch = make_batch(status, **stamps)
+    later = [name for name in ENTERED_BY.values() if name != "created_at"]
+    stamps: dict[str, Any] = {name: T0 + i * 100 for i, name in enumerate(later, start=1)}
+    batch = bare_batch(status, **stamps)
     assert state_entered_at(batch) == getattr(batch, field)
 
 
 def test_state_entered_at_is_none_when_openai_left_the_timestamp_out() -> None:
-    assert state_entered_at(make_batch("finalizing")) is None
-    assert time_in_state(make_batch("finalizing"), T0 + 10) is None
+    assert state_entered_at(bare_batch("finalizing")) is None
+    assert time_in_state(bare_batch("finalizing"), T0 + 10) is None
 
 
 def test_time_in_state_accepts_unix_seconds_and_datetimes() -> None:
-    batch = make_batch("finalizing", finalizing_at=T0 + 60)
+    batch = bare_batch("finalizing", finalizing_at=T0 + 60)
     assert time_in_state(batch, T0 + 660) == 600.0
     assert time_in_state(batch, datetime.fromtimestamp(T0 + 660, tz=UTC)) == 600.0
 
 
 def test_time_in_state_never_goes_negative_under_clock_skew() -> None:
-    assert time_in_state(make_batch("validating"), T0 - 30) == 0.0
+    assert time_in_state(bare_batch("validating"), T0 - 30) == 0.0
 
 
 def test_eta_extrapolates_rate_since_in_progress() -> None:
     # 40 of 100 done in 400 s -> 0.1 req/s -> 60 left take 600 s.
-    batch = make_batch("in_progress", completed=30, failed=10, total=100, in_progress_at=T0 + 100)
+    batch = bare_batch("in_progress", completed=30, failed=10, total=100, in_progress_at=T0 + 100)
     assert eta_seconds(batch, T0 + 500) == pytest.approx(600.0)
 
 
 def test_eta_is_zero_when_all_requests_are_done_but_status_lags() -> None:
-    batch = make_batch("in_progress", completed=100, total=100, in_progress_at=T0)
+    batch = bare_batch("in_progress", completed=100, total=100, in_progress_at=T0)
     assert eta_seconds(batch, T0 + 50) == 0.0
 
 
 @pytest.mark.parametrize(
     "batch",
     [
-        make_batch("in_progress", completed=0, total=100, in_progress_at=T0),  # no rate yet
-        make_batch("in_progress", completed=5, total=100),  # no start time
-        make_batch("in_progress", completed=5, total=0, in_progress_at=T0),  # no total
-        make_batch("validating", total=100),
-        make_batch("finalizing", completed=100, total=100, in_progress_at=T0),
-        make_batch("completed", completed=100, total=100, in_progress_at=T0),
+        bare_batch("in_progress", completed=0, total=100, in_progress_at=T0),  # no rate yet
+        bare_batch("in_progress", completed=5, total=100),  # no start time
+        bare_batch("in_progress", completed=5, total=0, in_progress_at=T0),  # no total
+        bare_batch("validating", total=100),
+        bare_batch("finalizing", completed=100, total=100, in_progress_at=T0),
+        bare_batch("completed", completed=100, total=100, in_progress_at=T0),
     ],
 )
 def test_eta_is_unknown_rather_than_invented(batch: Batch) -> None:
@@ -144,7 +132,7 @@ def test_eta_is_unknown_rather_than_invented(batch: Batch) -> None:
 
 
 def test_eta_is_unknown_when_now_is_before_the_start() -> None:
-    batch = make_batch("in_progress", completed=5, total=10, in_progress_at=T0 + 100)
+    batch = bare_batch("in_progress", completed=5, total=10, in_progress_at=T0 + 100)
     assert eta_seconds(batch, T0 + 100) is None
 
 
@@ -154,33 +142,33 @@ def test_eta_is_unknown_when_now_is_before_the_start() -> None:
 )
 def test_stuck_only_after_the_default_limit(status: str, entered_field: str, limit: int) -> None:
     stamp: dict[str, Any] = {entered_field: T0}
-    batch = make_batch(status, **stamp)
+    batch = bare_batch(status, **stamp)
     assert not is_stuck(batch, T0 + limit)
     assert is_stuck(batch, T0 + limit + 1)
 
 
 def test_validating_for_over_an_hour_is_stuck() -> None:
-    batch = make_batch("validating")
+    batch = bare_batch("validating")
     assert not is_stuck(batch, T0 + 3600)
     assert is_stuck(batch, T0 + 3601)
 
 
 def test_in_progress_and_terminal_batches_are_never_stuck_by_default() -> None:
-    assert not is_stuck(make_batch("in_progress", in_progress_at=T0), T0 + 86_400)
-    assert not is_stuck(make_batch("completed", completed_at=T0), T0 + 86_400)
+    assert not is_stuck(bare_batch("in_progress", in_progress_at=T0), T0 + 86_400)
+    assert not is_stuck(bare_batch("completed", completed_at=T0), T0 + 86_400)
 
 
 def test_stuck_limits_are_configurable_per_state() -> None:
     limits = StuckLimits(finalizing=60, in_progress=600)
-    assert is_stuck(make_batch("finalizing", finalizing_at=T0), T0 + 61, limits)
-    assert is_stuck(make_batch("in_progress", in_progress_at=T0), T0 + 601, limits)
+    assert is_stuck(bare_batch("finalizing", finalizing_at=T0), T0 + 61, limits)
+    assert is_stuck(bare_batch("in_progress", in_progress_at=T0), T0 + 601, limits)
     assert not is_stuck(
-        make_batch("finalizing", finalizing_at=T0), T0 + 10_000, StuckLimits(finalizing=None)
+        bare_batch("finalizing", finalizing_at=T0), T0 + 10_000, StuckLimits(finalizing=None)
     )
 
 
 def test_batch_without_a_state_timestamp_is_not_called_stuck() -> None:
-    assert not is_stuck(make_batch("finalizing"), T0 + 100_000)
+    assert not is_stuck(bare_batch("finalizing"), T0 + 100_000)
 
 
 OUTCOMES = [
@@ -204,7 +192,7 @@ OUTCOMES = [
 def test_outcome_summarises_for_a_person(
     status: str, completed: int, failed: int, total: int, kind: str, text: str
 ) -> None:
-    batch = make_batch(status, completed=completed, failed=failed, total=total)
+    batch = bare_batch(status, completed=completed, failed=failed, total=total)
     assert outcome(batch) == st_mod.Outcome(kind, text)  # type: ignore[arg-type]
 
 
@@ -217,6 +205,6 @@ def test_failed_outcome_names_the_first_validation_error_and_how_many_more() -> 
             {"code": "duplicate_custom_id", "line": 10, "message": "Duplicate custom_id."},
         ],
     }
-    result = outcome(make_batch("failed", errors=errors))
+    result = outcome(bare_batch("failed", errors=errors))
     assert result.kind == "failed"
     assert result.text == "Batch failed: line 3: This line is not valid JSON. (and 2 more errors)"

@@ -10,8 +10,8 @@ from openai.types import Batch
 from batchmon.engine.apply import UNRETURNED_REASON, BatchApplier
 from batchmon.openai_batches import BatchClient
 from batchmon.store.postgres import PostgresStore
-from tests.engine.conftest import asset_states, history_counts
 from tests.fixtures.postgres import insert_assets, openai_batch
+from tests.helpers.engine import asset_states, history_counts
 
 
 def ok_line(custom_id: str, content: str) -> bytes:

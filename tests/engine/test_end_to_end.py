@@ -6,12 +6,13 @@ from batchmon.openai_batches import BatchClient
 from batchmon.sim import Simulator
 from batchmon.sim.rules import request_fails
 from batchmon.store.postgres import PostgresStore
-from tests.engine.conftest import (
+from tests.helpers.engine import (
     assert_predicted,
     asset_states,
     fast_worker,
     finish,
     history_counts,
+    submit_and_apply,
     submit_new,
 )
 
@@ -40,11 +41,9 @@ async def test_submitted_assets_get_exactly_the_predicted_tags(
 async def test_partial_failure_fails_only_the_failed_requests_with_a_reason(
     client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
 ) -> None:
-    _, ids = await submit_new(
-        client, store, database_url, 40, metadata={"sim_fail_fraction": "0.3"}
+    _, ids, _ = await submit_and_apply(
+        client, store, database_url, simulator, 40, metadata={"sim_fail_fraction": "0.3"}
     )
-    finish(simulator)
-    await fast_worker(client, store).run_once()
 
     failing = {i for i in ids if request_fails(i, 0.3)}
     assert 0 < len(failing) < len(ids)

@@ -6,12 +6,13 @@ from batchmon.engine.apply import UNRETURNED_REASON, BatchApplier
 from batchmon.openai_batches import BatchClient
 from batchmon.sim import Simulator
 from batchmon.store.postgres import PostgresStore
-from tests.engine.conftest import (
+from tests.helpers.engine import (
     assert_predicted,
     asset_states,
     fast_worker,
-    finish,
     history_counts,
+    submit_and_apply,
+    submit_finished,
     submit_new,
 )
 
@@ -19,9 +20,9 @@ from tests.engine.conftest import (
 async def test_expired_batch_applies_what_ran_and_fails_the_rest(
     client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
 ) -> None:
-    batch_id, ids = await submit_new(client, store, database_url, 20, metadata={"sim_expire": "1"})
-    finish(simulator, 25 * 3600)
-    report = await fast_worker(client, store).run_once()
+    batch_id, ids, report = await submit_and_apply(
+        client, store, database_url, simulator, 20, metadata={"sim_expire": "1"}, seconds=25 * 3600
+    )
 
     assert simulator.batch(batch_id).status == "expired"
     assert report.applied[0].status == "expired"
@@ -57,11 +58,9 @@ async def test_cancelled_batch_applies_partial_output(
 async def test_completed_with_no_output_file_fails_every_asset_with_its_error(
     client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
 ) -> None:
-    batch_id, ids = await submit_new(
-        client, store, database_url, 10, metadata={"sim_fail_fraction": "1"}
+    batch_id, ids, _ = await submit_and_apply(
+        client, store, database_url, simulator, 10, metadata={"sim_fail_fraction": "1"}
     )
-    finish(simulator)
-    await fast_worker(client, store).run_once()
 
     live = simulator.batch(batch_id)
     assert live.status == "completed" and live.output_file_id is None and live.error_file_id
@@ -73,11 +72,9 @@ async def test_completed_with_no_output_file_fails_every_asset_with_its_error(
 async def test_empty_error_file_id_is_no_file(
     client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
 ) -> None:
-    batch_id, ids = await submit_new(
-        client, store, database_url, 5, metadata={"sim_empty_error_file_id": "1"}
+    batch_id, ids, report = await submit_and_apply(
+        client, store, database_url, simulator, 5, metadata={"sim_empty_error_file_id": "1"}
     )
-    finish(simulator)
-    report = await fast_worker(client, store).run_once()
 
     assert simulator.batch(batch_id).error_file_id == ""
     assert report.errors == {}
@@ -87,11 +84,9 @@ async def test_empty_error_file_id_is_no_file(
 async def test_failed_validation_fails_every_asset_with_the_validation_error(
     client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
 ) -> None:
-    batch_id, ids = await submit_new(
-        client, store, database_url, 6, metadata={"sim_fail_validation": "1"}
+    batch_id, ids, _ = await submit_and_apply(
+        client, store, database_url, simulator, 6, metadata={"sim_fail_validation": "1"}
     )
-    finish(simulator)
-    await fast_worker(client, store).run_once()
 
     assert simulator.batch(batch_id).status == "failed"
     states = asset_states(database_url, ids)
@@ -102,10 +97,9 @@ async def test_failed_validation_fails_every_asset_with_the_validation_error(
 async def test_second_apply_changes_nothing(
     client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
 ) -> None:
-    batch_id, ids = await submit_new(
-        client, store, database_url, 25, metadata={"sim_fail_fraction": "0.2"}
+    batch_id, ids = await submit_finished(
+        client, store, database_url, simulator, 25, metadata={"sim_fail_fraction": "0.2"}
     )
-    finish(simulator)
     applier = BatchApplier(client, store)
     batch = await client.retrieve(batch_id)
     await store.record_statuses([batch.model_dump(mode="json")])

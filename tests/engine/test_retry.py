@@ -9,12 +9,12 @@ from batchmon.openai_batches import BatchClient
 from batchmon.sim import Simulator
 from batchmon.sim.rules import request_fails
 from batchmon.store.postgres import PostgresStore
-from tests.engine.conftest import (
+from tests.helpers.engine import (
     assert_predicted,
     asset_states,
-    fast_worker,
-    finish,
+    finish_and_apply,
     history_counts,
+    submit_and_apply,
     submit_new,
 )
 
@@ -27,11 +27,9 @@ def retries_of(simulator: Simulator, batch_id: str) -> list[dict[str, object]]:
 async def _failed_batch(
     client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
 ) -> tuple[str, list[str], set[str]]:
-    batch_id, ids = await submit_new(
-        client, store, database_url, 30, metadata={"sim_fail_fraction": "0.4"}
+    batch_id, ids, _ = await submit_and_apply(
+        client, store, database_url, simulator, 30, metadata={"sim_fail_fraction": "0.4"}
     )
-    finish(simulator)
-    await fast_worker(client, store).run_once()
     failing = {i for i in ids if request_fails(i, 0.4)}
     assert failing and len(failing) < len(ids)
     return batch_id, ids, failing
@@ -54,8 +52,7 @@ async def test_retry_resends_only_failed_requests_from_the_input_file(
     old = await store.get_batch(batch_id)
     assert old is not None and old.retried_by == result.new_batch.id
 
-    finish(simulator)
-    await fast_worker(client, store).run_once()
+    await finish_and_apply(client, store, simulator)
     states = asset_states(database_url, ids)
     assert_predicted(states, ids)
     assert {states[i]["batch"] for i in failing} == {result.new_batch.id}
@@ -72,25 +69,21 @@ async def test_retry_rebuilds_requests_when_the_input_file_is_gone(
     result = await Retrier(client, store).retry(batch_id)
 
     assert result.source == "rebuilt" and result.asset_count == len(failing)
-    finish(simulator)
-    await fast_worker(client, store).run_once()
+    await finish_and_apply(client, store, simulator)
     assert_predicted(asset_states(database_url, ids), ids)
 
 
 async def test_retry_after_failed_validation_resends_everything(
     client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
 ) -> None:
-    batch_id, ids = await submit_new(
-        client, store, database_url, 7, metadata={"sim_fail_validation": "1"}
+    batch_id, ids, _ = await submit_and_apply(
+        client, store, database_url, simulator, 7, metadata={"sim_fail_validation": "1"}
     )
-    finish(simulator)
-    await fast_worker(client, store).run_once()
 
     result = await Retrier(client, store).retry(batch_id)
 
     assert result.asset_count == len(ids)
-    finish(simulator)
-    await fast_worker(client, store).run_once()
+    await finish_and_apply(client, store, simulator)
     assert_predicted(asset_states(database_url, ids), ids)
 
 

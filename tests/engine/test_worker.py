@@ -9,8 +9,8 @@ from batchmon.engine.submit import submit_assets
 from batchmon.openai_batches import BatchClient
 from batchmon.sim import Simulator
 from batchmon.store.postgres import PostgresStore
-from tests.engine.conftest import assert_predicted, asset_states, fast_worker, history_counts
 from tests.fixtures.postgres import fetch_all, insert_assets
+from tests.helpers.engine import assert_predicted, asset_states, fast_worker, history_counts
 
 
 async def test_three_workers_side_by_side_apply_every_batch_once(

@@ -1,40 +1,18 @@
-"""Reliability test wiring: the real BatchClient on the simulator, fault settings, sizes.
+"""Reliability test wiring: the in-process BatchClient without SDK retries.
 
 Heavy runs have two sizes: the CI size (default, keeps the suite fast) and the full
-size documented in docs/reliability.md (``RELIABILITY_FULL=1``).
+size documented in docs/reliability.md (``RELIABILITY_FULL=1``). The Supabase gateway
+fixtures come from tests/fixtures/gateway.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from typing import Any
 
-import httpx2
 import pytest
-
-from batchmon.openai_batches import BatchClient
-from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY
 
 
 @pytest.fixture
-async def client(asgi_http_client: httpx2.AsyncClient) -> AsyncIterator[BatchClient]:
-    """The real BatchClient in-process, with no SDK retries: every fault reaches batchmon."""
-    batch_client = BatchClient(
-        api_key=SIM_API_KEY,
-        base_url=f"{ASGI_BASE_URL}/v1",
-        http_client=asgi_http_client,
-        max_retries=0,
-    )
-    try:
-        yield batch_client
-    finally:
-        await batch_client.aclose()
-
-
-# The Supabase gateway fixtures (loopback PostgREST/auth/Realtime over the test database).
-from tests.supabase.conftest import (  # noqa: E402, F401
-    alice_store,
-    bob_store,
-    gateway,
-    open_store,
-    users,
-)
+def sim_client_options() -> dict[str, Any]:
+    """No SDK retries: every fault reaches batchmon's own handling."""
+    return {"max_retries": 0}

@@ -8,51 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from batchmon.engine.submit import submit_assets
-from batchmon.engine.worker import Worker, WorkerConfig
-from batchmon.openai_batches import BatchClient
 from batchmon.sim.rules import predicted_tags
-from batchmon.store.protocol import Store
-from tests.fixtures.postgres import fetch_all, insert_assets
+from tests.fixtures.postgres import fetch_all
+from tests.helpers.engine import asset_states, fast_worker, history_counts, submit_batches
 
-
-def fast_worker(
-    client: BatchClient, store: Store, worker_id: str = "w1", *, concurrency: int = 4
-) -> Worker:
-    """A worker that finds every batch due at once (no age or interval wait)."""
-    return Worker(
-        client,
-        store,
-        WorkerConfig(
-            interval=timedelta(0),
-            min_age=timedelta(0),
-            concurrency=concurrency,
-            lease=timedelta(minutes=5),
-            worker_id=worker_id,
-        ),
-    )
-
-
-async def submit_batches(
-    client: BatchClient,
-    store: Store,
-    database_url: str,
-    batches: int,
-    per_batch: int,
-    *,
-    metadata: dict[str, str] | None = None,
-    url_prefix: str = "https://img.example.test/red-fox",
-    user_id: str | None = None,
-) -> tuple[list[str], list[str]]:
-    """Insert ``batches * per_batch`` assets and submit them, ``per_batch`` per batch."""
-    ids = insert_assets(database_url, batches * per_batch, url_prefix=url_prefix, user_id=user_id)
-    assets = await store.assets_by_ids(ids)
-    result = await submit_assets(client, store, assets, metadata=metadata, per_batch=per_batch)
-    assert len(result.batches) == batches
-    return [b.id for b in result.batches], ids
+__all__ = ["Ledger", "fast_worker", "ledger", "submit_batches", "unapplied_batches"]
 
 
 @dataclass(frozen=True)
@@ -96,25 +58,7 @@ class Ledger:
 
 
 def ledger(database_url: str, ids: Sequence[str]) -> Ledger:
-    rows = fetch_all(
-        database_url,
-        "select asset_id::text, count(*) from public.asset_results "
-        "where asset_id = any(%s::uuid[]) group by asset_id",
-        (list(ids),),
-    )
-    history = dict.fromkeys(ids, 0)
-    history.update({r[0]: int(r[1]) for r in rows})
-    state_rows = fetch_all(
-        database_url,
-        "select id::text, image_url, auto_tag_status, tags, auto_tag_error, openai_batch_id "
-        "from public.assets where id = any(%s::uuid[])",
-        (list(ids),),
-    )
-    states = {
-        r[0]: {"url": r[1], "status": r[2], "tags": r[3], "error": r[4], "batch": r[5]}
-        for r in state_rows
-    }
-    return Ledger(history, states)
+    return Ledger(history_counts(database_url, ids), asset_states(database_url, ids))
 
 
 def unapplied_batches(database_url: str, batch_ids: Sequence[str]) -> list[str]:

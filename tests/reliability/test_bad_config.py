@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import cli_env
 from tests.fixtures.sim import LiveSim
+from tests.helpers.cli import cli_env
 
 PROCESS_TIMEOUT = 120.0
 

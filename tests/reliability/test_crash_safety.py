@@ -15,17 +15,13 @@ import asyncio
 import json
 import random
 import signal
-import sys
 from pathlib import Path
 
 import psycopg
 
-from batchmon.engine.submit import submit_assets
-from batchmon.openai_batches import BatchClient
-from batchmon.store.postgres import PostgresStore
-from tests.cli.conftest import cli_env
-from tests.fixtures.postgres import insert_assets
 from tests.fixtures.sim import LiveSim
+from tests.helpers.cli import cli_env, spawn_batchmon
+from tests.helpers.engine import submit_over_loopback
 from tests.reliability.helpers import ledger, unapplied_batches
 from tests.reliability.sizes import size
 
@@ -37,33 +33,19 @@ WORKER_ARGS = ("worker", "--once", "--min-age", "0s", "--interval", "0s", "--wor
 
 
 async def _spawn(database_url: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "batchmon",
-        *WORKER_ARGS,
-        "--database-url",
-        database_url,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    return await spawn_batchmon(*WORKER_ARGS, "--database-url", database_url, env=env)
 
 
 async def _round_of_batches(live_sim: LiveSim, database_url: str) -> tuple[list[str], list[str]]:
-    ids = insert_assets(
-        database_url, BATCHES_PER_ROUND * ASSETS_PER_BATCH, url_prefix="https://img.test/owl"
+    batch_ids, ids = await submit_over_loopback(
+        live_sim,
+        database_url,
+        BATCHES_PER_ROUND,
+        ASSETS_PER_BATCH,
+        url_prefix="https://img.test/owl",
     )
-    async with BatchClient(api_key=live_sim.api_key, base_url=live_sim.base_url) as client:
-        store = await PostgresStore.open(database_url)
-        try:
-            result = await submit_assets(
-                client, store, await store.assets_by_ids(ids), per_batch=ASSETS_PER_BATCH
-            )
-        finally:
-            await store.close()
     live_sim.simulator.advance(3600)
-    return [b.id for b in result.batches], ids
+    return batch_ids, ids
 
 
 def _is_apply_note(payload: str) -> bool:

@@ -25,7 +25,8 @@ from batchmon.sim import Fault, FaultConfig, Simulator, create_app
 from batchmon.sim.rules import request_fails
 from batchmon.store.postgres import PostgresStore
 from tests.fixtures.postgres import insert_assets
-from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY
+from tests.fixtures.sim import ASGI_BASE_URL
+from tests.helpers.clients import sim_batch_client
 from tests.reliability.faults import LoseResponses, bad_day
 from tests.reliability.helpers import fast_worker, ledger, submit_batches, unapplied_batches
 from tests.reliability.sizes import size
@@ -109,9 +110,7 @@ def lossy_app(simulator: Simulator) -> LoseResponses:
 @pytest.fixture
 async def lossy_client(lossy_app: LoseResponses) -> AsyncIterator[BatchClient]:
     http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=lossy_app), base_url=ASGI_BASE_URL)
-    client = BatchClient(
-        api_key=SIM_API_KEY, base_url=f"{ASGI_BASE_URL}/v1", http_client=http, max_retries=0
-    )
+    client = sim_batch_client(http, max_retries=0)
     try:
         yield client
     finally:

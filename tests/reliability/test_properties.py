@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from openai.types import Batch
@@ -11,6 +9,7 @@ from openai.types import Batch
 from batchmon.core.diff import EventKind, diff
 from batchmon.core.results import ResultParser
 from batchmon.core.status import TERMINAL_STATUSES
+from tests.helpers.batches import bare_batch
 from tests.reliability.strategies import raw_lines
 
 KNOWN = ["a1", "a2", "a3"]
@@ -60,17 +59,14 @@ def test_str_and_bytes_lines_agree(lines: list[bytes]) -> None:
 
 
 def _batch(status: str, completed: int, failed: int) -> Batch:
-    body: dict[str, Any] = {
-        "id": "batch_p",
-        "object": "batch",
-        "endpoint": "/v1/chat/completions",
-        "input_file_id": "file-in",
-        "completion_window": "24h",
-        "status": status,
-        "created_at": 1_767_225_600,
-        "request_counts": {"total": 100, "completed": completed, "failed": failed},
-    }
-    return Batch.model_validate(body)
+    return bare_batch(
+        status,
+        batch_id="batch_p",
+        total=100,
+        completed=completed,
+        failed=failed,
+        created_at=1_767_225_600,
+    )
 
 
 batches = st.builds(_batch, st.sampled_from(STATUSES), st.integers(0, 100), st.integers(0, 100))

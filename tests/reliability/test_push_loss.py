@@ -36,8 +36,8 @@ from batchmon.store.supabase_feed import RESYNC_POSTGRES_READY, FeedOptions
 from batchmon.ui.batch_list import BatchList, batch_from_row
 from batchmon.ui.notifications import Notice, NotificationCenter
 from tests.fixtures.postgres import PgServer, insert_assets, openai_batch
+from tests.helpers.supabase import PASSWORD, StoreFactory, Users
 from tests.reliability.helpers import ledger, submit_batches
-from tests.supabase.conftest import PASSWORD, StoreFactory, Users
 from tests.supabase_gateway import Gateway
 
 BATCHES = 30

@@ -19,7 +19,7 @@ import pytest
 from batchmon.store.protocol import PermissionDenied, ResultRow, StoreError
 from batchmon.store.supabase import SupabaseStore
 from tests.fixtures.postgres import as_user, fetch_all, insert_assets, openai_batch
-from tests.supabase.conftest import StoreFactory, Users
+from tests.helpers.supabase import StoreFactory, Users
 
 ALICE = str(uuid.uuid4())
 BOB = str(uuid.uuid4())

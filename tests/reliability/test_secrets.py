@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,10 +12,10 @@ from batchmon.cli import build_parser
 from batchmon.config import SECRET_FIELDS, Settings, save_settings
 from batchmon.store.protocol import StoreError
 from batchmon.store.supabase import SupabaseStore
-from tests.cli.conftest import cli_env
 from tests.fixtures.sim import LiveSim
+from tests.helpers.cli import cli_env, spawn_batchmon
+from tests.helpers.supabase import StoreFactory
 from tests.reliability.helpers import submit_batches
-from tests.supabase.conftest import StoreFactory
 from tests.supabase_gateway import Gateway
 
 PROCESS_TIMEOUT = 120.0
@@ -24,15 +23,7 @@ DB_PASSWORD = "pg-secret-5f1e"
 
 
 async def _run(*argv: str, env: dict[str, str]) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "batchmon",
-        *argv,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await spawn_batchmon(*argv, env=env)
     out, err = await asyncio.wait_for(proc.communicate(), PROCESS_TIMEOUT)
     assert proc.returncode is not None
     return proc.returncode, out.decode(errors="replace") + err.decode(errors="replace")

@@ -14,7 +14,7 @@ from batchmon.openai_batches import BatchClient
 from batchmon.sim import Simulator
 from batchmon.store.supabase import SupabaseStore
 from tests.fixtures.postgres import execute, insert_assets
-from tests.supabase.conftest import Users
+from tests.helpers.supabase import Users
 
 
 def _sim_batch(simulator: Simulator, asset_ids: list[str]) -> str:

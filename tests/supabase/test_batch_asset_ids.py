@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from batchmon.store.supabase import SupabaseStore
 from tests.fixtures.postgres import insert_assets
-from tests.supabase.conftest import Users
+from tests.helpers.supabase import Users
 
 
 async def test_each_user_gets_every_id_of_their_own_batch_only(

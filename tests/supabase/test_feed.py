@@ -13,7 +13,7 @@ from batchmon.store.protocol import Change
 from batchmon.store.supabase import SupabaseStore
 from batchmon.store.supabase_feed import ChangeQueue, FeedOptions
 from tests.fixtures.postgres import insert_assets, openai_batch
-from tests.supabase.conftest import PASSWORD, StoreFactory, Users
+from tests.helpers.supabase import PASSWORD, StoreFactory, Users
 from tests.supabase.helpers import batch_status, is_live, wait_for_change
 from tests.supabase_gateway import Gateway
 

@@ -18,7 +18,7 @@ from batchmon.store.protocol import (
 )
 from batchmon.store.supabase import SupabaseStore
 from tests.fixtures.postgres import fetch_all, insert_assets, openai_batch
-from tests.supabase.conftest import StoreFactory, Users
+from tests.helpers.supabase import StoreFactory, Users
 from tests.supabase_gateway import Gateway
 
 NOW = timedelta(0)
@@ -93,7 +93,7 @@ async def test_a_user_cannot_retry_another_users_batch(
 async def test_results_are_applied_in_chunks_and_idempotently(
     open_store: StoreFactory, users: Users, gateway: Gateway, database_url: str
 ) -> None:
-    from tests.supabase.conftest import PASSWORD
+    from tests.helpers.supabase import PASSWORD
 
     store = await open_store(chunk_rows=2)
     await store.sign_in(users.alice.email, PASSWORD)

@@ -13,8 +13,9 @@ from batchmon.store.supabase_session import (
     api_key_role,
     check_desktop_key,
 )
+from tests.fixtures.keyring import MemoryKeyring
 from tests.fixtures.postgres import insert_assets, openai_batch
-from tests.supabase.conftest import PASSWORD, MemoryKeyring, StoreFactory, Users
+from tests.helpers.supabase import PASSWORD, StoreFactory, Users
 from tests.supabase.helpers import batch_status, is_live, wait_for_change
 from tests.supabase_gateway import Gateway
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from batchmon.store.protocol import BatchRow
 from batchmon.ui.batch_list import BatchItem, BatchList, Column, batch_from_row, changed_columns
-from tests.ui.factories import T0, make_batch
+from tests.helpers.batches import T0, make_batch
 
 
 class Recorder:

@@ -12,7 +12,7 @@ from PySide6.QtTest import QAbstractItemModelTester
 from batchmon.ui.batch_list import BatchList, Column
 from batchmon.ui.filter_proxy import BatchFilterProxy
 from batchmon.ui.table_model import BatchTableModel
-from tests.ui.factories import make_batch
+from tests.helpers.batches import make_batch
 
 Fatal = QAbstractItemModelTester.FailureReportingMode.Fatal
 

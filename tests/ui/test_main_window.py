@@ -7,58 +7,23 @@ are futures on signals; simulated time moves only when the test advances it.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import httpx2
-from PySide6.QtCore import Qt, SignalInstance
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from batchmon.config import Settings
-from batchmon.engine.submit import submit_assets
 from batchmon.openai_batches import BatchClient
 from batchmon.sim import Simulator
 from batchmon.store.postgres import PostgresStore
 from batchmon.ui.actions import Action
 from batchmon.ui.app import Desktop
-from tests.fixtures.postgres import insert_assets
-from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY
-
-TIMEOUT = 20.0
-
-
-async def until(signal: SignalInstance, condition: Callable[[], bool]) -> None:
-    """Wait (on the running loop) until ``condition`` holds, re-checking on each ``signal``."""
-    while not condition():
-        fired: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        def on_signal(*_: Any, fut: asyncio.Future[None] = fired) -> None:
-            if not fut.done():
-                fut.set_result(None)
-
-        signal.connect(on_signal)
-        try:
-            await asyncio.wait_for(fired, TIMEOUT)
-        finally:
-            signal.disconnect(on_signal)
-
-
-async def next_emit(signal: SignalInstance, accept: Callable[..., bool] = lambda *a: True) -> Any:
-    """The arguments of the next emission of ``signal`` that ``accept`` takes."""
-    fut: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
-
-    def on_signal(*args: Any) -> None:
-        if not fut.done() and accept(*args):
-            fut.set_result(args)
-
-    signal.connect(on_signal)
-    try:
-        return await asyncio.wait_for(fut, TIMEOUT)
-    finally:
-        signal.disconnect(on_signal)
+from tests.helpers.clients import sim_batch_client
+from tests.helpers.engine import submit_new
+from tests.helpers.qt import next_emit, until
 
 
 @dataclass
@@ -84,9 +49,7 @@ async def running_desktop(
         return True
 
     store = await PostgresStore.open(database_url)
-    client = BatchClient(
-        api_key=SIM_API_KEY, base_url=f"{ASGI_BASE_URL}/v1", http_client=http_client
-    )
+    client = sim_batch_client(http_client)
     desktop = Desktop(
         Settings(poll_interval=0.05, poll_limit=600.0),
         confirm=confirm,
@@ -105,9 +68,7 @@ async def running_desktop(
 async def submit(
     client: BatchClient, store: PostgresStore, database_url: str, count: int, **meta: str
 ) -> tuple[str, list[str]]:
-    ids = insert_assets(database_url, count, url_prefix="https://img.example.test/red-fox")
-    result = await submit_assets(client, store, await store.assets_by_ids(ids), metadata=meta)
-    return result.batches[0].id, ids
+    return await submit_new(client, store, database_url, count, metadata=meta)
 
 
 async def test_retry_button_resubmits_failed_requests_and_updates_the_row(

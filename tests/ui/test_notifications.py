@@ -20,20 +20,13 @@ from batchmon.ui.notifications import (
     choose_notifier,
     make_notice,
 )
-from tests.ui.factories import make_batch
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.helpers.batches import make_batch
+from tests.helpers.clock import Clock
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(5000.0)
 
 
 @pytest.fixture

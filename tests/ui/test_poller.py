@@ -11,25 +11,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QObject
 
 from batchmon.core.backoff import Backoff
 from batchmon.engine.sync import SyncResult
 from batchmon.ui.poller import Poller, PollState, has_unfinished_batches
-from tests.ui.factories import make_batch
-
-TIMEOUT = 5.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.helpers.batches import make_batch
+from tests.helpers.clock import Clock
+from tests.helpers.qt import next_emit
 
 
 class FakeApiError(Exception):
@@ -60,23 +48,6 @@ class Sync:
             return SyncResult(events=[], batches={"b": make_batch("b", status)}, requests=1)
         finally:
             self.running -= 1
-
-
-async def next_emit(signal: Any, wait: float = TIMEOUT) -> tuple[Any, ...]:
-    """Await the next emission of a Qt signal (never qtbot.waitSignal in async tests)."""
-    future: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
-
-    def slot(*args: Any) -> None:
-        if not future.done():
-            future.set_result(args)
-
-    # Disconnect through the connection handle: PySide6 6.12's signal.disconnect(slot)
-    # (and single-shot connections) corrupt the refcount of a bool and crash later.
-    connection = signal.connect(slot)
-    try:
-        return await asyncio.wait_for(future, wait)
-    finally:
-        QObject.disconnect(connection)
 
 
 async def until_state(poller: Poller, state: PollState) -> None:

@@ -28,17 +28,10 @@ from batchmon.ui.table_model import (
     StatusRole,
     format_duration,
 )
-from tests.ui.factories import T0, make_batch
+from tests.helpers.batches import T0, make_batch
+from tests.helpers.clock import Clock
 
 Fatal = QAbstractItemModelTester.FailureReportingMode.Fatal
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

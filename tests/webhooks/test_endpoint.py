@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 
 from batchmon.sim.webhooks import event_body, new_secret, signed_headers
 from batchmon.webhooks import WebhookVerifier, create_webhook_app
-from tests.webhooks.conftest import HOOK_BASE_URL, receiver_of
+from tests.helpers.webhooks import HOOK_BASE_URL, receiver_of
 
 PATH = "/webhooks/openai"
 

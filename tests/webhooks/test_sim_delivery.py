@@ -27,8 +27,8 @@ from batchmon.sim import ManualClock, Simulator, WebhookEndpoint, create_app
 from batchmon.sim.serve import add_arguments, build_simulator
 from batchmon.sim.webhooks import DEFAULT_BACKOFF, WebhookConfigError, new_secret
 from tests.fixtures.sim import SIM_API_KEY
+from tests.helpers.webhooks import LoopbackPort
 from tests.sim.helpers import schema_for, spec, tagging_file, upload_and_create
-from tests.webhooks.conftest import LoopbackPort
 
 URL = "http://endpoint.test/hook"
 BATCH_EVENT_TYPES = (

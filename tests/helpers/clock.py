@@ -1,0 +1,16 @@
+"""A controllable time source, so tests move time instead of waiting for it."""
+
+from __future__ import annotations
+
+
+class Clock:
+    """Call it for the time in seconds; ``advance`` moves it."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
