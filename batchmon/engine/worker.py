@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 Now = Callable[[], datetime]
 
+MAX_PASS_BACKOFF = timedelta(minutes=15)
+"""The longest extra wait after failed passes in a row."""
+
 
 def default_worker_id() -> str:
     """Host and pid: unique among live workers, readable in the poll-run log."""
@@ -81,6 +84,7 @@ class Worker:
         self._sync = BatchSync(client, store)
         self._applier = BatchApplier(client, store)
         self._stop = asyncio.Event()
+        self._failed_passes = 0
 
     @property
     def stopping(self) -> bool:
@@ -102,8 +106,28 @@ class Worker:
             await self.run_once()
             await self.wait_stop(self.config.interval.total_seconds())
 
+    def pass_backoff(self) -> timedelta:
+        """Extra wait before the next pass: doubles with each failed pass in a row.
+
+        A server answering garbage or a database that is down is not helped by asking
+        again every interval; a clean pass resets it.
+        """
+        if self._failed_passes == 0:
+            return timedelta(0)
+        extra = self.config.interval * 2 ** min(self._failed_passes - 1, 16)
+        return min(extra, MAX_PASS_BACKOFF)
+
     async def run_once(self) -> PassReport:
-        """One pass over every due batch; always records a poll run."""
+        """One pass over every due batch; always records a poll run, never raises.
+
+        Whatever the API or the database answers, the error is recorded in the poll run
+        and the next pass backs off (see :meth:`pass_backoff`); only cancellation ends it.
+        """
+        backoff = self.pass_backoff().total_seconds()
+        if backoff > 0:
+            log.info("backing off %.0f s after %d failed pass(es)", backoff, self._failed_passes)
+            if await self.wait_stop(backoff):
+                return self._stopped_report()
         started = self._now()
         report = PassReport(run=PollRun(started, None, 0, 0, 0, worker_id=self.config.worker_id))
         held: set[str] = set()
@@ -132,9 +156,18 @@ class Worker:
         except (BatchApiError, StoreError) as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.error("poll pass failed: %s", error)
+        except Exception as exc:  # a defect must not end a long-running worker
+            error = f"unexpected {type(exc).__name__}: {exc}"
+            log.exception("poll pass failed unexpectedly")
         finally:
             await asyncio.shield(self._finish(report, started, held, seen, error))
+        # Only a pass that failed as a whole backs off; one batch's trouble has its own.
+        self._failed_passes = self._failed_passes + 1 if error is not None else 0
         return report
+
+    def _stopped_report(self) -> PassReport:
+        now = self._now()
+        return PassReport(run=PollRun(now, now, 0, 0, 0, worker_id=self.config.worker_id))
 
     async def _process(self, ids: list[str], report: PassReport) -> None:
         result = await self._sync.check(ids)
@@ -158,6 +191,10 @@ class Worker:
                 except (BatchApiError, StoreError) as exc:
                     report.errors[batch.id] = f"{type(exc).__name__}: {exc}"
                     log.error("applying %s failed: %s", batch.id, exc)
+                    return
+                except Exception as exc:  # one batch's defect must not stop the others
+                    report.errors[batch.id] = f"unexpected {type(exc).__name__}: {exc}"
+                    log.exception("applying %s failed unexpectedly", batch.id)
                     return
                 report.applied.append(applied)
 

@@ -10,6 +10,7 @@ from .errors import (
     BatchNotFound,
     FileDownloadIncomplete,
     FileNotFound,
+    MalformedResponse,
     RateLimited,
 )
 
@@ -24,6 +25,7 @@ __all__ = [
     "BatchNotFound",
     "FileDownloadIncomplete",
     "FileNotFound",
+    "MalformedResponse",
     "RateLimited",
     "StatusReport",
 ]

@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeVar, cast
 
 import httpx2
 import openai
+from openai.pagination import AsyncCursorPage as AsyncPage
 from openai.types import Batch, FileObject
 
 from .errors import (
@@ -28,11 +29,13 @@ from .errors import (
     BatchNotFound,
     FileDownloadIncomplete,
     FileNotFound,
+    MalformedResponse,
     RateLimited,
     from_openai_error,
     from_transport_error,
 )
 from .lines import LineSplitter
+from .shapes import checked_batch, checked_file, checked_page
 
 __all__ = ["PAGE_SIZE", "BatchClient", "StatusReport"]
 
@@ -40,6 +43,7 @@ PAGE_SIZE = 100
 """The largest ``limit`` ``GET /batches`` accepts: one page answers for 100 batches."""
 
 _T = TypeVar("_T")
+_P = TypeVar("_P", bound=AsyncPage[Batch])
 _MAX_CREATE_WAIT = 120.0
 
 
@@ -193,6 +197,12 @@ class BatchClient:
             raise from_openai_error(err, what=what, not_found=not_found) from err
         except OSError as err:  # a transport that lets socket errors through unwrapped
             raise ApiUnreachable(f"{what}: the connection failed ({type(err).__name__})") from err
+        except (ValueError, TypeError, AttributeError, KeyError) as err:
+            # The SDK parsing a 200 that is not the API's JSON: an HTML page becomes a
+            # str, broken JSON a JSONDecodeError, a wrong shape a TypeError later on.
+            raise MalformedResponse(
+                f"{what}: the answer was not the API's JSON ({type(err).__name__})"
+            ) from err
 
     # -- batches ------------------------------------------------------------------------
 
@@ -200,8 +210,8 @@ class BatchClient:
         """One batch by id; :class:`BatchNotFound` if OpenAI does not know it."""
         if not batch_id:
             raise BatchNotFound("An empty batch id was given", hint="Pass a batch id (batch_...).")
-        batch = await self._call(f"retrieve batch {batch_id}", self._sdk.batches.retrieve(batch_id))
-        return batch
+        what = f"retrieve batch {batch_id}"
+        return checked_batch(await self._call(what, self._sdk.batches.retrieve(batch_id)), what)
 
     async def statuses(
         self,
@@ -238,7 +248,7 @@ class BatchClient:
     async def _scan_pages(self, wanted: list[str], floors: Mapping[str, int]) -> _Scan:
         scan = _Scan(remaining=set(wanted))
         page_budget = math.ceil(len(wanted) / PAGE_SIZE) + 1
-        page = await self._call("list batches", self._sdk.batches.list(limit=PAGE_SIZE))
+        page = await self._list_page(self._sdk.batches.list(limit=PAGE_SIZE))
         while True:
             scan.pages += 1
             for batch in page.data:
@@ -258,7 +268,11 @@ class BatchClient:
             # Another page costs a request; retrieving one id costs one too, for sure.
             if len(could_follow) < 2 or scan.pages >= page_budget:
                 return scan
-            page = await self._call("list batches", page.get_next_page())
+            page = await self._list_page(page.get_next_page())
+
+    async def _list_page(self, awaitable: Awaitable[_P]) -> _P:
+        """One ``GET /batches`` page, refused unless it is a list of batch objects."""
+        return checked_page(await self._call("list batches", awaitable), "list batches")
 
     async def _retrieve_many(self, ids: list[str]) -> tuple[dict[str, Batch], set[str]]:
         found: dict[str, Batch] = {}
@@ -301,7 +315,7 @@ class BatchClient:
         it to the batch created from that upload: after a lost create answer, the
         caller's own batch, not another process's with the same token.
         """
-        page = await self._call("list batches", self._sdk.batches.list(limit=PAGE_SIZE))
+        page = await self._list_page(self._sdk.batches.list(limit=PAGE_SIZE))
         while True:
             for batch in page.data:
                 if created_after is not None and batch.created_at < created_after:
@@ -314,7 +328,7 @@ class BatchClient:
                     return batch
             if not page.data or not page.has_next_page():
                 return None
-            page = await self._call("list batches", page.get_next_page())
+            page = await self._list_page(page.get_next_page())
 
     async def create_batch(
         self,
@@ -333,7 +347,7 @@ class BatchClient:
         meta: dict[str, str] | openai.Omit = dict(metadata) if metadata else openai.omit
         for attempt in range(self._max_retries + 1):
             try:
-                return await self._call(
+                created = await self._call(
                     what,
                     self._sdk_no_retry.batches.create(
                         input_file_id=input_file_id,
@@ -342,6 +356,7 @@ class BatchClient:
                         metadata=meta,
                     ),
                 )
+                return checked_batch(created, what)
             except RateLimited as err:
                 wait = err.retry_after if err.retry_after is not None else 0.5 * 2**attempt
                 if attempt >= self._max_retries or wait > _MAX_CREATE_WAIT:
@@ -351,16 +366,19 @@ class BatchClient:
 
     async def cancel(self, batch_id: str) -> Batch:
         """Ask OpenAI to cancel; the batch passes through ``cancelling`` to ``cancelled``."""
-        return await self._call(f"cancel batch {batch_id}", self._sdk.batches.cancel(batch_id))
+        what = f"cancel batch {batch_id}"
+        return checked_batch(await self._call(what, self._sdk.batches.cancel(batch_id)), what)
 
     # -- files --------------------------------------------------------------------------
 
     async def upload_jsonl(self, data: bytes, *, filename: str = "batch.jsonl") -> FileObject:
         """Upload a batch input file (``purpose="batch"``)."""
-        return await self._call(
-            f"upload {filename}",
+        what = f"upload {filename}"
+        uploaded = await self._call(
+            what,
             self._sdk.files.create(file=(filename, data, "application/jsonl"), purpose="batch"),
         )
+        return checked_file(uploaded, what)
 
     async def file_exists(self, file_id: str) -> bool:
         """Whether the file can still be read (batch files expire)."""
@@ -393,6 +411,10 @@ class BatchClient:
             async with self._sdk.files.with_streaming_response.content(file_id) as response:
                 started = True
                 raw = response.http_response
+                if _is_html(raw.headers):
+                    raise MalformedResponse(
+                        f"{what}: the answer was an HTML page, not the file's JSON lines"
+                    )
                 declared = _content_length(raw.headers)
                 async for chunk in raw.aiter_bytes():
                     for line in splitter.feed(chunk):
@@ -439,6 +461,11 @@ def _content_length(headers: httpx2.Headers) -> int | None:
     if raw is None or not raw.strip().isdigit():
         return None
     return int(raw)
+
+
+def _is_html(headers: httpx2.Headers) -> bool:
+    """A file download answered by a web page (a proxy's, a portal's), not by OpenAI."""
+    return headers.get("content-type", "").split(";")[0].strip().lower() == "text/html"
 
 
 def _first_api_error(group: BaseExceptionGroup[BaseException]) -> BatchApiError | None:

@@ -24,6 +24,7 @@ __all__ = [
     "BatchNotFound",
     "FileDownloadIncomplete",
     "FileNotFound",
+    "MalformedResponse",
     "RateLimited",
     "from_openai_error",
     "from_transport_error",
@@ -115,6 +116,19 @@ class FileDownloadIncomplete(ApiUnreachable):
     default_hint = (
         "The download was cut off before the end; nothing partial was used. "
         "It is retried on the next poll."
+    )
+
+
+class MalformedResponse(BatchApiError):
+    """A 2xx answer that is not what the API sends: HTML, broken JSON, a wrong shape.
+
+    Proxies, captive portals and a wrong base URL answer 200 with pages of their own;
+    nothing from such an answer is used.
+    """
+
+    default_hint = (
+        "Something between batchmon and OpenAI answered instead of the API (check the "
+        "base URL and any proxy); batchmon tries again on the next poll."
     )
 
 
