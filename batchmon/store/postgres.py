@@ -29,6 +29,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from batchmon.core.backoff import Backoff
 from batchmon.store.copy_text import copy_lines
 from batchmon.store.errors import MIGRATE_HINT, connect_error, redact, translate
+from batchmon.store.paging import ALL_ROWS, PAGE_ROWS, Cursor, chunks, read_pages
 from batchmon.store.protocol import (
     ApplyCounts,
     AssetRow,
@@ -141,12 +142,24 @@ class PostgresStore:
         return next(iter(rows[0].values())) if rows else None
 
     async def pending_batches(self) -> list[PendingBatch]:
-        rows = await self._rows("select * from public.pending_batches()")
-        return [PendingBatch(r["batch_id"], r["asset_count"], r["oldest_asset_at"]) for r in rows]
+        async def page(after: Cursor | None, size: int) -> list[PendingBatch]:
+            rows = await self._rows(
+                "select * from public.pending_batches(%s, %s, %s)", (size, *(after or (None, None)))
+            )
+            return [
+                PendingBatch(r["batch_id"], r["asset_count"], r["oldest_asset_at"]) for r in rows
+            ]
+
+        return await read_pages(page, lambda p: (p.oldest_asset_at, p.batch_id), ALL_ROWS)
 
     async def list_batches(self, *, limit: int = 10_000) -> list[BatchRow]:
-        rows = await self._rows("select * from public.list_batches(%s)", (limit,))
-        return [_batch_row(r) for r in rows]
+        async def page(after: Cursor | None, size: int) -> list[BatchRow]:
+            rows = await self._rows(
+                "select * from public.list_batches(%s, %s, %s)", (size, *(after or (None, None)))
+            )
+            return [_batch_row(r) for r in rows]
+
+        return await read_pages(page, lambda b: (b.created_at, b.id), limit)
 
     async def get_batch(self, batch_id: str) -> BatchRow | None:
         rows = await self._rows("select * from public.get_batch(%s)", (batch_id,))
@@ -190,7 +203,7 @@ class PostgresStore:
         total = ApplyCounts()
         applying: asyncio.Task[ApplyCounts] | None = None
         try:
-            async for chunk in _chunks(rows, self._chunk_size):
+            async for chunk in chunks(rows, self._chunk_size):
                 try:
                     staged = await self._stage(chunk, batch_id)
                 except BaseException:
@@ -271,8 +284,14 @@ class PostgresStore:
         return _counts(rows[0])
 
     async def batch_assets(self, batch_id: str, *, limit: int = 100_000) -> list[AssetRow]:
-        rows = await self._rows("select * from public.batch_assets(%s, %s)", (batch_id, limit))
-        return [AssetRow(**r) for r in rows]
+        async def page(after: Cursor | None, size: int) -> list[AssetRow]:
+            rows = await self._rows(
+                "select * from public.batch_assets(%s, %s, %s, %s)",
+                (batch_id, size, *(after or (None, None))),
+            )
+            return [AssetRow(**r) for r in rows]
+
+        return await read_pages(page, lambda a: (a.created_at, a.id), limit)
 
     async def batch_asset_ids(self, batch_id: str) -> list[str]:
         async with self._cursor() as cur:
@@ -281,10 +300,11 @@ class PostgresStore:
         return list(next(iter(row.values())) or []) if row else []
 
     async def assets_by_ids(self, asset_ids: Sequence[str]) -> list[AssetRow]:
-        if not asset_ids:
-            return []
-        rows = await self._rows("select * from public.assets_by_ids(%s)", (list(asset_ids),))
-        return [AssetRow(**r) for r in rows]
+        found: list[AssetRow] = []
+        async for ids in chunks(asset_ids, PAGE_ROWS):
+            rows = await self._rows("select * from public.assets_by_ids(%s)", (ids,))
+            found.extend(AssetRow(**r) for r in rows)
+        return found
 
     async def mark_submitted(self, batch: Mapping[str, Any], asset_ids: Sequence[str]) -> int:
         payload = Jsonb(dict(batch), dumps=_dumps)
@@ -322,8 +342,14 @@ class PostgresStore:
         )
 
     async def recent_poll_runs(self, *, limit: int = 20) -> list[PollRun]:
-        rows = await self._rows("select * from public.recent_poll_runs(%s)", (limit,))
-        return [PollRun(**r) for r in rows]
+        async def page(before: Cursor | None, size: int) -> list[PollRun]:
+            rows = await self._rows(
+                "select * from public.recent_poll_runs(%s, %s, %s)",
+                (size, *(before or (None, None))),
+            )
+            return [PollRun(**r) for r in rows]
+
+        return await read_pages(page, lambda r: (r.started_at, r.id), limit)
 
     # -- push --------------------------------------------------------------------------
 
@@ -414,26 +440,6 @@ async def _check_reachable_and_migrated(conninfo: str, connect_timeout: float) -
         raise StoreError(
             f"the batchmon schema is not installed in {redact(conninfo)}: {MIGRATE_HINT}"
         )
-
-
-async def _chunks(
-    rows: AsyncIterable[ResultRow] | Iterable[ResultRow], size: int
-) -> AsyncIterator[list[ResultRow]]:
-    chunk: list[ResultRow] = []
-    if isinstance(rows, AsyncIterable):
-        async for row in rows:
-            chunk.append(row)
-            if len(chunk) >= size:
-                yield chunk
-                chunk = []
-    else:
-        for row in rows:
-            chunk.append(row)
-            if len(chunk) >= size:
-                yield chunk
-                chunk = []
-    if chunk:
-        yield chunk
 
 
 def _counts(row: Mapping[str, Any] | None) -> ApplyCounts:

@@ -9,7 +9,6 @@ functions :class:`~batchmon.store.postgres.PostgresStore` runs, through PostgRES
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from datetime import timedelta
@@ -23,6 +22,7 @@ from supabase_auth import AsyncSupportedStorage
 from supabase_auth.errors import AuthApiError, AuthError
 
 from batchmon.store.copy_text import storable
+from batchmon.store.paging import ALL_ROWS, PAGE_ROWS, Cursor, chunks, read_pages
 from batchmon.store.protocol import (
     ApplyCounts,
     AssetRow,
@@ -74,24 +74,6 @@ def translate_api_error(exc: APIError, *, batch_id: str | None = None) -> StoreE
     hint = f" ({exc.hint})" if exc.hint else ""
     label = f"Supabase error {code}" if code else "Supabase error"
     return StoreError(f"{label}: {message}{hint}")
-
-
-async def _chunks(
-    rows: AsyncIterable[ResultRow] | Iterable[ResultRow], size: int
-) -> AsyncIterator[list[ResultRow]]:
-    if isinstance(rows, AsyncIterable):
-        chunk: list[ResultRow] = []
-        async for row in rows:
-            chunk.append(row)
-            if len(chunk) >= size:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
-        return
-    iterator = iter(rows)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
 
 
 class SupabaseStore:
@@ -225,10 +207,20 @@ class SupabaseStore:
     # -- the Store protocol --
 
     async def pending_batches(self) -> list[PendingBatch]:
-        return rows_to(PendingBatch, await self._rpc("pending_batches", {}))
+        async def page(after: Cursor | None, size: int) -> list[PendingBatch]:
+            oldest, batch = after or (None, None)
+            params = {"p_limit": size, "p_after_oldest": oldest, "p_after_batch": batch}
+            return rows_to(PendingBatch, await self._rpc("pending_batches", params))
+
+        return await read_pages(page, lambda p: (p.oldest_asset_at, p.batch_id), ALL_ROWS)
 
     async def list_batches(self, *, limit: int = 10_000) -> list[BatchRow]:
-        return rows_to(BatchRow, await self._rpc("list_batches", {"p_limit": limit}))
+        async def page(after: Cursor | None, size: int) -> list[BatchRow]:
+            created, batch = after or (None, None)
+            params = {"p_limit": size, "p_after_created_at": created, "p_after_id": batch}
+            return rows_to(BatchRow, await self._rpc("list_batches", params))
+
+        return await read_pages(page, lambda b: (b.created_at, b.id), limit)
 
     async def get_batch(self, batch_id: str) -> BatchRow | None:
         rows = rows_to(BatchRow, await self._rpc("get_batch", {"p_batch": batch_id}))
@@ -256,7 +248,9 @@ class SupabaseStore:
                 "p_min_age": _seconds(min_age),
                 "p_interval": _seconds(interval),
                 "p_lease": _seconds(lease),
-                "p_limit": limit,
+                # PostgREST returns at most db-max-rows of a set: claim no more than that,
+                # or the rest would stay claimed, unreported, until their lease ran out.
+                "p_limit": min(limit, PAGE_ROWS),
             },
         )
         return [str(x) for x in data or []]
@@ -272,7 +266,7 @@ class SupabaseStore:
         self, batch_id: str, rows: AsyncIterable[ResultRow] | Iterable[ResultRow]
     ) -> ApplyCounts:
         total = ApplyCounts()
-        async for chunk in _chunks(rows, self.chunk_rows):
+        async for chunk in chunks(rows, self.chunk_rows):
             payload = [
                 {
                     "asset_id": r.asset_id,
@@ -308,18 +302,27 @@ class SupabaseStore:
         return rows[0] if rows else ApplyCounts()
 
     async def batch_assets(self, batch_id: str, *, limit: int = 100_000) -> list[AssetRow]:
-        return rows_to(
-            AssetRow, await self._rpc("batch_assets", {"p_batch": batch_id, "p_limit": limit})
-        )
+        async def page(after: Cursor | None, size: int) -> list[AssetRow]:
+            created, asset = after or (None, None)
+            params = {
+                "p_batch": batch_id,
+                "p_limit": size,
+                "p_after_created_at": created,
+                "p_after_id": asset,
+            }
+            return rows_to(AssetRow, await self._rpc("batch_assets", params))
+
+        return await read_pages(page, lambda a: (a.created_at, a.id), limit)
 
     async def batch_asset_ids(self, batch_id: str) -> list[str]:
         data = await self._rpc("batch_asset_ids", {"p_batch": batch_id}, batch_id=batch_id)
         return [str(x) for x in data or []]
 
     async def assets_by_ids(self, asset_ids: Sequence[str]) -> list[AssetRow]:
-        if not asset_ids:
-            return []
-        return rows_to(AssetRow, await self._rpc("assets_by_ids", {"p_ids": list(asset_ids)}))
+        found: list[AssetRow] = []
+        async for ids in chunks(asset_ids, PAGE_ROWS):
+            found.extend(rows_to(AssetRow, await self._rpc("assets_by_ids", {"p_ids": ids})))
+        return found
 
     async def mark_submitted(self, batch: Mapping[str, Any], asset_ids: Sequence[str]) -> int:
         data = await self._rpc(
@@ -360,7 +363,12 @@ class SupabaseStore:
         return int(data)
 
     async def recent_poll_runs(self, *, limit: int = 20) -> list[PollRun]:
-        return rows_to(PollRun, await self._rpc("recent_poll_runs", {"p_limit": limit}))
+        async def page(before: Cursor | None, size: int) -> list[PollRun]:
+            started, run = before or (None, None)
+            params = {"p_limit": size, "p_before_started_at": started, "p_before_id": run}
+            return rows_to(PollRun, await self._rpc("recent_poll_runs", params))
+
+        return await read_pages(page, lambda r: (r.started_at, r.id), limit)
 
     def changes(self) -> AsyncIterator[Change]:
         return self.feed.changes()

@@ -1,8 +1,10 @@
 """Fixtures for SupabaseStore tests: the loopback gateway, users, a keyring, stores.
 
 The gateway runs inside the test's event loop on 127.0.0.1, backed by the test's own
-freshly migrated PostgreSQL database (``database_url``); supabase-py talks to it over
-real HTTP and WebSocket connections.
+copy of a migrated database shaped like a fresh Supabase project (roles, grants, default
+privileges, ``auth`` schema, publication); its PostgREST logs in as ``authenticator``.
+supabase-py talks to it over real HTTP and WebSocket connections. ``database_url`` here
+is that database as its superuser, for arranging rows and checking them.
 """
 
 from __future__ import annotations
@@ -18,14 +20,21 @@ from batchmon.store.supabase import SupabaseStore
 from batchmon.store.supabase_feed import FeedOptions
 from batchmon.store.supabase_session import KeyringSessionStorage
 from tests.fixtures.keyring import MemoryKeyring
+from tests.fixtures.supabase_project import SupabaseProject, authenticator_url
 from tests.supabase_gateway import Gateway, User
 
 PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-async def gateway(database_url: str) -> AsyncIterator[Gateway]:
-    gw = Gateway(database_url)
+def database_url(supabase_project: SupabaseProject) -> str:
+    return supabase_project.admin_url
+
+
+@pytest.fixture
+async def gateway(database_url: str, supabase_template: str) -> AsyncIterator[Gateway]:
+    """The gateway on ``database_url``; its PostgREST logs in as ``authenticator``."""
+    gw = Gateway(database_url, rest_url=authenticator_url(database_url))
     await gw.start()
     try:
         yield gw

@@ -5,15 +5,36 @@
 --   BM001  the batch was already retried (DETAIL holds the id of the retry)
 --   BM002  the batch is unknown, or not visible to the caller
 
--- Valid asset ids from a text array; anything that is not a UUID is dropped (it cannot
+-- One asset id from text: the UUID it names, or null when it is not a UUID (it cannot
 -- match an asset, and a cast error would lose the whole call).
+create or replace function public.batchmon_uuid(p_id text)
+returns uuid
+language sql immutable security invoker set search_path = ''
+as $$
+  select case
+    when p_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+    then lower(p_id)::uuid
+  end
+$$;
+
+-- Valid asset ids from a text array; anything that is not a UUID is dropped.
 create or replace function public.batchmon_uuids(p_ids text[])
 returns uuid[]
 language sql immutable security invoker set search_path = ''
 as $$
-  select coalesce(array_agg(distinct lower(x)::uuid), '{}'::uuid[])
-  from unnest(p_ids) as x
-  where x ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+  select coalesce(array_agg(distinct u.id), '{}'::uuid[])
+  from unnest(p_ids) as x, lateral (select public.batchmon_uuid(x) as id) as u
+  where u.id is not null
+$$;
+
+-- Rows per page of every list function. PostgREST (Supabase) returns at most
+-- db-max-rows (1,000) rows of a function's result, so no page asks for more and the
+-- stores follow the cursor to the end.
+create or replace function public.batchmon_page_limit(p_limit integer)
+returns integer
+language sql immutable security invoker set search_path = ''
+as $$
+  select least(greatest(coalesce(p_limit, 1000), 0), 1000)
 $$;
 
 -- A Unix timestamp from an OpenAI object field (null, absent or 0 -> null).
@@ -27,8 +48,14 @@ as $$
   end
 $$;
 
--- The seed app's monitoring query: which batches still have pending assets.
-create or replace function public.pending_batches()
+-- The seed app's monitoring query: which batches still have pending assets, oldest
+-- first. Keyset-paged: pass the last row's (oldest_asset_at, batch_id) for the next page.
+drop function if exists public.pending_batches();
+create or replace function public.pending_batches(
+  p_limit integer default 1000,
+  p_after_oldest timestamptz default null,
+  p_after_batch text default null
+)
 returns table (batch_id text, asset_count bigint, oldest_asset_at timestamptz)
 language sql stable security invoker set search_path = ''
 as $$
@@ -36,7 +63,11 @@ as $$
   from public.assets a
   where a.auto_tag_status = 'pending' and a.openai_batch_id is not null
   group by a.openai_batch_id
-  order by min(a.created_at), a.openai_batch_id
+  having p_after_batch is null
+    or (coalesce(min(a.created_at), 'infinity'), a.openai_batch_id)
+       > (coalesce(p_after_oldest, 'infinity'), p_after_batch)
+  order by coalesce(min(a.created_at), 'infinity'), a.openai_batch_id
+  limit public.batchmon_page_limit(p_limit)
 $$;
 
 -- Upsert live statuses from a JSON array of OpenAI Batch objects. The owner is the
@@ -280,14 +311,11 @@ begin
       message = 'apply_batch_results expects a JSON array of {asset_id, ok, tags, error}';
   end if;
   perform public.batchmon_apply_stage();
-  delete from pg_temp.batchmon_apply_rows;  -- an earlier call in this transaction
+  -- Rows of an earlier call in this transaction. The WHERE is for pg-safeupdate, which
+  -- Supabase preloads for PostgREST's login role and which refuses a DELETE without one.
+  delete from pg_temp.batchmon_apply_rows r where r.seq is not null;
   insert into pg_temp.batchmon_apply_rows (asset_id, ok, tags, error)
-  select
-    case
-      when r.asset_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-      then r.asset_id::uuid
-    end,
-    coalesce(r.ok, false), r.tags, r.error
+  select public.batchmon_uuid(r.asset_id), coalesce(r.ok, false), r.tags, r.error
   from jsonb_to_recordset(p_rows) as r(asset_id text, ok boolean, tags text[], error text);
   return query select * from public.apply_staged_results(p_batch);
 end
@@ -430,11 +458,20 @@ as $$
   returning id
 $$;
 
-create or replace function public.recent_poll_runs(p_limit integer default 20)
+-- Newest first; keyset-paged: pass the last row's (started_at, id) for the next page.
+drop function if exists public.recent_poll_runs(integer);
+create or replace function public.recent_poll_runs(
+  p_limit integer default 20,
+  p_before_started_at timestamptz default null,
+  p_before_id bigint default null
+)
 returns setof public.batch_poll_runs
 language sql stable security invoker set search_path = ''
 as $$
-  select * from public.batch_poll_runs order by started_at desc, id desc limit p_limit
+  select * from public.batch_poll_runs r
+  where p_before_id is null or (r.started_at, r.id) < (p_before_started_at, p_before_id)
+  order by r.started_at desc, r.id desc
+  limit public.batchmon_page_limit(p_limit)
 $$;
 
 -- Batches with their asset counts: the desktop's table and the detail pane.
@@ -449,13 +486,23 @@ create or replace view public.batch_overview with (security_invoker = true) as
     where a.openai_batch_id = b.id
   ) c on true;
 
-create or replace function public.list_batches(p_limit integer default 10000)
+-- Newest first; keyset-paged: pass the last row's (created_at, id) for the next page.
+drop function if exists public.list_batches(integer);
+create or replace function public.list_batches(
+  p_limit integer default 1000,
+  p_after_created_at timestamptz default null,
+  p_after_id text default null
+)
 returns setof public.batch_overview
 language sql stable security invoker set search_path = ''
 as $$
-  select * from public.batch_overview
-  order by created_at desc nulls last, id
-  limit p_limit
+  select * from public.batch_overview b
+  where p_after_id is null
+    or coalesce(b.created_at, '-infinity') < coalesce(p_after_created_at, '-infinity')
+    or (coalesce(b.created_at, '-infinity') = coalesce(p_after_created_at, '-infinity')
+        and b.id > p_after_id)
+  order by b.created_at desc nulls last, b.id
+  limit public.batchmon_page_limit(p_limit)
 $$;
 
 create or replace function public.get_batch(p_batch text)
@@ -465,7 +512,14 @@ as $$
   select * from public.batch_overview where id = p_batch
 $$;
 
-create or replace function public.batch_assets(p_batch text, p_limit integer default 100000)
+-- Oldest first; keyset-paged: pass the last row's (created_at, id) for the next page.
+drop function if exists public.batch_assets(text, integer);
+create or replace function public.batch_assets(
+  p_batch text,
+  p_limit integer default 1000,
+  p_after_created_at timestamptz default null,
+  p_after_id text default null
+)
 returns table (
   id text, user_id text, image_url text, status text, batch_id text, tags text[],
   error text, created_at timestamptz, tagged_at timestamptz
@@ -476,8 +530,11 @@ as $$
          a.tags, a.auto_tag_error, a.created_at, a.tagged_at
   from public.assets a
   where a.openai_batch_id = p_batch
-  order by a.created_at, a.id
-  limit p_limit
+    and (p_after_id is null
+         or (coalesce(a.created_at, 'infinity'), a.id)
+            > (coalesce(p_after_created_at, 'infinity'), public.batchmon_uuid(p_after_id)))
+  order by coalesce(a.created_at, 'infinity'), a.id
+  limit public.batchmon_page_limit(p_limit)
 $$;
 
 create or replace function public.assets_by_ids(p_ids text[])
@@ -513,7 +570,8 @@ declare
   f text;
 begin
   foreach f in array array[
-    'batchmon_uuids(text[])', 'batchmon_epoch(jsonb)', 'pending_batches()',
+    'batchmon_uuid(text)', 'batchmon_uuids(text[])', 'batchmon_page_limit(integer)',
+    'batchmon_epoch(jsonb)', 'pending_batches(integer, timestamptz, text)',
     'record_batch_statuses(jsonb)',
     'claim_due_batches(text, interval, interval, interval, integer)',
     'release_claims(text, text[])', 'batchmon_apply_stage()', 'apply_staged_results(text)',
@@ -521,8 +579,9 @@ begin
     'mark_batch_failed(text, text)', 'mark_batch_submitted(jsonb, text[])',
     'begin_batch_retry(text, jsonb, text[])',
     'record_poll_run(text, timestamptz, timestamptz, integer, integer, integer, text)',
-    'recent_poll_runs(integer)', 'list_batches(integer)', 'get_batch(text)',
-    'batch_assets(text, integer)', 'assets_by_ids(text[])', 'batch_asset_ids(text)'
+    'recent_poll_runs(integer, timestamptz, bigint)',
+    'list_batches(integer, timestamptz, text)', 'get_batch(text)',
+    'batch_assets(text, integer, timestamptz, text)', 'assets_by_ids(text[])', 'batch_asset_ids(text)'
   ] loop
     execute format('revoke execute on function public.%s from public, anon', f);
     execute format('grant execute on function public.%s to authenticated, service_role', f);
