@@ -27,12 +27,28 @@ VERSION_TABLE = "batchmon_schema_migrations"
 LOCK_KEY = int.from_bytes(b"batchmon", "big", signed=True)
 _NAME = re.compile(r"^\d{3}_[a-z0-9_]+\.sql$")
 
+# The log is for the migrating role only: with RLS on and no policy, and no grants to
+# the API roles, no key reaches it through PostgREST (Supabase's default privileges
+# would otherwise let the anon key add a row and make the next migrate skip a file).
 _CREATE_VERSION_TABLE = f"""
 create table if not exists public.{VERSION_TABLE} (
   name text primary key,
   checksum text not null,
   applied_at timestamptz not null default now()
-)"""
+);
+alter table public.{VERSION_TABLE} enable row level security;
+revoke all on public.{VERSION_TABLE} from public;
+do $$
+declare
+  r text;
+begin
+  foreach r in array array['anon', 'authenticated', 'service_role'] loop
+    if exists (select 1 from pg_catalog.pg_roles where rolname = r) then
+      execute format('revoke all on public.{VERSION_TABLE} from %I', r);
+    end if;
+  end loop;
+end
+$$"""
 
 
 @dataclass(frozen=True, slots=True)
