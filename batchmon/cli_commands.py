@@ -28,7 +28,7 @@ from batchmon.engine.retry import Retrier
 from batchmon.engine.submit import submit_assets
 from batchmon.engine.sync import BatchSync
 from batchmon.engine.worker import PassReport, Worker, WorkerConfig
-from batchmon.store.protocol import BatchRow
+from batchmon.store.protocol import BatchRow, ResultsState
 from batchmon.wiring import open_client, open_store, settings_from
 
 EXIT_OK = 0
@@ -100,7 +100,9 @@ async def cmd_submit(args: argparse.Namespace) -> int:
 # -- status -------------------------------------------------------------------------------
 
 
-def _status_record(row: BatchRow, oldest: datetime | None, now: datetime) -> dict[str, Any]:
+def _status_record(
+    row: BatchRow, oldest: datetime | None, now: datetime, results: ResultsState | None = None
+) -> dict[str, Any]:
     created = row.created_at
     entered = {
         "validating": row.created_at,
@@ -126,6 +128,8 @@ def _status_record(row: BatchRow, oldest: datetime | None, now: datetime) -> dic
         "time_in_state_seconds": (now - entered).total_seconds() if entered else None,
         "applied": row.applied_at is not None,
         "retried_by": row.retried_by,
+        "results_state": results.state if results else None,
+        "results_note": results.note if results else None,
     }
 
 
@@ -140,10 +144,13 @@ async def cmd_status(args: argparse.Namespace) -> int:
                 requests = result.requests
         pending = {p.batch_id: p for p in await store.pending_batches()}
         rows = await store.list_batches(limit=args.limit if args.all else 10_000)
+        shown = [r for r in rows if args.all or r.id in pending or not is_terminal(r.status)]
+        results = await store.results_states([r.id for r in shown])
     now = datetime.now(UTC)
-    shown = [r for r in rows if args.all or r.id in pending or not is_terminal(r.status)]
     records = [
-        _status_record(r, pending[r.id].oldest_asset_at if r.id in pending else None, now)
+        _status_record(
+            r, pending[r.id].oldest_asset_at if r.id in pending else None, now, results.get(r.id)
+        )
         for r in shown
     ]
     if args.json:
@@ -166,7 +173,7 @@ async def cmd_status(args: argparse.Namespace) -> int:
         cells.append(
             [
                 rec["batch_id"],
-                rec["status"],
+                f"{rec['status']}: {rec['results_note']}" if rec["results_note"] else rec["status"],
                 f"{done}/{rec['total']}{pct}",
                 f"{rec['pending_assets']}/{rec['assets']}",
                 oldest_age,

@@ -22,7 +22,9 @@ from datetime import UTC, datetime, timedelta
 from openai.types import Batch
 
 from batchmon.core.status import APPLICABLE_STATUSES
-from batchmon.engine.apply import ApplyReport, BatchApplier
+from batchmon.engine.apply import ApplyReport, BatchApplier, ResultsPolicy
+from batchmon.engine.failures import WAITING_FOR_QUEUE, backoff, is_transient_failure
+from batchmon.engine.retry import Retrier
 from batchmon.engine.sync import BatchSync
 from batchmon.openai_batches import BatchApiError, BatchClient
 from batchmon.store.protocol import PollRun, Store, StoreError
@@ -33,6 +35,10 @@ Now = Callable[[], datetime]
 
 MAX_PASS_BACKOFF = timedelta(minutes=15)
 """The longest extra wait after failed passes in a row."""
+
+BATCH_NOT_FOUND_NOTE = (
+    "batch not found: the API no longer knows it; retry rebuilds the requests from the assets"
+)
 
 
 def default_worker_id() -> str:
@@ -54,6 +60,7 @@ class WorkerConfig:
     lease: timedelta = timedelta(minutes=5)
     claim_size: int = 1000
     worker_id: str = field(default_factory=default_worker_id)
+    results: ResultsPolicy = field(default_factory=ResultsPolicy)
 
 
 @dataclass(slots=True)
@@ -82,7 +89,8 @@ class Worker:
         self.config = config or WorkerConfig()
         self._now = now
         self._sync = BatchSync(client, store)
-        self._applier = BatchApplier(client, store)
+        self._applier = BatchApplier(client, store, policy=self.config.results)
+        self._retrier = Retrier(client, store)
         self._stop = asyncio.Event()
         self._failed_passes = 0
 
@@ -112,10 +120,7 @@ class Worker:
         A server answering garbage or a database that is down is not helped by asking
         again every interval; a clean pass resets it.
         """
-        if self._failed_passes == 0:
-            return timedelta(0)
-        extra = self.config.interval * 2 ** min(self._failed_passes - 1, 16)
-        return min(extra, MAX_PASS_BACKOFF)
+        return backoff(self._failed_passes, base=self.config.interval, cap=MAX_PASS_BACKOFF)
 
     async def run_once(self) -> PassReport:
         """One pass over every due batch; always records a poll run, never raises.
@@ -129,6 +134,7 @@ class Worker:
             if await self.wait_stop(backoff):
                 return self._stopped_report()
         started = self._now()
+        self._applier.policy = self.config.results
         report = PassReport(run=PollRun(started, None, 0, 0, 0, worker_id=self.config.worker_id))
         held: set[str] = set()
         seen: set[str] = set()
@@ -174,8 +180,10 @@ class Worker:
         report.requests += result.requests
         for event in result.events:
             log.info("%s: %s -> %s", event.batch_id, event.old_status, event.new_status)
-        for missing in result.missing:
-            report.errors[missing] = "not found by the API"
+        for missing in sorted(result.missing):
+            # Recorded once: a batch in this state is not claimed again.
+            await self._store.set_results_state(missing, "batch_not_found", BATCH_NOT_FOUND_NOTE)
+            report.errors[missing] = BATCH_NOT_FOUND_NOTE
         done = [b for b in result.batches.values() if _finished(b)]
         if not done:
             return
@@ -187,7 +195,10 @@ class Worker:
                     # Stop came before this apply began: its claim is released below.
                     return
                 try:
-                    applied = await self._applier.apply(batch)
+                    if is_transient_failure(batch):
+                        applied = await self._requeue(batch)
+                    else:
+                        applied = await self._applier.apply(batch)
                 except (BatchApiError, StoreError) as exc:
                     report.errors[batch.id] = f"{type(exc).__name__}: {exc}"
                     log.error("applying %s failed: %s", batch.id, exc)
@@ -199,6 +210,21 @@ class Worker:
                 report.applied.append(applied)
 
         await asyncio.gather(*(apply_one(b) for b in done))
+
+    async def _requeue(self, batch: Batch) -> ApplyReport:
+        """A batch with no queue room: first wait (backoff), then resubmit its assets.
+
+        The claim comes back only once the wait recorded on the row is over; the retry
+        token makes the resubmission one new batch however often this runs.
+        """
+        known = (await self._store.results_states([batch.id])).get(batch.id)
+        if known is None or known.state != "waiting_for_queue":
+            return await self._applier.apply(batch)
+        result = await self._retrier.retry(batch.id)
+        note = f"{WAITING_FOR_QUEUE}: resubmitted as {result.new_batch.id}"
+        await self._store.set_results_state(batch.id, "resubmitted", note)
+        log.info("%s: %s", batch.id, note)
+        return ApplyReport(batch_id=batch.id, status=batch.status, problem=note)
 
     async def _finish(
         self,
@@ -221,7 +247,7 @@ class Worker:
             started_at=started,
             finished_at=self._now(),
             checked=len(seen),
-            applied=sum(1 for a in report.applied if not a.skipped_reason),
+            applied=sum(1 for a in report.applied if not a.skipped_reason and not a.problem),
             failed=len(report.errors),
             error=error,
             worker_id=self.config.worker_id,

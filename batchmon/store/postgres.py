@@ -38,6 +38,7 @@ from batchmon.store.protocol import (
     PendingBatch,
     PollRun,
     ResultRow,
+    ResultsState,
     RetryLink,
     StoreError,
 )
@@ -324,6 +325,28 @@ class PostgresStore:
         )
         r = rows[0]
         return RetryLink(r["linked"], r["moved_assets"], r["existing_retry"])
+
+    async def set_results_state(
+        self,
+        batch_id: str,
+        state: str | None,
+        note: str | None = None,
+        *,
+        check_again_in: timedelta | None = None,
+    ) -> int:
+        seconds = check_again_in.total_seconds() if check_again_in is not None else None
+        return int(
+            await self._value(
+                "select public.set_results_state(%s, %s, %s, %s)",
+                (batch_id, state, note, seconds),
+            )
+        )
+
+    async def results_states(self, batch_ids: Sequence[str]) -> dict[str, ResultsState]:
+        rows = await self._rows(
+            "select * from public.batch_results_states(%s)", (list(dict.fromkeys(batch_ids)),)
+        )
+        return {r["batch_id"]: ResultsState(**r) for r in rows}
 
     async def record_poll_run(self, run: PollRun) -> int:
         return int(

@@ -32,6 +32,7 @@ from batchmon.store.protocol import (
     PermissionDenied,
     PollRun,
     ResultRow,
+    ResultsState,
     RetryLink,
     RetryRefused,
     StoreError,
@@ -346,6 +347,28 @@ class SupabaseStore:
         if not rows:
             raise StoreError(f"Supabase returned no result for the retry of {old_batch_id}")
         return rows[0]
+
+    async def set_results_state(
+        self,
+        batch_id: str,
+        state: str | None,
+        note: str | None = None,
+        *,
+        check_again_in: timedelta | None = None,
+    ) -> int:
+        seconds = check_again_in.total_seconds() if check_again_in is not None else None
+        args = {"p_batch": batch_id, "p_state": state, "p_note": note, "p_check_again_s": seconds}
+        return int(await self._rpc("set_results_state", args, batch_id=batch_id) or 0)
+
+    async def results_states(self, batch_ids: Sequence[str]) -> dict[str, ResultsState]:
+        found: dict[str, ResultsState] = {}
+        ids = list(dict.fromkeys(batch_ids))
+        for start in range(0, len(ids), PAGE_ROWS):  # one answer holds at most db-max-rows
+            data = await self._rpc(
+                "batch_results_states", {"p_batch_ids": ids[start : start + PAGE_ROWS]}
+            )
+            found.update((s.batch_id, s) for s in rows_to(ResultsState, data))
+        return found
 
     async def record_poll_run(self, run: PollRun) -> int:
         data = await self._rpc(

@@ -17,6 +17,7 @@ from batchmon.sim.rules import predicted_tags
 from batchmon.store.postgres import PostgresStore
 from tests.fixtures.postgres import fetch_all, insert_assets
 from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY
+from tests.reliability.helpers import IMPATIENT
 
 
 @pytest.fixture
@@ -42,6 +43,7 @@ def fast_worker(client: BatchClient, store: PostgresStore, worker_id: str = "w1"
             concurrency=4,
             lease=timedelta(minutes=5),
             worker_id=worker_id,
+            results=IMPATIENT,
         ),
     )
 

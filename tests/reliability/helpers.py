@@ -11,12 +11,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from batchmon.engine.apply import ResultsPolicy
 from batchmon.engine.submit import submit_assets
 from batchmon.engine.worker import Worker, WorkerConfig
 from batchmon.openai_batches import BatchClient
 from batchmon.sim.rules import predicted_tags
 from batchmon.store.protocol import Store
 from tests.fixtures.postgres import fetch_all, insert_assets
+
+IMPATIENT = ResultsPolicy(refetch_base=timedelta(0), queue_base=timedelta(0))
+"""Fetch missing results and resubmit for queue room on the very next pass."""
 
 
 def fast_worker(
@@ -32,6 +36,7 @@ def fast_worker(
             concurrency=concurrency,
             lease=timedelta(minutes=5),
             worker_id=worker_id,
+            results=IMPATIENT,
         ),
     )
 

@@ -155,7 +155,8 @@ def _corrupt(rule: Corruption, status: int, headers: Headers, body: bytes) -> An
     if rule.kind == "rate_limited":
         extra = {b"retry-after": f"{rule.retry_after or 120:g}".encode()}
         return _error(429, "rate_limit_exceeded", "Rate limit reached for requests.", extra)
-    return status, headers, _token_limit(body)
+    rewritten = _token_limit(body)
+    return status, _headers(json_type, rewritten), rewritten
 
 
 def _token_limit(body: bytes) -> bytes:

@@ -26,20 +26,32 @@ from tests.reliability.misbehaving_api import LiveMisbehavingApi
 
 PROCESS_TIMEOUT = 90.0
 LIST = r"GET /v1/batches$"
+DUE = "where next_check_at > now()"
+WAITING = f"select state from public.batch_results_state {DUE}"
 
 
-async def _passes_until_applied(worker: asyncio.subprocess.Process) -> list[str]:
-    """The worker's pass lines, up to the one that applied a batch."""
+async def _passes_until_applied(
+    worker: asyncio.subprocess.Process, database_url: str
+) -> tuple[list[str], list[str]]:
+    """The worker's pass lines up to the one that applied a batch, and the states seen.
+
+    After each pass a refetch backoff recorded on the row is moved to now: the clock
+    the worker reads from the database, moved on instead of waited for.
+    """
     assert worker.stdout is not None
     seen: list[str] = []
+    states: list[str] = []
     while True:
         raw = await worker.stdout.readline()
         assert raw, f"the worker ended (exit {await worker.wait()}) after {seen}"
         line = raw.decode().strip()
-        if line.startswith("pass:"):
-            seen.append(line)
-            if "applied 1," in line:
-                return seen
+        if not line.startswith("pass:"):
+            continue
+        seen.append(line)
+        if "applied 1," in line:
+            return seen, states
+        states += [row[0] for row in fetch_all(database_url, WAITING)]
+        execute(database_url, f"update public.batch_results_state set next_check_at = now() {DUE}")
 
 
 async def test_the_worker_process_outlives_malformed_answers(
@@ -66,7 +78,9 @@ async def test_the_worker_process_outlives_malformed_answers(
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        passes = await asyncio.wait_for(_passes_until_applied(worker), PROCESS_TIMEOUT)
+        passes, states = await asyncio.wait_for(
+            _passes_until_applied(worker, database_url), PROCESS_TIMEOUT
+        )
         assert worker.returncode is None  # still running
     finally:
         if worker.returncode is None:
@@ -96,6 +110,10 @@ async def test_the_worker_process_outlives_malformed_answers(
     assert f"{batch_id}: MalformedResponse: download file" in failed[3]
     assert "HTML page" in failed[3]
     assert errors[-1] is None
+    assert states == ["refetching"]  # after the HTML download, fetched again later
+    row = await store.get_batch(batch_id)
+    assert row is not None and row.applied_at is not None
+    assert await store.results_states([batch_id]) == {}
     runs = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "batchmon", "runs", "--database-url", database_url),
         env=env,

@@ -201,6 +201,9 @@ begin
       and coalesce(b.created_at, b.updated_at) <= now() - p_min_age
       and (b.last_polled_at is null or b.last_polled_at <= now() - p_interval)
       and (b.claimed_by is null or b.claim_expires_at <= now() or b.claimed_by = p_worker)
+      and not exists (  -- a wait recorded by migration 006's set_results_state
+        select 1 from public.batch_results_state r
+        where r.batch_id = b.id and (r.next_check_at is null or r.next_check_at > now()))
     order by b.last_polled_at nulls first, b.created_at, b.id
     limit p_limit
     for update skip locked
