@@ -1,7 +1,8 @@
 """Resubmit what did not succeed, exactly once, however often Retry is pressed.
 
 Only the failed, expired or cancelled requests go again (all of them if validation
-failed). Their lines come from the original input file while OpenAI still keeps it, and
+failed, or if the batch is gone: unknown to the API, or its output expired before it was
+applied). Their lines come from the original input file while OpenAI still keeps it, and
 are rebuilt from the assets by the same builder ``batchmon submit`` uses when it does not.
 
 Exactly one new batch: the SDK retries ``POST /batches`` without an idempotency key, and
@@ -17,6 +18,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -26,6 +28,7 @@ from openai.types import Batch
 from batchmon.core.requests import CHAT_COMPLETIONS, DEFAULT_MODEL, build_tag_request, to_jsonl
 from batchmon.core.status import is_terminal
 from batchmon.engine.apply import BatchApplier
+from batchmon.engine.failures import GONE_STATES
 from batchmon.openai_batches import ApiServerError, ApiUnreachable, BatchApiError, BatchClient
 from batchmon.store.protocol import AssetRow, BatchRow, RetryRefused, Store, StoreError
 
@@ -86,11 +89,22 @@ def _needs_retry(asset: AssetRow) -> bool:
     return asset.status != "completed"
 
 
+async def gone_note(store: Store, batch_id: str) -> str | None:
+    """Why the batch's results can never arrive (not found, expired), or None."""
+    state = (await store.results_states([batch_id])).get(batch_id)
+    return (state.note or state.state) if state and state.state in GONE_STATES else None
+
+
 async def plan_retry(store: Store, batch_id: str) -> RetryPlan:
     """Work out what to resubmit for ``batch_id``; raises :class:`RetryNotPossible`."""
     old = await store.get_batch(batch_id)
     if old is None:
         raise RetryNotPossible(f"batch {batch_id} is not in the database: nothing to retry")
+    gone = await gone_note(store, batch_id)
+    if gone is not None:
+        assets = [a for a in await store.batch_assets(batch_id) if _needs_retry(a)]
+        attempt = old.attempt + 1
+        return RetryPlan(old, assets, attempt, retry_token(old.id, attempt), gone)
     if not is_terminal(old.status):
         raise RetryNotPossible(
             f"batch {batch_id} is still {old.status}: wait for it to finish, or cancel it first"
@@ -127,7 +141,8 @@ class Retrier:
         old = await self._store.get_batch(batch_id)
         if old is not None and old.retried_by:
             return await self._existing(old, old.retried_by)
-        if old is None or not is_terminal(old.status) or old.applied_at is None:
+        unsettled = old is None or not is_terminal(old.status) or old.applied_at is None
+        if unsettled and await gone_note(self._store, batch_id) is None:
             await self._catch_up(batch_id)
         plan = await plan_retry(self._store, batch_id)
         found = await self._client.find_batch_by_metadata(
@@ -232,7 +247,7 @@ class Retrier:
                     lines.append(raw.rstrip(b"\r\n") + b"\n")
         rebuilt, skipped = _rebuild(
             [a for a in plan.assets if a.id not in from_file],
-            model=plan.old.model or DEFAULT_MODEL,
+            model=requested_model(plan.old.model),
             endpoint=plan.old.endpoint or CHAT_COMPLETIONS,
         )
         source: Source
@@ -243,6 +258,17 @@ class Retrier:
         else:
             source = "rebuilt"
         return b"".join(lines) + rebuilt, source, skipped
+
+
+_SNAPSHOT_DATE = re.compile(r"-\d{4}-\d{2}-\d{2}$")
+
+
+def requested_model(batch_model: str | None) -> str:
+    """The model name to ask for again: ``batch.model`` is the dated snapshot that ran
+    (``gpt-4o-mini-2024-07-18``), not the name the request lines asked for."""
+    if not batch_model:
+        return DEFAULT_MODEL
+    return _SNAPSHOT_DATE.sub("", batch_model)
 
 
 def _custom_id(raw: bytes) -> str | None:
