@@ -28,7 +28,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from batchmon.core.backoff import Backoff
 from batchmon.store.copy_text import copy_lines
-from batchmon.store.errors import MIGRATE_HINT, connect_error, redact, translate
+from batchmon.store.errors import connect_error, redact, require_migrated, translate
 from batchmon.store.paging import ALL_ROWS, PAGE_ROWS, Cursor, chunks, read_pages
 from batchmon.store.protocol import (
     ApplyCounts,
@@ -457,12 +457,7 @@ async def _check_reachable_and_migrated(conninfo: str, connect_timeout: float) -
     except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:
         raise connect_error(conninfo, exc) from exc
     async with conn:
-        cur = await conn.execute(b"select to_regprocedure('public.apply_staged_results(text)')")
-        row = await cur.fetchone()
-    if row is None or row[0] is None:
-        raise StoreError(
-            f"the batchmon schema is not installed in {redact(conninfo)}: {MIGRATE_HINT}"
-        )
+        await require_migrated(conn, conninfo)
 
 
 def _counts(row: Mapping[str, Any] | None) -> ApplyCounts:

@@ -22,6 +22,7 @@ from supabase_auth import AsyncSupportedStorage
 from supabase_auth.errors import AuthApiError, AuthError
 
 from batchmon.store.copy_text import storable
+from batchmon.store.errors import from_sqlstate
 from batchmon.store.paging import ALL_ROWS, PAGE_ROWS, Cursor, chunks, read_pages
 from batchmon.store.protocol import (
     ApplyCounts,
@@ -34,7 +35,6 @@ from batchmon.store.protocol import (
     ResultRow,
     ResultsState,
     RetryLink,
-    RetryRefused,
     StoreError,
 )
 from batchmon.store.supabase_feed import FeedOptions, RealtimeFeed
@@ -45,10 +45,6 @@ logger = logging.getLogger(__name__)
 
 APPLY_CHUNK_ROWS = 1000
 _JWT_CODES = {"PGRST301", "PGRST302", "PGRST303"}
-_MIGRATE_HINT = (
-    "the batchmon SQL functions are missing or out of date on this Supabase project: "
-    "run `batchmon db migrate --database-url <the project's direct connection URL>`"
-)
 
 
 def _seconds(value: timedelta) -> str:
@@ -59,22 +55,18 @@ def translate_api_error(exc: APIError, *, batch_id: str | None = None) -> StoreE
     """A PostgREST error as the store's error a person can act on."""
     code = exc.code or ""
     message = exc.message or str(exc)
-    if code == "BM001":
-        return RetryRefused(batch_id or "?", str(exc.details or "another batch"))
-    if code == "42501":
-        return PermissionDenied(
-            f"permission denied: {message}. Only the owner of these rows may do this; "
-            "sign in as that user."
-        )
     if code in _JWT_CODES:
         return PermissionDenied(
             f"the Supabase session is no longer valid ({message}); sign in again"
         )
-    if code in ("PGRST202", "42883", "42P01"):
-        return StoreError(f"{_MIGRATE_HINT} ({message})")
-    hint = f" ({exc.hint})" if exc.hint else ""
-    label = f"Supabase error {code}" if code else "Supabase error"
-    return StoreError(f"{label}: {message}{hint}")
+    return from_sqlstate(
+        code,
+        message,
+        detail=str(exc.details) if exc.details else None,
+        hint=exc.hint,
+        batch_id=batch_id,
+        label=f"Supabase error {code}" if code else "Supabase error",
+    )
 
 
 class SupabaseStore:

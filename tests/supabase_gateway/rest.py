@@ -170,8 +170,9 @@ def database_error(exc: psycopg.Error, role: str) -> JSONResponse:
     )
 
 
-def request_claims(gateway: Gateway, request: Request) -> dict[str, Any] | Response:
-    """The JWT claims of a request (bearer token, else the API key), or PostgREST's 401."""
+def request_claims(request: Request) -> tuple[Gateway, dict[str, Any]] | Response:
+    """The gateway and the request's JWT claims (bearer, else API key), or PostgREST's 401."""
+    gateway: Gateway = request.app.state.gateway
     denied = gateway.check_api_key(request)
     if denied is not None:
         return denied
@@ -180,7 +181,7 @@ def request_claims(gateway: Gateway, request: Request) -> dict[str, Any] | Respo
         bearer[7:] if bearer.lower().startswith("bearer ") else request.headers.get("apikey", "")
     )
     try:
-        return gateway.tokens.verify(token)
+        return gateway, gateway.tokens.verify(token)
     except TokenError as exc:
         if exc.expired:
             return postgrest_error(401, "PGRST303", "JWT expired")
@@ -188,10 +189,10 @@ def request_claims(gateway: Gateway, request: Request) -> dict[str, Any] | Respo
 
 
 async def rpc(request: Request) -> Response:
-    gateway: Gateway = request.app.state.gateway
-    claims = request_claims(gateway, request)
-    if isinstance(claims, Response):
-        return claims
+    found = request_claims(request)
+    if isinstance(found, Response):
+        return found
+    gateway, claims = found
     name = request.path_params["fn"]
     try:
         args = json.loads(await request.body() or b"{}")

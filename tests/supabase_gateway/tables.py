@@ -9,7 +9,7 @@ table and view of ``public`` is exposed, as on Supabase; privileges and RLS deci
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -17,9 +17,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tests.supabase_gateway.rest import database_error, postgrest_error, request_claims
-
-if TYPE_CHECKING:
-    from tests.supabase_gateway.app import Gateway
 
 _COLUMNS = """
 select a.attname
@@ -33,10 +30,10 @@ order by a.attnum
 
 
 async def table(request: Request) -> Response:
-    gateway: Gateway = request.app.state.gateway
-    claims = request_claims(gateway, request)
-    if isinstance(claims, Response):
-        return claims
+    found = request_claims(request)
+    if isinstance(found, Response):
+        return found
+    gateway, claims = found
     name = request.path_params["table"]
     async with gateway.rest_pool.connection() as conn:
         cur = await conn.execute(_COLUMNS, (name,))

@@ -377,11 +377,7 @@ begin
   set openai_batch_id = v_id, auto_tag_status = 'pending', auto_tag_error = null
   where id = any(public.batchmon_uuids(p_asset_ids))
     and not (auto_tag_status = 'pending' and openai_batch_id is distinct from v_id
-             and openai_batch_id is not null
-             and not exists (  -- unless that batch is gone for good (migration 006)
-               select 1 from public.batch_results_state g
-               where g.batch_id = assets.openai_batch_id
-                 and g.state in ('batch_not_found', 'results_expired')));
+             and openai_batch_id is not null);
   get diagnostics n = row_count;
   update public.openai_batches b
   set user_id = (select a.user_id from public.assets a
@@ -519,18 +515,25 @@ as $$
   select * from public.batch_overview where id = p_batch
 $$;
 
--- Oldest first; keyset-paged: pass the last row's (created_at, id) for the next page.
+-- One asset as the API returns it (the Store's AssetRow): declared once for every
+-- function that returns assets.
 drop function if exists public.batch_assets(text, integer);
+drop function if exists public.batch_assets(text, integer, timestamptz, text);
+drop function if exists public.assets_by_ids(text[]);
+drop type if exists public.batchmon_asset;
+create type public.batchmon_asset as (
+  id text, user_id text, image_url text, status text, batch_id text, tags text[],
+  error text, created_at timestamptz, tagged_at timestamptz
+);
+
+-- Oldest first; keyset-paged: pass the last row's (created_at, id) for the next page.
 create or replace function public.batch_assets(
   p_batch text,
   p_limit integer default 1000,
   p_after_created_at timestamptz default null,
   p_after_id text default null
 )
-returns table (
-  id text, user_id text, image_url text, status text, batch_id text, tags text[],
-  error text, created_at timestamptz, tagged_at timestamptz
-)
+returns setof public.batchmon_asset
 language sql stable security invoker set search_path = ''
 as $$
   select a.id::text, a.user_id::text, a.image_url, a.auto_tag_status, a.openai_batch_id,
@@ -545,10 +548,7 @@ as $$
 $$;
 
 create or replace function public.assets_by_ids(p_ids text[])
-returns table (
-  id text, user_id text, image_url text, status text, batch_id text, tags text[],
-  error text, created_at timestamptz, tagged_at timestamptz
-)
+returns setof public.batchmon_asset
 language sql stable security invoker set search_path = ''
 as $$
   select a.id::text, a.user_id::text, a.image_url, a.auto_tag_status, a.openai_batch_id,
@@ -596,5 +596,5 @@ begin
 end
 $$;
 
+revoke all on public.batch_overview from public, anon, authenticated;
 grant select on public.batch_overview to authenticated, service_role;
-revoke all on public.batch_overview from anon;
