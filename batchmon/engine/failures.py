@@ -32,6 +32,28 @@ def is_transient_failure(batch: Batch) -> bool:
     )
 
 
+# Per-request reasons (as apply stores them) that resending unchanged cannot fix: the
+# request itself was refused (HTTP 400: a bad image URL, an invalid request) or the
+# content was refused. Everything else (rate limits, server errors, timeouts, expired,
+# cancelled, no result returned, an unusable reply) may well succeed next time.
+_PERMANENT_MARKERS = (
+    "http 400",
+    "http 422",
+    "invalid_image_url",
+    "invalid image url",
+    "content_policy",
+    "content policy",
+    "content filter",
+    "the model refused",
+)
+
+
+def is_permanent_reason(reason: str | None) -> bool:
+    """An asset failure that a retry of the same request would only repeat."""
+    text = (reason or "").lower()
+    return any(marker in text for marker in _PERMANENT_MARKERS)
+
+
 def backoff(attempt: int, *, base: timedelta, cap: timedelta) -> timedelta:
     """``base`` doubled for each attempt after the first, never more than ``cap``."""
     if attempt <= 0:

@@ -20,7 +20,7 @@ import json
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from openai.types import Batch
@@ -28,7 +28,7 @@ from openai.types import Batch
 from batchmon.core.requests import CHAT_COMPLETIONS, DEFAULT_MODEL, build_tag_request, to_jsonl
 from batchmon.core.status import is_terminal
 from batchmon.engine.apply import BatchApplier
-from batchmon.engine.failures import GONE_STATES
+from batchmon.engine.failures import GONE_STATES, is_permanent_reason
 from batchmon.openai_batches import ApiServerError, ApiUnreachable, BatchApiError, BatchClient
 from batchmon.store.protocol import AssetRow, BatchRow, RetryRefused, Store, StoreError
 
@@ -60,6 +60,8 @@ class RetryPlan:
     attempt: int
     token: str
     reason: str
+    left_out: tuple[AssetRow, ...] = ()
+    """Permanent failures (a bad image URL, refused content) not sent again."""
 
     @property
     def asset_ids(self) -> list[str]:
@@ -76,13 +78,18 @@ class RetryResult:
     source: Source
     created: bool
     skipped_assets: tuple[str, ...] = ()
+    left_out: dict[str, str] = field(default_factory=dict)
+    """Asset id -> reason, for permanent failures left out (``include_permanent``)."""
 
     def summary(self) -> str:
         verb = "created" if self.created else "already existed as"
-        return (
+        text = (
             f"retry of {self.old_batch_id} {verb} {self.new_batch.id} "
             f"({self.asset_count} asset(s), from {self.source.replace('_', ' ')})"
         )
+        if self.left_out:
+            text += f"; {len(self.left_out)} permanent failure(s) left out"
+        return text
 
 
 def _needs_retry(asset: AssetRow) -> bool:
@@ -95,8 +102,33 @@ async def gone_note(store: Store, batch_id: str) -> str | None:
     return (state.note or state.state) if state and state.state in GONE_STATES else None
 
 
-async def plan_retry(store: Store, batch_id: str) -> RetryPlan:
-    """Work out what to resubmit for ``batch_id``; raises :class:`RetryNotPossible`."""
+def _leave_out_permanent(plan: RetryPlan, include_permanent: bool) -> RetryPlan:
+    """Keep the requests that can succeed; list the permanent failures apart.
+
+    An asset failed for a bad image URL or refused content fails again unchanged: it
+    goes again only when the person asks for it (``include_permanent``).
+    """
+    if include_permanent:
+        return plan
+    permanent = tuple(
+        a for a in plan.assets if a.status == "failed" and is_permanent_reason(a.error)
+    )
+    if not permanent:
+        return plan
+    kept = [a for a in plan.assets if a not in permanent]
+    return replace(plan, assets=kept, left_out=permanent)
+
+
+async def plan_retry(store: Store, batch_id: str, *, include_permanent: bool = False) -> RetryPlan:
+    """Work out what to resubmit for ``batch_id``; raises :class:`RetryNotPossible`.
+
+    By default only failures a retry can fix go again (see :func:`_leave_out_permanent`).
+    """
+    plan = await _plan(store, batch_id)
+    return _leave_out_permanent(plan, include_permanent)
+
+
+async def _plan(store: Store, batch_id: str) -> RetryPlan:
     old = await store.get_batch(batch_id)
     if old is None:
         raise RetryNotPossible(f"batch {batch_id} is not in the database: nothing to retry")
@@ -131,25 +163,34 @@ class Retrier:
         self._store = store
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def retry(self, batch_id: str) -> RetryResult:
-        """Resubmit what did not succeed in ``batch_id``; returns the one new batch."""
+    async def retry(self, batch_id: str, *, include_permanent: bool = False) -> RetryResult:
+        """Resubmit what can succeed in ``batch_id``; returns the one new batch.
+
+        Permanent failures (a bad image URL, refused content) are listed in the result's
+        ``left_out`` and sent only with ``include_permanent``.
+        """
         lock = self._locks.setdefault(batch_id, asyncio.Lock())
         async with lock:
-            return await self._retry(batch_id)
+            return await self._retry(batch_id, include_permanent)
 
-    async def _retry(self, batch_id: str) -> RetryResult:
+    async def _retry(self, batch_id: str, include_permanent: bool) -> RetryResult:
         old = await self._store.get_batch(batch_id)
         if old is not None and old.retried_by:
             return await self._existing(old, old.retried_by)
         unsettled = old is None or not is_terminal(old.status) or old.applied_at is None
         if unsettled and await gone_note(self._store, batch_id) is None:
             await self._catch_up(batch_id)
-        plan = await plan_retry(self._store, batch_id)
+        plan = await plan_retry(self._store, batch_id, include_permanent=include_permanent)
         found = await self._client.find_batch_by_metadata(
             RETRY_TOKEN_KEY, plan.token, created_after=_created_after(plan.old)
         )
         if found is not None:
             return await self._link(plan, found, source="existing", created=False, skipped=())
+        if not plan.assets and plan.left_out:
+            raise RetryNotPossible(
+                f"batch {batch_id}: the {len(plan.left_out)} failure(s) left are permanent "
+                f"(e.g. {plan.left_out[0].error}); include them to send them unchanged anyway"
+            )
         if not plan.assets:
             raise RetryNotPossible(f"batch {batch_id}: every asset succeeded, nothing to retry")
         data, source, skipped = await self._input_lines(plan)
@@ -206,7 +247,9 @@ class Retrier:
             link = await self._store.begin_retry(plan.old.id, new.model_dump(mode="json"), ids)
         except RetryRefused as refused:
             if refused.retried_by == new.id:
-                return RetryResult(plan.old.id, new, len(ids), source, created, skipped)
+                return RetryResult(
+                    plan.old.id, new, len(ids), source, created, skipped, _reasons(plan)
+                )
             if created:
                 await self._cancel_loser(new, refused.retried_by)
             return await self._existing(plan.old, refused.retried_by)
@@ -216,7 +259,13 @@ class Retrier:
             return await self._existing(plan.old, link.existing_retry)
         log.info("retry of %s -> %s (%d assets)", plan.old.id, new.id, link.moved_assets)
         return RetryResult(
-            plan.old.id, new, link.moved_assets or len(ids), source, created, skipped
+            plan.old.id,
+            new,
+            link.moved_assets or len(ids),
+            source,
+            created,
+            skipped,
+            _reasons(plan),
         )
 
     async def _existing(self, old: BatchRow, new_id: str) -> RetryResult:
@@ -234,20 +283,29 @@ class Retrier:
             log.warning("could not cancel duplicate retry %s: %s", mine.id, exc)
 
     async def _input_lines(self, plan: RetryPlan) -> tuple[bytes, Source, tuple[str, ...]]:
-        """JSONL for the assets to retry: original lines first, rebuilt for the rest."""
+        """JSONL for the assets to retry: original lines first, rebuilt for the rest.
+
+        One model for the whole file, as the Batch API requires: the model the original
+        lines asked for (the first one met, should they differ), else the requested name
+        behind the batch's dated snapshot. Lines asking for another model are rebuilt.
+        """
         wanted = {asset.id for asset in plan.assets}
         lines: list[bytes] = []
         from_file: set[str] = set()
+        model: str | None = None
         input_id = plan.old.input_file_id
         if input_id and await self._client.file_exists(input_id):
             async for raw in self._client.iter_output_lines(input_id):
-                custom_id = _custom_id(raw)
-                if custom_id in wanted and custom_id not in from_file:
+                custom_id, line_model = _line_ids(raw)
+                if custom_id not in wanted or custom_id in from_file:
+                    continue
+                model = model or line_model
+                if line_model == model:
                     from_file.add(custom_id)
                     lines.append(raw.rstrip(b"\r\n") + b"\n")
         rebuilt, skipped = _rebuild(
             [a for a in plan.assets if a.id not in from_file],
-            model=requested_model(plan.old.model),
+            model=model or requested_model(plan.old.model),
             endpoint=plan.old.endpoint or CHAT_COMPLETIONS,
         )
         source: Source
@@ -271,13 +329,25 @@ def requested_model(batch_model: str | None) -> str:
     return _SNAPSHOT_DATE.sub("", batch_model)
 
 
-def _custom_id(raw: bytes) -> str | None:
+def _reasons(plan: RetryPlan) -> dict[str, str]:
+    return {asset.id: asset.error or "failed" for asset in plan.left_out}
+
+
+def _line_ids(raw: bytes) -> tuple[str | None, str | None]:
+    """A request line's custom_id and the model its body asks for."""
     try:
         record = json.loads(raw)
     except ValueError:
-        return None
-    value = record.get("custom_id") if isinstance(record, dict) else None
-    return value if isinstance(value, str) else None
+        return None, None
+    if not isinstance(record, dict):
+        return None, None
+    custom_id = record.get("custom_id")
+    body = record.get("body")
+    model = body.get("model") if isinstance(body, dict) else None
+    return (
+        custom_id if isinstance(custom_id, str) else None,
+        model if isinstance(model, str) and model else None,
+    )
 
 
 def _rebuild(

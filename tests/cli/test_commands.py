@@ -73,11 +73,9 @@ def test_retry_twice_from_the_cli_makes_one_batch_and_cancel_works(
 ) -> None:
     insert_assets(database_url, 12, url_prefix="https://img.example.test/old-car")
     db = ("--database-url", database_url)
-    code, out, _ = run(
-        capsys, "submit", "--all-untagged", "--metadata", "sim_fail_fraction=0.5", *db
-    )
+    code, out, _ = run(capsys, "submit", "--all-untagged", "--metadata", "sim_expire=0.5", *db)
     batch_id = out.split()[0]
-    sim_env.simulator.advance(3600)
+    sim_env.simulator.advance(25 * 3600)  # expired: the unfinished half is worth a retry
     # Retry applies the finished batch itself before planning: no worker pass needed.
     code, out, err = run(capsys, "retry", batch_id, *db)
     assert code == EXIT_OK, err
