@@ -10,7 +10,16 @@ a channel (an expired token) leaves it closed. Hence:
   PostgreSQL" system message, so consumers refetch what they may have missed;
 - a watchdog rebuilds the socket and channel whenever they stay unhealthy (realtime-py
   gave up, or the server closed the channel), with backoff and no retry limit, and
-  refreshes the session first when the server refused the token.
+  refreshes the session first when the server refused the token;
+- "Subscribed to PostgreSQL" again on a live channel (the server re-subscribes after
+  every ``access_token`` push, i.e. each token refresh) is no news: no second resync;
+- a table missing from the ``supabase_realtime`` publication is answered with a join
+  that succeeds and then a ``system`` error, after which nothing streams. realtime-py
+  would rejoin (and the consumer resync) every few seconds forever; the feed instead
+  says once, as a ``resync`` whose payload carries ``push_unavailable``, "push
+  unavailable: table X is not in supabase_realtime (run batchmon db migrate)", stops
+  rejoining, and tries again only after ``unavailable_retry`` seconds. Polling, which
+  the consumer runs anyway, carries on.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +45,9 @@ logger = logging.getLogger(__name__)
 SUBSCRIBED_TO_POSTGRES = "Subscribed to PostgreSQL"
 RESYNC_JOINED = "joined"  # the channel (re)joined
 RESYNC_POSTGRES_READY = "postgres_ready"  # the server's change stream is live
+RESYNC_PUSH_UNAVAILABLE = "push_unavailable"  # subscribed, but a table cannot stream
+#: How Realtime's ``system`` error begins when a binding's table is not published.
+UNABLE_TO_SUBSCRIBE = "Unable to subscribe to changes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +59,7 @@ class FeedOptions:
     check_interval: float = 5.0
     stale_after: float = 30.0
     backoff: Backoff = field(default_factory=lambda: Backoff(initial=1.0, maximum=60.0))
+    unavailable_retry: float = 600.0
 
 
 class ChangeQueue:
@@ -119,8 +133,12 @@ class RealtimeFeed:
         self._token_rejected = False
         self._watchdog: asyncio.Task[None] | None = None
         self._closed = False
+        self._live = False  # "Subscribed to PostgreSQL" seen since the last join
+        self._unavailable_since: float | None = None
+        self.unavailable: str | None = None  # why push cannot work, as last reported
         self.rebuilds = 0
         self.dropped_payloads = 0
+        self.checks = 0  # watchdog passes, for tests that need to see time go by
 
     async def changes(self) -> AsyncIterator[Change]:
         """Changes as they arrive; starts the feed on first use, ends when it closes."""
@@ -168,7 +186,10 @@ class RealtimeFeed:
 
     def _on_system(self, payload: Any) -> None:
         try:
-            if getattr(payload, "message", None) == SUBSCRIBED_TO_POSTGRES:
+            if getattr(payload, "message", None) == SUBSCRIBED_TO_POSTGRES and not self._live:
+                self._live = True
+                self._unavailable_since = None
+                self.unavailable = None
                 self._publish(Change("resync", payload={"reason": RESYNC_POSTGRES_READY}))
         except Exception:
             logger.exception("ignored a realtime system message that could not be read")
@@ -176,7 +197,11 @@ class RealtimeFeed:
     def _on_state(self, state: RealtimeSubscribeStates, error: Exception | None) -> None:
         try:
             if state == RealtimeSubscribeStates.SUBSCRIBED:
+                self._live = False
                 self._publish(Change("resync", payload={"reason": RESYNC_JOINED}))
+                return
+            if UNABLE_TO_SUBSCRIBE in str(error or ""):
+                self._push_unavailable(str(error))
                 return
             text = str(error or "").lower()
             if "token" in text or "jwt" in text:
@@ -185,6 +210,27 @@ class RealtimeFeed:
             self._trouble.set()
         except Exception:
             logger.exception("ignored a failure while handling a realtime state change")
+
+    def _push_unavailable(self, error: str) -> None:
+        """Stop realtime-py's rejoin loop; say why once (until the reason changes)."""
+        channel = self._channel
+        if channel is not None:
+            channel.rejoin_timer.reset()
+        self._unavailable_since = asyncio.get_running_loop().time()
+        found = re.search(r"table: ([\w.]+)", error)
+        table = found.group(1) if found else "of batchmon's"
+        message = (
+            f"push unavailable: table {table} is not in supabase_realtime (run batchmon db migrate)"
+        )
+        if message == self.unavailable:
+            return
+        self.unavailable = message
+        logger.warning("%s; polling carries on", message)
+        self._publish(
+            Change(
+                "resync", payload={"reason": RESYNC_PUSH_UNAVAILABLE, "push_unavailable": message}
+            )
+        )
 
     # -- watchdog --
 
@@ -197,6 +243,10 @@ class RealtimeFeed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._trouble.wait(), opts.check_interval)
             self._trouble.clear()
+            self.checks += 1
+            waiting = self._unavailable_since
+            if waiting is not None and loop.time() - waiting < opts.unavailable_retry:
+                continue  # the server said it cannot stream: do not rejoin in a loop
             if self.healthy:
                 unhealthy_since = None
                 backoff = backoff.reset()
