@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -114,6 +114,15 @@ class Worker:
             await self.run_once()
             await self.wait_stop(self.config.interval.total_seconds())
 
+    def claim_page(self) -> int:
+        """How many due batches one claim takes: about four rounds of applies.
+
+        Claiming only what it can start soon leaves the rest to other workers: four
+        workers on 1,000 due batches each take a fair share instead of one taking all
+        while its lease runs out on the batches it has not reached.
+        """
+        return max(1, min(self.config.claim_size, 4 * max(1, self.config.concurrency)))
+
     def pass_backoff(self) -> timedelta:
         """Extra wait before the next pass: doubles with each failed pass in a row.
 
@@ -139,34 +148,36 @@ class Worker:
         held: set[str] = set()
         seen: set[str] = set()
         error: str | None = None
-        try:
-            while not self._stop.is_set():
-                ids = await self._store.claim_due(
-                    self.config.worker_id,
-                    min_age=self.config.min_age,
-                    interval=self.config.interval,
-                    lease=self.config.lease,
-                    limit=self.config.claim_size,
-                )
-                fresh = [i for i in ids if i not in seen]
-                held.update(ids)
-                if not fresh:
-                    break
-                seen.update(fresh)
-                await self._process(fresh, report)
-                if len(ids) < self.config.claim_size:
-                    break
-        except asyncio.CancelledError:
-            error = "interrupted: claims released for the next worker"
-            raise
-        except (BatchApiError, StoreError) as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            log.error("poll pass failed: %s", error)
-        except Exception as exc:  # a defect must not end a long-running worker
-            error = f"unexpected {type(exc).__name__}: {exc}"
-            log.exception("poll pass failed unexpectedly")
-        finally:
-            await asyncio.shield(self._finish(report, started, held, seen, error))
+        with self._client.counting() as tally:
+            try:
+                while not self._stop.is_set():
+                    ids = await self._store.claim_due(
+                        self.config.worker_id,
+                        min_age=self.config.min_age,
+                        interval=self.config.interval,
+                        lease=self.config.lease,
+                        limit=self.claim_page(),
+                    )
+                    fresh = [i for i in ids if i not in seen]
+                    held.update(ids)
+                    if not fresh:
+                        break
+                    seen.update(fresh)
+                    await self._process(fresh, report)
+                    if len(ids) < self.claim_page():
+                        break
+            except asyncio.CancelledError:
+                error = "interrupted: claims released for the next worker"
+                raise
+            except (BatchApiError, StoreError) as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                log.error("poll pass failed: %s", error)
+            except Exception as exc:  # a defect must not end a long-running worker
+                error = f"unexpected {type(exc).__name__}: {exc}"
+                log.exception("poll pass failed unexpectedly")
+            finally:
+                report.requests = tally.requests  # every request, downloads included
+                await asyncio.shield(self._finish(report, started, held, seen, error))
         # Only a pass that failed as a whole backs off; one batch's trouble has its own.
         self._failed_passes = self._failed_passes + 1 if error is not None else 0
         return report
@@ -177,7 +188,6 @@ class Worker:
 
     async def _process(self, ids: list[str], report: PassReport) -> None:
         result = await self._sync.check(ids)
-        report.requests += result.requests
         for event in result.events:
             log.info("%s: %s -> %s", event.batch_id, event.old_status, event.new_status)
         for missing in sorted(result.missing):
@@ -195,10 +205,11 @@ class Worker:
                     # Stop came before this apply began: its claim is released below.
                     return
                 try:
-                    if is_transient_failure(batch):
-                        applied = await self._requeue(batch)
-                    else:
-                        applied = await self._applier.apply(batch)
+                    async with self._lease_kept(batch.id):
+                        if is_transient_failure(batch):
+                            applied = await self._requeue(batch)
+                        else:
+                            applied = await self._applier.apply(batch)
                 except (BatchApiError, StoreError) as exc:
                     report.errors[batch.id] = f"{type(exc).__name__}: {exc}"
                     log.error("applying %s failed: %s", batch.id, exc)
@@ -210,6 +221,33 @@ class Worker:
                 report.applied.append(applied)
 
         await asyncio.gather(*(apply_one(b) for b in done))
+
+    @contextlib.asynccontextmanager
+    async def _lease_kept(self, batch_id: str) -> AsyncIterator[None]:
+        """Renew this worker's claim on the batch every third of the lease meanwhile.
+
+        An apply can outlast the lease (a 50,000-line file, a slow database); without
+        renewal another worker would claim the batch and download it all again.
+        """
+        every = max(self.config.lease.total_seconds() / 3, 0.05)
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(every)
+                try:
+                    await self._store.renew_claims(
+                        self.config.worker_id, [batch_id], lease=self.config.lease
+                    )
+                except StoreError as exc:
+                    log.warning("could not renew the lease on %s: %s", batch_id, exc)
+
+        renewal = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewal
 
     async def _requeue(self, batch: Batch) -> ApplyReport:
         """A batch with no queue room: first wait (backoff), then resubmit its assets.

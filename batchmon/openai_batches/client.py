@@ -37,7 +37,7 @@ from .errors import (
 from .lines import LineSplitter
 from .shapes import checked_batch, checked_file, checked_page
 
-__all__ = ["PAGE_SIZE", "BatchClient", "StatusReport"]
+__all__ = ["PAGE_SIZE", "BatchClient", "RequestTally", "StatusReport"]
 
 PAGE_SIZE = 100
 """The largest ``limit`` ``GET /batches`` accepts: one page answers for 100 batches."""
@@ -63,14 +63,19 @@ class StatusReport:
 
 
 @dataclass(slots=True)
-class _Tally:
-    """Requests sent by one client within one call (tracked through a context variable)."""
+class RequestTally:
+    """Requests sent by one client within a block (tracked through a context variable).
+
+    Tallies nest: a request counts in every enclosing tally of its client, so a worker
+    pass counts the list pages, retrieves and downloads its steps count for themselves.
+    """
 
     owner: BatchClient
+    parent: RequestTally | None = None
     requests: int = 0
 
 
-_TALLY: ContextVar[_Tally | None] = ContextVar("batchmon_request_tally", default=None)
+_TALLY: ContextVar[RequestTally | None] = ContextVar("batchmon_request_tally", default=None)
 
 
 @dataclass(slots=True)
@@ -170,12 +175,24 @@ class BatchClient:
         # so the SDK's retries are counted too.
         self._requests_made += 1
         tally = _TALLY.get()
-        if tally is not None and tally.owner is self:
-            tally.requests += 1
+        while tally is not None:
+            if tally.owner is self:
+                tally.requests += 1
+            tally = tally.parent
 
     @contextlib.contextmanager
-    def _tally(self) -> Iterator[_Tally]:
-        tally = _Tally(self)
+    def counting(self) -> Iterator[RequestTally]:
+        """Count the HTTP requests this client sends within the block (and its tasks).
+
+        Only requests made by this task, or by tasks it starts inside the block, count:
+        another coroutine sharing the client is not charged to it.
+        """
+        with self._tally() as tally:
+            yield tally
+
+    @contextlib.contextmanager
+    def _tally(self) -> Iterator[RequestTally]:
+        tally = RequestTally(self, _TALLY.get())
         token = _TALLY.set(tally)
         try:
             yield tally

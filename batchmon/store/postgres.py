@@ -193,6 +193,16 @@ class PostgresStore:
             return 0
         return int(await self._value("select public.release_claims(%s, %s)", (worker_id, ids)))
 
+    async def renew_claims(
+        self, worker_id: str, batch_ids: Iterable[str], *, lease: timedelta
+    ) -> int:
+        ids = list(batch_ids)
+        if not ids:
+            return 0
+        return int(
+            await self._value("select public.renew_claims(%s, %s, %s)", (worker_id, ids, lease))
+        )
+
     async def apply_results(
         self, batch_id: str, rows: AsyncIterable[ResultRow] | Iterable[ResultRow]
     ) -> ApplyCounts:

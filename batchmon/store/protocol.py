@@ -201,6 +201,12 @@ class Store(Protocol):
 
     async def release_claims(self, worker_id: str, batch_ids: Iterable[str]) -> int: ...
 
+    async def renew_claims(
+        self, worker_id: str, batch_ids: Iterable[str], *, lease: timedelta
+    ) -> int:
+        """Extend ``worker_id``'s live leases on ``batch_ids`` by ``lease`` from now."""
+        ...
+
     async def apply_results(
         self, batch_id: str, rows: AsyncIterable[ResultRow] | Iterable[ResultRow]
     ) -> ApplyCounts:

@@ -255,6 +255,15 @@ class SupabaseStore:
         data = await self._rpc("release_claims", {"p_worker": worker_id, "p_batch_ids": ids})
         return int(data or 0)
 
+    async def renew_claims(
+        self, worker_id: str, batch_ids: Iterable[str], *, lease: timedelta
+    ) -> int:
+        ids = list(batch_ids)
+        if not ids:
+            return 0
+        params = {"p_worker": worker_id, "p_batch_ids": ids, "p_lease": _seconds(lease)}
+        return int(await self._rpc("renew_claims", params) or 0)
+
     async def apply_results(
         self, batch_id: str, rows: AsyncIterable[ResultRow] | Iterable[ResultRow]
     ) -> ApplyCounts:

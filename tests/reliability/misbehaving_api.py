@@ -5,12 +5,14 @@ changed the way real deployments change them: a proxy's HTML page or an empty bo
 200, JSON cut off mid-object, an object of the wrong shape, a body that ends cleanly at a
 line boundary with half the lines missing, a 404 for a batch or file that vanished, a
 429 with a long ``Retry-After``, or a batch rewritten to have failed with
-``token_limit_exceeded``. It is served by uvicorn on a loopback port, so the real
-``openai`` client talks to it over a real socket.
+``token_limit_exceeded``; or it holds an answer until the test lets it go. It is served
+by uvicorn on a loopback port, so the real ``openai`` client talks to it over a real
+socket.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import socket
@@ -38,8 +40,10 @@ Kind = Literal[
     "not_found",
     "rate_limited",
     "token_limit",
+    "hold",
 ]
 
+HOLD_TIMEOUT = 60.0
 HTML_PAGE = b"<!doctype html><html><body><h1>502 Bad Gateway</h1></body></html>\n"
 TOKEN_LIMIT_MESSAGE = (
     "Enqueued token limit reached for gpt-4o-mini in organization org-sim. Limit: "
@@ -58,6 +62,8 @@ class Corruption:
     retry_after: float | None = None
     keep_lines: int | None = None
     used: int = 0
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
     def matches(self, request_line: str) -> bool:
         return self.used < self.times and re.search(self.pattern, request_line) is not None
@@ -87,6 +93,11 @@ class MisbehavingApi:
             return
         rule.used += 1
         self.corrupted.append((rule.kind, line))
+        if rule.kind == "hold":  # answered unchanged, once the test releases it
+            rule.arrived.set()
+            await asyncio.to_thread(rule.release.wait, HOLD_TIMEOUT)
+            await self.app(scope, receive, send)
+            return
         status, headers, body = await _answer_of(self.app, scope, receive)
         status, headers, body = _corrupt(rule, status, headers, body)
         await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -93,13 +93,34 @@ as $$
   order by r.batch_id
 $$;
 
+-- Extend a worker's leases on batches it is still working on (a long apply), so no
+-- other worker claims them meanwhile. Only this worker's live claims are extended: one
+-- that ran out, and was taken over, stays with its new holder. Returns the rows renewed.
+create or replace function public.renew_claims(
+  p_worker text, p_batch_ids text[], p_lease interval
+)
+returns integer
+language plpgsql volatile security invoker set search_path = ''
+as $$
+declare
+  n integer;
+begin
+  update public.openai_batches
+  set claim_expires_at = now() + p_lease
+  where claimed_by = p_worker and claim_expires_at > now() and id = any(p_batch_ids);
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+
 do $$
 declare
   f text;
 begin
   foreach f in array array[
     'set_results_state(text, text, text, double precision)',
-    'batch_results_states(text[])'
+    'batch_results_states(text[])',
+    'renew_claims(text, text[], interval)'
   ] loop
     execute format('revoke execute on function public.%s from public, anon', f);
     execute format('grant execute on function public.%s to authenticated, service_role', f);
