@@ -19,7 +19,11 @@ a channel (an expired token) leaves it closed. Hence:
   says once, as a ``resync`` whose payload carries ``push_unavailable``, "push
   unavailable: table X is not in supabase_realtime (run batchmon db migrate)", stops
   rejoining, and tries again only after ``unavailable_retry`` seconds. Polling, which
-  the consumer runs anyway, carries on.
+  the consumer runs anyway, carries on;
+- Realtime drops every delivery of a project for 10-60 s once it exceeds its events
+  per second (100 by default), silently. A burst of ``burst_events`` row events
+  within one second means changes were likely lost: once the burst has been quiet for
+  ``burst_quiet`` seconds the feed says ``resync`` (reason ``burst``).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ SUBSCRIBED_TO_POSTGRES = "Subscribed to PostgreSQL"
 RESYNC_JOINED = "joined"  # the channel (re)joined
 RESYNC_POSTGRES_READY = "postgres_ready"  # the server's change stream is live
 RESYNC_PUSH_UNAVAILABLE = "push_unavailable"  # subscribed, but a table cannot stream
+RESYNC_BURST = "burst"  # so many events at once that Realtime likely dropped some
 #: How Realtime's ``system`` error begins when a binding's table is not published.
 UNABLE_TO_SUBSCRIBE = "Unable to subscribe to changes"
 
@@ -60,6 +65,8 @@ class FeedOptions:
     stale_after: float = 30.0
     backoff: Backoff = field(default_factory=lambda: Backoff(initial=1.0, maximum=60.0))
     unavailable_retry: float = 600.0
+    burst_events: int = 100
+    burst_quiet: float = 2.0
 
 
 class ChangeQueue:
@@ -138,7 +145,9 @@ class RealtimeFeed:
         self.unavailable: str | None = None  # why push cannot work, as last reported
         self.rebuilds = 0
         self.dropped_payloads = 0
-        self.checks = 0  # watchdog passes, for tests that need to see time go by
+        self.checks = 0  # watchdog passes
+        self._second = (0.0, 0)  # (start of the current second, row events in it)
+        self._burst_ended: float | None = None  # last event of a burst not yet resynced
 
     async def changes(self) -> AsyncIterator[Change]:
         """Changes as they arrive; starts the feed on first use, ends when it closes."""
@@ -177,6 +186,7 @@ class RealtimeFeed:
 
     def _on_row(self, payload: Any) -> None:
         try:
+            self._count_event()
             change = change_from_payload(payload)
             if change is not None:
                 self._publish(change)
@@ -211,6 +221,26 @@ class RealtimeFeed:
         except Exception:
             logger.exception("ignored a failure while handling a realtime state change")
 
+    @property
+    def burst_pending(self) -> bool:
+        """A burst was seen and its resync is still to come."""
+        return self._burst_ended is not None
+
+    def _count_event(self) -> None:
+        now = asyncio.get_running_loop().time()
+        start, seen = self._second
+        if now - start >= 1.0:
+            start, seen = now, 0
+        self._second = (start, seen + 1)
+        if seen + 1 >= self._options.burst_events or self._burst_ended is not None:
+            self._burst_ended = now
+
+    def _resync_after_burst(self, now: float) -> None:
+        ended = self._burst_ended
+        if ended is not None and now - ended >= self._options.burst_quiet:
+            self._burst_ended = None
+            self._publish(Change("resync", payload={"reason": RESYNC_BURST}))
+
     def _push_unavailable(self, error: str) -> None:
         """Stop realtime-py's rejoin loop; say why once (until the reason changes)."""
         channel = self._channel
@@ -244,6 +274,7 @@ class RealtimeFeed:
                 await asyncio.wait_for(self._trouble.wait(), opts.check_interval)
             self._trouble.clear()
             self.checks += 1
+            self._resync_after_burst(loop.time())
             waiting = self._unavailable_since
             if waiting is not None and loop.time() - waiting < opts.unavailable_retry:
                 continue  # the server said it cannot stream: do not rejoin in a loop

@@ -53,6 +53,12 @@ class Gateway:
             rest_url or database_url, min_size=1, max_size=8, open=False
         )
         self._role_settings: dict[str, dict[str, str]] = {}
+        # Realtime's per-project limit (``max_events_per_second``, 100 on Supabase), off
+        # unless a test sets it: past it, nothing is delivered to anyone for a while.
+        self.max_events_per_second: int | None = None
+        self.rate_limit_pause = 10.0
+        self._window = (0.0, 0)  # (start of the current second, deliveries in it)
+        self._paused_until = 0.0
         self.connections: set[realtime.RealtimeConnection] = set()
         self.refuse_realtime = False
         self.rpc_calls: list[str] = []
@@ -108,6 +114,22 @@ class Gateway:
             self.rest_pool, claims, read_only=read_only, settings=self._role_settings[role]
         ) as conn:
             yield conn
+
+    def may_deliver(self) -> bool:
+        """Count one delivery against the project's event budget; False: dropped."""
+        if self.max_events_per_second is None:
+            return True
+        now = asyncio.get_running_loop().time()
+        if now < self._paused_until:
+            return False
+        start, used = self._window
+        if now - start >= 1.0:
+            start, used = now, 0
+        self._window = (start, used + 1)
+        if used + 1 > self.max_events_per_second:
+            self._paused_until = now + self.rate_limit_pause
+            return False
+        return True
 
     async def note(self, **counts: int) -> None:
         async with self._changed:

@@ -254,6 +254,9 @@ class RealtimeConnection:
                 data["record"] = record
             if change.type != "INSERT":
                 data["old_record"] = change.old_key or {}
+            if not self.gateway.may_deliver():
+                await self.gateway.note(dropped=1)  # over the project's events per second
+                continue
             await self.send(sub.topic, "postgres_changes", {"data": data, "ids": ids})
             await self.gateway.note(delivered=1)
 
