@@ -25,6 +25,8 @@ from openai.types import Batch, FileObject
 from .errors import (
     ApiUnreachable,
     AuthenticationFailed,
+    BadRequest,
+    BatchAlreadyFinished,
     BatchApiError,
     BatchNotFound,
     FileDownloadIncomplete,
@@ -384,7 +386,15 @@ class BatchClient:
     async def cancel(self, batch_id: str) -> Batch:
         """Ask OpenAI to cancel; the batch passes through ``cancelling`` to ``cancelled``."""
         what = f"cancel batch {batch_id}"
-        return checked_batch(await self._call(what, self._sdk.batches.cancel(batch_id)), what)
+        try:
+            cancelled = await self._call(what, self._sdk.batches.cancel(batch_id))
+        except BadRequest as err:
+            if err.status_code != 409:
+                raise
+            raise BatchAlreadyFinished(
+                err.message, status_code=409, request_id=err.request_id
+            ) from err
+        return checked_batch(cancelled, what)
 
     # -- files --------------------------------------------------------------------------
 
