@@ -241,8 +241,9 @@ class BatchClient:
         """Current state of many batches for about one request per 100 of them.
 
         Reads ``GET /batches?limit=100`` pages (newest first) until every id is found,
-        the list ends, or the rest cannot be on later pages; then retrieves the ids the
-        pages did not cover, a few at a time. ``created_after`` is an optional lower
+        the list ends, the rest cannot be on later pages, or more pages would cost more
+        than retrieving the rest; then retrieves the ids the pages did not cover, a few
+        at a time. ``created_after`` is an optional lower
         bound on the batches' ``created_at`` (one for all, or per id): with it, paging
         stops as soon as a page reaches older batches.
         """
@@ -284,8 +285,11 @@ class BatchClient:
                 for batch_id in scan.remaining
                 if floors.get(batch_id) is None or floors[batch_id] <= oldest_listed
             ]
-            # Another page costs a request; retrieving one id costs one too, for sure.
-            if len(could_follow) < 2 or scan.pages >= page_budget:
+            # Another page costs one request and may answer for all of them; retrieving
+            # costs one request per id, for sure. Keep paging (past the pages the ids
+            # would fill, e.g. when other software made many newer batches) while the
+            # pages spent stay under half of what retrieving them would cost.
+            if len(could_follow) < 2 or scan.pages >= max(page_budget, len(could_follow) // 2):
                 return scan
             page = await self._list_page(page.get_next_page())
 
