@@ -82,3 +82,21 @@ def test_apply_twice_in_one_transaction_as_authenticated_through_the_authenticat
         "select count(*) from public.assets where auto_tag_status = 'completed'",
     )
     assert done == [(3,)]
+
+
+def test_the_authenticator_login_refuses_a_delete_or_update_without_where(
+    supabase_project: SupabaseProject,
+) -> None:
+    with psycopg.connect(supabase_project.authenticator_url, autocommit=True) as conn:
+        conn.execute("create temp table scratch (x int)")
+        conn.execute("insert into scratch values (1)")
+        for statement in ("delete from scratch", "update scratch set x = 2"):
+            with pytest.raises(psycopg.errors.CardinalityViolation, match="requires a WHERE"):
+                conn.execute(statement.encode())
+        body = "begin delete from scratch; end"
+        with pytest.raises(psycopg.errors.CardinalityViolation):
+            conn.execute(f"do $$ {body} $$".encode())  # inside PL/pgSQL too
+        conn.execute("delete from scratch where x = 1")
+    with psycopg.connect(supabase_project.admin_url, autocommit=True) as conn:
+        conn.execute("create temp table scratch (x int)")
+        conn.execute("delete from scratch")  # other logins are not affected
