@@ -2,9 +2,10 @@
 
 Supabase preloads pg-safeupdate for PostgREST's login role: any such statement fails
 there with ``21000: DELETE requires a WHERE clause``, so the desktop could not apply
-results. The test server has no safeupdate module, so this reads every function body
-the migrations installed, the way safeupdate reads a statement: a DELETE or UPDATE
-needs a WHERE of its own (one inside a subquery does not count).
+results. The Supabase-shaped test database preloads a stand-in for ``authenticator``,
+which catches what the tests run through it; this reads every function body the
+migrations installed, called by a test or not, the way safeupdate reads a statement:
+a DELETE or UPDATE needs a WHERE of its own (one inside a subquery does not count).
 """
 
 from __future__ import annotations
