@@ -8,6 +8,7 @@ takes the batch over and downloads it again; a pass counts every request it made
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
@@ -20,6 +21,8 @@ from tests.reliability.helpers import fast_worker, ledger, submit_batches, unapp
 from tests.reliability.misbehaving_api import LiveMisbehavingApi
 from tests.reliability.sizes import size
 
+log = logging.getLogger(__name__)
+
 WORKERS = 4
 DEADLINE = 300.0
 RENEWAL_TIMEOUT = 30.0
@@ -30,14 +33,14 @@ RENEWALS_PAST_THE_LEASE = 5  # one every 0.2 s: a second, past the 0.6 s lease
 async def test_four_workers_each_apply_a_fair_share_of_the_due_batches(
     simulator: Simulator, client: BatchClient, store: PostgresStore, database_url: str
 ) -> None:
-    batches = size(200, 1000)
+    batches = size(400, 1000)
     batch_ids, ids = await submit_batches(client, store, database_url, batches, 1)
     simulator.advance(3600)
     stores = [await PostgresStore.open(database_url) for _ in range(WORKERS)]
     shares: Counter[str] = Counter()
 
     async def worker(n: int) -> None:
-        w = fast_worker(client, stores[n], f"w{n}", concurrency=8)
+        w = fast_worker(client, stores[n], f"w{n}", concurrency=4)
         while unapplied_batches(database_url, batch_ids):
             report = await w.run_once()
             shares[w.config.worker_id] += report.run.applied
@@ -50,6 +53,7 @@ async def test_four_workers_each_apply_a_fair_share_of_the_due_batches(
 
     assert sum(shares.values()) == batches
     fractions = {w: n / batches for w, n in shares.items()}
+    log.info("shares of %d batches: %s", batches, fractions)
     assert len(fractions) == WORKERS and all(0.15 <= f <= 0.35 for f in fractions.values()), (
         fractions
     )
