@@ -170,8 +170,11 @@ def database_error(exc: psycopg.Error, role: str) -> JSONResponse:
     )
 
 
-def request_claims(request: Request) -> tuple[Gateway, dict[str, Any]] | Response:
-    """The gateway and the request's JWT claims (bearer, else API key), or PostgREST's 401."""
+def request_claims(
+    request: Request, resource: str
+) -> tuple[Gateway, dict[str, Any], str] | Response:
+    """The gateway, the request's JWT claims (bearer, else API key) and the named path
+    part, or PostgREST's 401."""
     gateway: Gateway = request.app.state.gateway
     denied = gateway.check_api_key(request)
     if denied is not None:
@@ -181,7 +184,7 @@ def request_claims(request: Request) -> tuple[Gateway, dict[str, Any]] | Respons
         bearer[7:] if bearer.lower().startswith("bearer ") else request.headers.get("apikey", "")
     )
     try:
-        return gateway, gateway.tokens.verify(token)
+        return gateway, gateway.tokens.verify(token), request.path_params[resource]
     except TokenError as exc:
         if exc.expired:
             return postgrest_error(401, "PGRST303", "JWT expired")
@@ -189,11 +192,10 @@ def request_claims(request: Request) -> tuple[Gateway, dict[str, Any]] | Respons
 
 
 async def rpc(request: Request) -> Response:
-    found = request_claims(request)
+    found = request_claims(request, "fn")
     if isinstance(found, Response):
         return found
-    gateway, claims = found
-    name = request.path_params["fn"]
+    gateway, claims, name = found
     try:
         args = json.loads(await request.body() or b"{}")
     except ValueError:

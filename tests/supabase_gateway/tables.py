@@ -30,11 +30,10 @@ order by a.attnum
 
 
 async def table(request: Request) -> Response:
-    found = request_claims(request)
+    found = request_claims(request, "table")
     if isinstance(found, Response):
         return found
-    gateway, claims = found
-    name = request.path_params["table"]
+    gateway, claims, name = found
     async with gateway.rest_pool.connection() as conn:
         cur = await conn.execute(_COLUMNS, (name,))
         columns = [c for (c,) in await cur.fetchall()]
