@@ -15,7 +15,7 @@ import psycopg
 _NEEDED: dict[str, tuple[tuple[str, ...] | None, str]] = {
     "id": (("uuid",), "uuid"),
     "user_id": (("uuid",), "uuid (auth.uid())"),
-    "tags": (("text[]",), "text[]"),
+    "tags": (("text[]", "jsonb"), "text[] or jsonb"),
     "auto_tag_status": (None, "text"),
     "openai_batch_id": (None, "text"),
     "auto_tag_error": (None, "text"),

@@ -27,6 +27,30 @@ as $$
   where u.id is not null
 $$;
 
+-- The app's tags column may be text[] (what batchmon creates) or jsonb (an array of
+-- strings). These overloads, picked by the column's type where a function names it,
+-- read and write either. Plain SQL without SET options, so that the planner inlines
+-- the text[] ones and the apply pays nothing per row for them.
+create or replace function public.batchmon_tags_text(p_tags text[])
+returns text[] language sql immutable security invoker
+as $$ select p_tags $$;
+
+create or replace function public.batchmon_tags_text(p_tags jsonb)
+returns text[] language sql immutable security invoker
+as $$
+  select case when pg_catalog.jsonb_typeof(p_tags) = 'array'
+    then array(select pg_catalog.jsonb_array_elements_text(p_tags)) end
+$$;
+
+-- New tags, in the type of the column they go to (p_column only picks the overload).
+create or replace function public.batchmon_tags_like(p_column text[], p_tags text[])
+returns text[] language sql immutable security invoker
+as $$ select p_tags $$;
+
+create or replace function public.batchmon_tags_like(p_column jsonb, p_tags text[])
+returns jsonb language sql immutable security invoker
+as $$ select pg_catalog.to_jsonb(p_tags) $$;
+
 -- Rows per page of every list function. PostgREST (Supabase) returns at most
 -- db-max-rows (1,000) rows of a function's result, so no page asks for more and the
 -- stores follow the cursor to the end.
@@ -295,7 +319,10 @@ begin
   ), changed as (
     update public.assets a set
       auto_tag_status = case when s.ok then 'completed' else 'failed' end,
-      tags = case when s.ok then coalesce(s.tags, '{}'::text[]) else a.tags end,
+      tags = case
+        when s.ok then public.batchmon_tags_like(a.tags, coalesce(s.tags, '{}'::text[]))
+        else a.tags
+      end,
       auto_tag_error = case
         when s.ok then null
         else coalesce(nullif(s.error, ''), 'failed without a reason')
@@ -551,7 +578,7 @@ returns setof public.batchmon_asset
 language sql stable security invoker set search_path = ''
 as $$
   select a.id::text, a.user_id::text, a.image_url, a.auto_tag_status, a.openai_batch_id,
-         a.tags, a.auto_tag_error, a.created_at, a.tagged_at
+         public.batchmon_tags_text(a.tags), a.auto_tag_error, a.created_at, a.tagged_at
   from public.assets a
   where a.openai_batch_id = p_batch
     and (p_after_id is null
@@ -566,7 +593,7 @@ returns setof public.batchmon_asset
 language sql stable security invoker set search_path = ''
 as $$
   select a.id::text, a.user_id::text, a.image_url, a.auto_tag_status, a.openai_batch_id,
-         a.tags, a.auto_tag_error, a.created_at, a.tagged_at
+         public.batchmon_tags_text(a.tags), a.auto_tag_error, a.created_at, a.tagged_at
   from public.assets a
   where a.id = any(public.batchmon_uuids(p_ids))
   order by a.created_at, a.id
@@ -592,6 +619,8 @@ declare
 begin
   foreach f in array array[
     'batchmon_uuid(text)', 'batchmon_uuids(text[])', 'batchmon_page_limit(integer)',
+    'batchmon_tags_text(text[])', 'batchmon_tags_text(jsonb)',
+    'batchmon_tags_like(text[], text[])', 'batchmon_tags_like(jsonb, text[])',
     'batchmon_epoch(jsonb)', 'pending_batches(integer, timestamptz, text)',
     'record_batch_statuses(jsonb)',
     'claim_due_batches(text, interval, interval, interval, integer)',
