@@ -88,7 +88,7 @@ class Worker:
         self._store = store
         self.config = config or WorkerConfig()
         self._now = now
-        self._sync = BatchSync(client, store)
+        self._sync = BatchSync(client, store, reuse_listed=True)
         self._applier = BatchApplier(client, store, policy=self.config.results)
         self._retrier = Retrier(client, store)
         self._stop = asyncio.Event()
@@ -144,6 +144,7 @@ class Worker:
                 return self._stopped_report()
         started = self._now()
         self._applier.policy = self.config.results
+        self._sync.start_pass()
         report = PassReport(run=PollRun(started, None, 0, 0, 0, worker_id=self.config.worker_id))
         held: set[str] = set()
         seen: set[str] = set()

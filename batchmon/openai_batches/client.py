@@ -55,6 +55,8 @@ class StatusReport:
 
     ``missing`` holds ids OpenAI does not know (404): deleted, another project's, or
     mistyped. ``requests`` counts HTTP requests this call sent, SDK retries included.
+    ``listed`` holds every batch the list pages showed, asked about or not: a caller
+    about to ask for more of them can use these instead of paging again.
     """
 
     batches: dict[str, Batch]
@@ -62,6 +64,7 @@ class StatusReport:
     requests: int
     pages: int = 0
     retrieved: int = 0
+    listed: dict[str, Batch] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -86,6 +89,7 @@ class _Scan:
 
     remaining: set[str]
     found: dict[str, Batch] = field(default_factory=dict)
+    listed: dict[str, Batch] = field(default_factory=dict)
     pages: int = 0
 
 
@@ -263,6 +267,7 @@ class BatchClient:
                 requests=tally.requests,
                 pages=scan.pages,
                 retrieved=len(leftover),
+                listed=scan.listed,
             )
 
     async def _scan_pages(self, wanted: list[str], floors: Mapping[str, int]) -> _Scan:
@@ -272,6 +277,7 @@ class BatchClient:
         while True:
             scan.pages += 1
             for batch in page.data:
+                scan.listed[batch.id] = batch
                 if batch.id in scan.remaining:
                     scan.remaining.discard(batch.id)
                     scan.found[batch.id] = batch
