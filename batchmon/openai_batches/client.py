@@ -35,6 +35,7 @@ from .errors import (
     RateLimited,
     from_openai_error,
     from_transport_error,
+    parse_retry_after,
 )
 from .lines import LineSplitter
 from .shapes import checked_batch, checked_file, checked_page
@@ -43,6 +44,9 @@ __all__ = ["PAGE_SIZE", "BatchClient", "RequestTally", "StatusReport"]
 
 PAGE_SIZE = 100
 """The largest ``limit`` ``GET /batches`` accepts: one page answers for 100 batches."""
+
+LONGEST_WAIT = 10.0
+"""Seconds of ``Retry-After`` the SDK may sleep inside a call; longer asks end the call."""
 
 _T = TypeVar("_T")
 _P = TypeVar("_P", bound=AsyncPage[Batch])
@@ -101,6 +105,9 @@ class BatchClient:
     leaves closing it to the caller; share one between two BatchClients and each counts
     the other's requests too. ``max_retries`` is the SDK's own retry budget for 408/409/429/5xx and
     connection errors; ``timeout`` is in seconds per request (per read while streaming).
+    ``longest_wait``: a 429/503 asking for a longer ``Retry-After`` is not retried inside
+    the call (the SDK would sleep up to two minutes, twice, holding up a whole worker
+    pass); it raises :class:`RateLimited` with ``retry_after`` for the caller to plan.
     """
 
     def __init__(
@@ -114,6 +121,7 @@ class BatchClient:
         max_retries: int = 2,
         timeout: float = 60.0,
         retrieve_concurrency: int = 8,
+        longest_wait: float = LONGEST_WAIT,
     ) -> None:
         if not api_key or not api_key.strip():
             raise AuthenticationFailed(
@@ -123,16 +131,17 @@ class BatchClient:
         if retrieve_concurrency < 1:
             raise ValueError("retrieve_concurrency must be at least 1")
         self._requests_made = 0
+        self._longest_wait = longest_wait
         self._owns_http = http_client is None
         if http_client is None:
             http_client = openai.DefaultAsyncHttpxClient(
-                event_hooks={"request": [self._count_request]}
+                event_hooks={"request": [self._count_request], "response": [self._no_long_wait]}
             )
         else:
             hooks = http_client.event_hooks
             http_client.event_hooks = {
                 "request": [*hooks.get("request", []), self._count_request],
-                "response": list(hooks.get("response", [])),
+                "response": [*hooks.get("response", []), self._no_long_wait],
             }
         self._http = http_client
         self._max_retries = max_retries
@@ -185,6 +194,13 @@ class BatchClient:
             if tally.owner is self:
                 tally.requests += 1
             tally = tally.parent
+
+    async def _no_long_wait(self, response: httpx2.Response) -> None:
+        # The SDK obeys x-should-retry before its own rules: a long wait is the caller's.
+        if response.status_code in (429, 503):
+            wait = parse_retry_after(response.headers)
+            if wait is not None and wait > self._longest_wait:
+                response.headers["x-should-retry"] = "false"
 
     @contextlib.contextmanager
     def counting(self) -> Iterator[RequestTally]:
@@ -480,7 +496,7 @@ class BatchClient:
         hooks = self._http.event_hooks
         self._http.event_hooks = {
             "request": [h for h in hooks.get("request", []) if h != self._count_request],
-            "response": list(hooks.get("response", [])),
+            "response": [h for h in hooks.get("response", []) if h != self._no_long_wait],
         }
 
 
