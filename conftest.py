@@ -10,6 +10,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest_plugins = [
     "tests.fixtures.loops",
     "tests.fixtures.postgres",
+    "tests.fixtures.supabase_project",
     "tests.fixtures.sim",
     "tests.fixtures.clients",
     "tests.fixtures.keyring",

@@ -81,9 +81,9 @@ async def main() -> None:
     done, total = row
     print(
         f"worker pass: {elapsed:.1f}s until {done:,}/{total:,} assets applied "
-        f"({report.run.applied:,} batches; {report.requests:,} status requests, "
-        f"{requests:,} API requests in all with the downloads; "
-        f"concurrency {args.concurrency})"
+        f"({report.run.applied:,} batches; {report.requests:,} API requests counted by the "
+        f"pass, {requests:,} by the client, downloads included; "
+        f"{report.requests - report.run.applied:,} for status; concurrency {args.concurrency})"
     )
     print(
         f"old cron (10 batches/min): {math.ceil(args.batches / 10)} min of ticks, "

@@ -23,7 +23,7 @@ from batchmon.core.status import entered_at_field, is_terminal
 from batchmon.engine.retry import Retrier
 from batchmon.engine.submit import submit_assets
 from batchmon.engine.sync import BatchSync
-from batchmon.store.protocol import BatchRow
+from batchmon.store.protocol import BatchRow, ResultsState
 from batchmon.wiring import open_client, open_store, settings_from
 
 # -- submit -------------------------------------------------------------------------------
@@ -92,7 +92,9 @@ def _seconds_since(then: datetime | None, now: datetime) -> float | None:
     return (now - then).total_seconds() if then else None
 
 
-def _status_record(row: BatchRow, oldest: datetime | None, now: datetime) -> dict[str, Any]:
+def _status_record(
+    row: BatchRow, oldest: datetime | None, now: datetime, results: ResultsState | None = None
+) -> dict[str, Any]:
     field = entered_at_field(row.status)
     entered: datetime | None = getattr(row, field) if field else None
     return {
@@ -109,6 +111,8 @@ def _status_record(row: BatchRow, oldest: datetime | None, now: datetime) -> dic
         "time_in_state_seconds": _seconds_since(entered, now),
         "applied": row.applied_at is not None,
         "retried_by": row.retried_by,
+        "results_state": results.state if results else None,
+        "results_note": results.note if results else None,
     }
 
 
@@ -119,7 +123,9 @@ def _status_cells(record: dict[str, Any], now: datetime) -> list[str]:
     oldest_age = _seconds_since(datetime.fromisoformat(oldest), now) if oldest else None
     return [
         record["batch_id"],
-        record["status"],
+        f"{record['status']}: {record['results_note']}"
+        if record["results_note"]
+        else record["status"],
         f"{done}/{record['total']}{pct}",
         f"{record['pending_assets']}/{record['assets']}",
         format_duration(oldest_age),
@@ -139,10 +145,13 @@ async def cmd_status(args: argparse.Namespace) -> int:
                 requests = result.requests
         pending = {p.batch_id: p for p in await store.pending_batches()}
         rows = await store.list_batches(limit=args.limit if args.all else 10_000)
+        shown = [r for r in rows if args.all or r.id in pending or not is_terminal(r.status)]
+        results = await store.results_states([r.id for r in shown])
     now = datetime.now(UTC)
-    shown = [r for r in rows if args.all or r.id in pending or not is_terminal(r.status)]
     records = [
-        _status_record(r, pending[r.id].oldest_asset_at if r.id in pending else None, now)
+        _status_record(
+            r, pending[r.id].oldest_asset_at if r.id in pending else None, now, results.get(r.id)
+        )
         for r in shown
     ]
     if args.json:

@@ -4,6 +4,12 @@ The output and error files are read line by line and written through the store i
 chunks, so a 50,000-line file never sits in memory. Every line gets an outcome; a bad
 line costs that one asset a reason, never the rest of the batch. The store skips assets
 that are already final, so applying twice (or again after a crash) changes nothing new.
+
+A batch is finished (assets without a line failed, ``applied_at`` set) only from files
+consistent with it: at least ``request_counts.completed`` output lines and ``failed``
+error lines. A short, empty or cut-off download is applied as far as it goes and
+fetched again later; after a few tries the batch is flagged "results incomplete", and
+still no asset is failed for lines that never arrived.
 """
 
 from __future__ import annotations
@@ -14,13 +20,15 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 
 from openai.types import Batch
 
 from batchmon.core.results import LineOutcome, ResultParser
 from batchmon.core.status import APPLICABLE_STATUSES
-from batchmon.openai_batches import BatchClient
-from batchmon.store.protocol import ApplyCounts, ResultRow, Store
+from batchmon.engine.failures import WAITING_FOR_QUEUE, backoff, is_transient_failure
+from batchmon.openai_batches import BatchApiError, BatchClient, FileNotFound
+from batchmon.store.protocol import ApplyCounts, BatchRow, ResultRow, ResultsState, Store
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +43,22 @@ QUEUE_CHUNKS = 8
 """Parsed lines wait in chunks of this many, at most this many chunks ahead."""
 
 ProgressCallback = Callable[[int], None]
+
+RESULTS_EXPIRED_NOTE = (
+    "results expired: the output is gone before it was applied; "
+    "retry rebuilds the requests from the assets"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ResultsPolicy:
+    """How patiently missing results are fetched again, and queue room waited for."""
+
+    refetch_base: timedelta = timedelta(minutes=2)
+    refetch_cap: timedelta = timedelta(hours=2)
+    flag_after: int = 3
+    queue_base: timedelta = timedelta(minutes=5)
+    queue_cap: timedelta = timedelta(hours=1)
 
 
 @dataclass(slots=True)
@@ -59,6 +83,9 @@ class ApplyReport:
     unreturned: int = 0
     already_applied: bool = False
     skipped_reason: str | None = None
+    output_lines: int = 0
+    error_lines: int = 0
+    problem: str | None = None
 
     @property
     def changed(self) -> int:
@@ -69,6 +96,8 @@ class ApplyReport:
         """One line for a log or a terminal."""
         if self.skipped_reason:
             return f"{self.batch_id}: {self.skipped_reason}"
+        if self.problem:
+            return f"{self.batch_id} ({self.status}): {self.problem}"
         text = (
             f"{self.batch_id} ({self.status}): {self.counts.completed} tagged, "
             f"{self.counts.failed} failed, {self.counts.skipped} already done"
@@ -107,9 +136,23 @@ def validation_summary(batch: Batch, *, limit: int = 3) -> str:
     return text
 
 
-def _file_ids(batch: Batch) -> list[str]:
-    """The output then the error file; None and "" both mean "no file"."""
-    return [fid for fid in (batch.output_file_id, batch.error_file_id) if fid]
+def _files(batch: Batch) -> list[tuple[bool, str]]:
+    """(is the error file, id): the output then the error file; None and "" mean none."""
+    pairs = ((False, batch.output_file_id), (True, batch.error_file_id))
+    return [(is_error, fid) for is_error, fid in pairs if fid]
+
+
+def shortfall(batch: Batch, report: ApplyReport) -> tuple[int, int] | None:
+    """(received, expected) lines when the files hold fewer than the batch counted."""
+    counts = batch.request_counts
+    if counts is None:
+        return None
+    got_out = min(report.output_lines, counts.completed)
+    got_err = min(report.error_lines, counts.failed)
+    expected = counts.completed + counts.failed
+    if got_out + got_err >= expected:
+        return None
+    return got_out + got_err, expected
 
 
 class BatchApplier:
@@ -121,10 +164,12 @@ class BatchApplier:
         store: Store,
         *,
         unreturned_reason: str = UNRETURNED_REASON,
+        policy: ResultsPolicy | None = None,
     ) -> None:
         self._client = client
         self._store = store
         self._unreturned_reason = unreturned_reason
+        self.policy = policy or ResultsPolicy()
 
     async def apply(
         self, batch: Batch, *, on_progress: ProgressCallback | None = None, force: bool = False
@@ -138,30 +183,94 @@ class BatchApplier:
         if batch.status not in APPLICABLE_STATUSES and batch.status != "failed":
             report.skipped_reason = f"still {batch.status}: nothing to apply yet"
             return report
-        if not force:
-            row = await self._store.get_batch(batch.id)
-            if row is not None and row.applied_at is not None and row.pending_assets == 0:
-                report.already_applied = True
-                report.skipped_reason = "already applied"
-                return report
+        row = await self._store.get_batch(batch.id)
+        if not force and row is not None and row.applied_at is not None and not row.pending_assets:
+            report.already_applied = True
+            report.skipped_reason = "already applied"
+            return report
+        known_state = await self._results_state(batch.id)
         if batch.status == "failed":
+            if is_transient_failure(batch):
+                return await self.wait_for_queue(batch, row, known_state, report)
             report.counts = await self._store.mark_batch_failed(batch.id, validation_summary(batch))
             return report
         known = asyncio.ensure_future(self._known_ids(batch.id))
         try:
             rows = self._result_rows(batch, known, report, on_progress)
             counts = await self._store.apply_results(batch.id, rows)
+        except FileNotFound:
+            report.problem = RESULTS_EXPIRED_NOTE
+            await self._store.set_results_state(batch.id, "results_expired", RESULTS_EXPIRED_NOTE)
+            log.warning("%s: %s", batch.id, RESULTS_EXPIRED_NOTE)
+            return report
+        except BatchApiError as err:
+            await self._refetch_later(batch, f"download failed: {err.message}", known_state)
+            raise
         finally:
             if not known.done():
                 known.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await known
+        report.counts = counts
+        missing = shortfall(batch, report)
+        if missing is not None:
+            received, expected = missing
+            report.problem = await self._refetch_later(
+                batch, f"results incomplete: {received} of {expected} received", known_state
+            )
+            log.warning("%s: %s", batch.id, report.problem)
+            return report
         leftover = await self._store.finish_apply(
             batch.id, unreturned_reason=self._unreturned_reason
         )
+        if known_state is not None:
+            await self._store.set_results_state(batch.id, None)
         report.unreturned = leftover.failed
         report.counts = counts + leftover
         log.info("applied %s", report.summary())
+        return report
+
+    async def _results_state(self, batch_id: str) -> ResultsState | None:
+        return (await self._store.results_states([batch_id])).get(batch_id)
+
+    async def _refetch_later(self, batch: Batch, note: str, known: ResultsState | None) -> str:
+        """Leave the batch unfinished, to be downloaded again after a backoff.
+
+        Returns what the person is told: after ``flag_after`` tries the note itself,
+        flagged as "results_incomplete"; before, that it is being fetched again.
+        """
+        refetching = known is not None and known.state in ("refetching", "results_incomplete")
+        attempt = (known.attempts if known is not None and refetching else 0) + 1
+        policy = self.policy
+        wait = backoff(attempt, base=policy.refetch_base, cap=policy.refetch_cap)
+        flagged = attempt >= policy.flag_after
+        shown = note if flagged else f"{note}; downloading again (try {attempt})"
+        state = "results_incomplete" if flagged else "refetching"
+        await self._store.set_results_state(batch.id, state, shown, check_again_in=wait)
+        return shown
+
+    async def wait_for_queue(
+        self,
+        batch: Batch,
+        row: BatchRow | None,
+        known: ResultsState | None,
+        report: ApplyReport,
+    ) -> ApplyReport:
+        """A batch OpenAI had no queue room for: its assets wait, none fails.
+
+        The wait grows with the retry attempt (a resubmission that finds the queue full
+        again waits longer) and with the waits already spent on this batch.
+        """
+        attempt = max(row.attempt if row is not None else 1, 1)
+        if known is not None and known.state == "waiting_for_queue":
+            attempt += known.attempts
+        policy = self.policy
+        wait = backoff(attempt, base=policy.queue_base, cap=policy.queue_cap)
+        await self._store.set_results_state(
+            batch.id, "waiting_for_queue", WAITING_FOR_QUEUE, check_again_in=wait
+        )
+        report.problem = WAITING_FOR_QUEUE
+        log.info("%s: %s (%s)", batch.id, WAITING_FOR_QUEUE, validation_summary(batch))
         return report
 
     async def _known_ids(self, batch_id: str) -> frozenset[str]:
@@ -222,7 +331,7 @@ class BatchApplier:
         parser = ResultParser(None)
         chunk: list[LineOutcome] = []
         try:
-            for file_id in _file_ids(batch):
+            for is_error, file_id in _files(batch):
                 line_no = 0
                 lines = self._client.iter_output_lines(file_id)
                 try:
@@ -231,7 +340,13 @@ class BatchApplier:
                         if not raw.strip():
                             continue
                         report.lines += 1
-                        chunk.append(parser.feed(raw, line_no))
+                        parsed = parser.feed(raw, line_no)
+                        if parsed.custom_id is not None:
+                            if is_error:
+                                report.error_lines += 1
+                            else:
+                                report.output_lines += 1
+                        chunk.append(parsed)
                         if len(chunk) >= QUEUE_CHUNK_LINES:
                             await queue.put(chunk)
                             chunk = []

@@ -1,7 +1,8 @@
 """Resubmit what did not succeed, exactly once, however often Retry is pressed.
 
 Only the failed, expired or cancelled requests go again (all of them if validation
-failed). Their lines come from the original input file while OpenAI still keeps it, and
+failed, or if the batch is gone: unknown to the API, or its output expired before it was
+applied). Their lines come from the original input file while OpenAI still keeps it, and
 are rebuilt from the assets by the same builder ``batchmon submit`` uses when it does not.
 
 Exactly one new batch: the SDK retries ``POST /batches`` without an idempotency key, and
@@ -17,8 +18,9 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from openai.types import Batch
@@ -26,6 +28,7 @@ from openai.types import Batch
 from batchmon.core.requests import CHAT_COMPLETIONS, DEFAULT_MODEL, build_tag_request, to_jsonl
 from batchmon.core.status import is_terminal
 from batchmon.engine.apply import BatchApplier
+from batchmon.engine.failures import GONE_STATES, is_permanent_reason
 from batchmon.openai_batches import ApiServerError, ApiUnreachable, BatchApiError, BatchClient
 from batchmon.store.protocol import AssetRow, BatchRow, RetryRefused, Store, StoreError
 
@@ -57,6 +60,8 @@ class RetryPlan:
     attempt: int
     token: str
     reason: str
+    left_out: tuple[AssetRow, ...] = ()
+    """Permanent failures (a bad image URL, refused content) not sent again."""
 
     @property
     def asset_ids(self) -> list[str]:
@@ -73,24 +78,65 @@ class RetryResult:
     source: Source
     created: bool
     skipped_assets: tuple[str, ...] = ()
+    left_out: dict[str, str] = field(default_factory=dict)
+    """Asset id -> reason, for permanent failures left out (``include_permanent``)."""
 
     def summary(self) -> str:
         verb = "created" if self.created else "already existed as"
-        return (
+        text = (
             f"retry of {self.old_batch_id} {verb} {self.new_batch.id} "
             f"({self.asset_count} asset(s), from {self.source.replace('_', ' ')})"
         )
+        if self.left_out:
+            text += f"; {len(self.left_out)} permanent failure(s) left out"
+        return text
 
 
 def _needs_retry(asset: AssetRow) -> bool:
     return asset.status != "completed"
 
 
-async def plan_retry(store: Store, batch_id: str) -> RetryPlan:
-    """Work out what to resubmit for ``batch_id``; raises :class:`RetryNotPossible`."""
+async def gone_note(store: Store, batch_id: str) -> str | None:
+    """Why the batch's results can never arrive (not found, expired), or None."""
+    state = (await store.results_states([batch_id])).get(batch_id)
+    return (state.note or state.state) if state and state.state in GONE_STATES else None
+
+
+def _leave_out_permanent(plan: RetryPlan, include_permanent: bool) -> RetryPlan:
+    """Keep the requests that can succeed; list the permanent failures apart.
+
+    An asset failed for a bad image URL or refused content fails again unchanged: it
+    goes again only when the person asks for it (``include_permanent``).
+    """
+    if include_permanent:
+        return plan
+    permanent = tuple(
+        a for a in plan.assets if a.status == "failed" and is_permanent_reason(a.error)
+    )
+    if not permanent:
+        return plan
+    kept = [a for a in plan.assets if a not in permanent]
+    return replace(plan, assets=kept, left_out=permanent)
+
+
+async def plan_retry(store: Store, batch_id: str, *, include_permanent: bool = False) -> RetryPlan:
+    """Work out what to resubmit for ``batch_id``; raises :class:`RetryNotPossible`.
+
+    By default only failures a retry can fix go again (see :func:`_leave_out_permanent`).
+    """
+    plan = await _plan(store, batch_id)
+    return _leave_out_permanent(plan, include_permanent)
+
+
+async def _plan(store: Store, batch_id: str) -> RetryPlan:
     old = await store.get_batch(batch_id)
     if old is None:
         raise RetryNotPossible(f"batch {batch_id} is not in the database: nothing to retry")
+    gone = await gone_note(store, batch_id)
+    if gone is not None:
+        assets = [a for a in await store.batch_assets(batch_id) if _needs_retry(a)]
+        attempt = old.attempt + 1
+        return RetryPlan(old, assets, attempt, retry_token(old.id, attempt), gone)
     if not is_terminal(old.status):
         raise RetryNotPossible(
             f"batch {batch_id} is still {old.status}: wait for it to finish, or cancel it first"
@@ -117,24 +163,34 @@ class Retrier:
         self._store = store
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def retry(self, batch_id: str) -> RetryResult:
-        """Resubmit what did not succeed in ``batch_id``; returns the one new batch."""
+    async def retry(self, batch_id: str, *, include_permanent: bool = False) -> RetryResult:
+        """Resubmit what can succeed in ``batch_id``; returns the one new batch.
+
+        Permanent failures (a bad image URL, refused content) are listed in the result's
+        ``left_out`` and sent only with ``include_permanent``.
+        """
         lock = self._locks.setdefault(batch_id, asyncio.Lock())
         async with lock:
-            return await self._retry(batch_id)
+            return await self._retry(batch_id, include_permanent)
 
-    async def _retry(self, batch_id: str) -> RetryResult:
+    async def _retry(self, batch_id: str, include_permanent: bool) -> RetryResult:
         old = await self._store.get_batch(batch_id)
         if old is not None and old.retried_by:
             return await self._existing(old, old.retried_by)
-        if old is None or not is_terminal(old.status) or old.applied_at is None:
+        unsettled = old is None or not is_terminal(old.status) or old.applied_at is None
+        if unsettled and await gone_note(self._store, batch_id) is None:
             await self._catch_up(batch_id)
-        plan = await plan_retry(self._store, batch_id)
+        plan = await plan_retry(self._store, batch_id, include_permanent=include_permanent)
         found = await self._client.find_batch_by_metadata(
             RETRY_TOKEN_KEY, plan.token, created_after=_created_after(plan.old)
         )
         if found is not None:
             return await self._link(plan, found, source="existing", created=False, skipped=())
+        if not plan.assets and plan.left_out:
+            raise RetryNotPossible(
+                f"batch {batch_id}: the {len(plan.left_out)} failure(s) left are permanent "
+                f"(e.g. {plan.left_out[0].error}); include them to send them unchanged anyway"
+            )
         if not plan.assets:
             raise RetryNotPossible(f"batch {batch_id}: every asset succeeded, nothing to retry")
         data, source, skipped = await self._input_lines(plan)
@@ -191,7 +247,9 @@ class Retrier:
             link = await self._store.begin_retry(plan.old.id, new.model_dump(mode="json"), ids)
         except RetryRefused as refused:
             if refused.retried_by == new.id:
-                return RetryResult(plan.old.id, new, len(ids), source, created, skipped)
+                return RetryResult(
+                    plan.old.id, new, len(ids), source, created, skipped, _reasons(plan)
+                )
             if created:
                 await self._cancel_loser(new, refused.retried_by)
             return await self._existing(plan.old, refused.retried_by)
@@ -201,7 +259,13 @@ class Retrier:
             return await self._existing(plan.old, link.existing_retry)
         log.info("retry of %s -> %s (%d assets)", plan.old.id, new.id, link.moved_assets)
         return RetryResult(
-            plan.old.id, new, link.moved_assets or len(ids), source, created, skipped
+            plan.old.id,
+            new,
+            link.moved_assets or len(ids),
+            source,
+            created,
+            skipped,
+            _reasons(plan),
         )
 
     async def _existing(self, old: BatchRow, new_id: str) -> RetryResult:
@@ -219,20 +283,29 @@ class Retrier:
             log.warning("could not cancel duplicate retry %s: %s", mine.id, exc)
 
     async def _input_lines(self, plan: RetryPlan) -> tuple[bytes, Source, tuple[str, ...]]:
-        """JSONL for the assets to retry: original lines first, rebuilt for the rest."""
+        """JSONL for the assets to retry: original lines first, rebuilt for the rest.
+
+        One model for the whole file, as the Batch API requires: the model the original
+        lines asked for (the first one met, should they differ), else the requested name
+        behind the batch's dated snapshot. Lines asking for another model are rebuilt.
+        """
         wanted = {asset.id for asset in plan.assets}
         lines: list[bytes] = []
         from_file: set[str] = set()
+        model: str | None = None
         input_id = plan.old.input_file_id
         if input_id and await self._client.file_exists(input_id):
             async for raw in self._client.iter_output_lines(input_id):
-                custom_id = _custom_id(raw)
-                if custom_id in wanted and custom_id not in from_file:
+                custom_id, line_model = _line_ids(raw)
+                if custom_id not in wanted or custom_id in from_file:
+                    continue
+                model = model or line_model
+                if line_model == model:
                     from_file.add(custom_id)
                     lines.append(raw.rstrip(b"\r\n") + b"\n")
         rebuilt, skipped = _rebuild(
             [a for a in plan.assets if a.id not in from_file],
-            model=plan.old.model or DEFAULT_MODEL,
+            model=model or requested_model(plan.old.model),
             endpoint=plan.old.endpoint or CHAT_COMPLETIONS,
         )
         source: Source
@@ -245,13 +318,36 @@ class Retrier:
         return b"".join(lines) + rebuilt, source, skipped
 
 
-def _custom_id(raw: bytes) -> str | None:
+_SNAPSHOT_DATE = re.compile(r"-\d{4}-\d{2}-\d{2}$")
+
+
+def requested_model(batch_model: str | None) -> str:
+    """The model name to ask for again: ``batch.model`` is the dated snapshot that ran
+    (``gpt-4o-mini-2024-07-18``), not the name the request lines asked for."""
+    if not batch_model:
+        return DEFAULT_MODEL
+    return _SNAPSHOT_DATE.sub("", batch_model)
+
+
+def _reasons(plan: RetryPlan) -> dict[str, str]:
+    return {asset.id: asset.error or "failed" for asset in plan.left_out}
+
+
+def _line_ids(raw: bytes) -> tuple[str | None, str | None]:
+    """A request line's custom_id and the model its body asks for."""
     try:
         record = json.loads(raw)
     except ValueError:
-        return None
-    value = record.get("custom_id") if isinstance(record, dict) else None
-    return value if isinstance(value, str) else None
+        return None, None
+    if not isinstance(record, dict):
+        return None, None
+    custom_id = record.get("custom_id")
+    body = record.get("body")
+    model = body.get("model") if isinstance(body, dict) else None
+    return (
+        custom_id if isinstance(custom_id, str) else None,
+        model if isinstance(model, str) and model else None,
+    )
 
 
 def _rebuild(

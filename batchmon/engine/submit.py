@@ -2,7 +2,9 @@
 
 The request lines come from :func:`batchmon.core.requests.build_tag_request`, the same
 builder retry uses, so a resubmitted request is the very request first sent. OpenAI caps
-a batch at 50,000 requests; bigger sets are split.
+a batch at 50,000 requests; bigger sets are split. Assets pending in a batch that is gone
+(unknown to the API, or its output expired unapplied) are sent again; those pending in a
+live batch are left to it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from openai.types import Batch
 
 from batchmon.core.requests import CHAT_COMPLETIONS, DEFAULT_MODEL, build_tag_request, to_jsonl
+from batchmon.engine.failures import GONE_STATES
 from batchmon.openai_batches import ApiServerError, ApiUnreachable, BatchClient
 from batchmon.store.protocol import AssetRow, Store
 
@@ -59,8 +62,9 @@ async def submit_assets(
     """Build, upload and create one batch per ``per_batch`` assets; mark them pending."""
     result = SubmitResult()
     sendable: list[tuple[AssetRow, dict[str, object]]] = []
+    gone = await _gone_batches(store, assets)
     for asset in assets:
-        if asset.status == "pending" and asset.batch_id:
+        if asset.status == "pending" and asset.batch_id and asset.batch_id not in gone:
             result.skipped[asset.id] = f"already pending in batch {asset.batch_id}"
             continue
         try:
@@ -108,6 +112,15 @@ async def submit_assets(
         if on_batch is not None:
             on_batch(batch, len(ids))
     return result
+
+
+async def _gone_batches(store: Store, assets: Sequence[AssetRow]) -> set[str]:
+    """The batches holding some of ``assets`` as pending whose results can never arrive."""
+    holding = sorted({a.batch_id for a in assets if a.status == "pending" and a.batch_id})
+    if not holding:
+        return set()
+    states = await store.results_states(holding)
+    return {batch_id for batch_id, state in states.items() if state.state in GONE_STATES}
 
 
 async def _lost_create(

@@ -38,12 +38,14 @@ class BatchSync:
     every batch that finished while nobody was looking.
     """
 
-    def __init__(self, client: BatchClient, store: Store) -> None:
+    def __init__(self, client: BatchClient, store: Store, *, reuse_listed: bool = False) -> None:
         self._client = client
         self._store = store
+        self._reuse_listed = reuse_listed
         self._snapshot: dict[str, Batch] = {}
         self._seeded = False
         self._not_ours: set[str] = set()
+        self._listed: dict[str, Batch] = {}
 
     @property
     def snapshot(self) -> dict[str, Batch]:
@@ -103,16 +105,29 @@ class BatchSync:
                     self._not_ours.add(raw["id"])
                     log.info("batch %s belongs to another user: not recording it", raw["id"])
 
+    def start_pass(self) -> None:
+        """Forget what earlier list pages showed (``reuse_listed``): a new pass asks again.
+
+        A worker claims a pass in parts, oldest first, a few dozen at a time; the list
+        pages read for the first part already showed the next ones, so within one pass
+        those cost no second scan.
+        """
+        self._listed.clear()
+
     async def check(self, batch_ids: Iterable[str]) -> SyncResult:
         """Check exactly ``batch_ids``: fetch, record, diff."""
         ids = list(dict.fromkeys(batch_ids))
         if not ids:
             return SyncResult(events=[], batches={}, requests=0)
-        report = await self._client.statuses(ids)
+        seen = {i: self._listed[i] for i in ids if i in self._listed}
+        report = await self._client.statuses([i for i in ids if i not in seen])
+        if self._reuse_listed:
+            self._listed.update(report.listed)
+        fetched = {i: seen.get(i) or report.batches.get(i) for i in ids}
         batches = {
             batch_id: batch
-            for batch_id, batch in report.batches.items()
-            if not self._is_stale(batch_id, batch)
+            for batch_id, batch in fetched.items()
+            if batch is not None and not self._is_stale(batch_id, batch)
         }
         if batches:
             await self._record(batches)

@@ -6,10 +6,13 @@ from .errors import (
     ApiUnreachable,
     AuthenticationFailed,
     BadRequest,
+    BatchAlreadyFinished,
     BatchApiError,
     BatchNotFound,
+    EndpointNotFound,
     FileDownloadIncomplete,
     FileNotFound,
+    MalformedResponse,
     RateLimited,
 )
 
@@ -19,11 +22,14 @@ __all__ = [
     "ApiUnreachable",
     "AuthenticationFailed",
     "BadRequest",
+    "BatchAlreadyFinished",
     "BatchApiError",
     "BatchClient",
     "BatchNotFound",
+    "EndpointNotFound",
     "FileDownloadIncomplete",
     "FileNotFound",
+    "MalformedResponse",
     "RateLimited",
     "StatusReport",
 ]

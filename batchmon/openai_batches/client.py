@@ -19,27 +19,37 @@ from typing import Any, Literal, TypeVar, cast
 
 import httpx2
 import openai
+from openai.pagination import AsyncCursorPage as AsyncPage
 from openai.types import Batch, FileObject
 
 from .errors import (
     ApiUnreachable,
     AuthenticationFailed,
+    BadRequest,
+    BatchAlreadyFinished,
     BatchApiError,
     BatchNotFound,
     FileDownloadIncomplete,
     FileNotFound,
+    MalformedResponse,
     RateLimited,
     from_openai_error,
     from_transport_error,
+    parse_retry_after,
 )
 from .lines import LineSplitter
+from .shapes import checked_batch, checked_file, checked_page
 
-__all__ = ["PAGE_SIZE", "BatchClient", "StatusReport"]
+__all__ = ["PAGE_SIZE", "BatchClient", "RequestTally", "StatusReport"]
 
 PAGE_SIZE = 100
 """The largest ``limit`` ``GET /batches`` accepts: one page answers for 100 batches."""
 
+LONGEST_WAIT = 10.0
+"""Seconds of ``Retry-After`` the SDK may sleep inside a call; longer asks end the call."""
+
 _T = TypeVar("_T")
+_P = TypeVar("_P", bound=AsyncPage[Batch])
 _MAX_CREATE_WAIT = 120.0
 
 
@@ -49,6 +59,8 @@ class StatusReport:
 
     ``missing`` holds ids OpenAI does not know (404): deleted, another project's, or
     mistyped. ``requests`` counts HTTP requests this call sent, SDK retries included.
+    ``listed`` holds every batch the list pages showed, asked about or not: a caller
+    about to ask for more of them can use these instead of paging again.
     """
 
     batches: dict[str, Batch]
@@ -56,17 +68,23 @@ class StatusReport:
     requests: int
     pages: int = 0
     retrieved: int = 0
+    listed: dict[str, Batch] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
-class _Tally:
-    """Requests sent by one client within one call (tracked through a context variable)."""
+class RequestTally:
+    """Requests sent by one client within a block (tracked through a context variable).
+
+    Tallies nest: a request counts in every enclosing tally of its client, so a worker
+    pass counts the list pages, retrieves and downloads its steps count for themselves.
+    """
 
     owner: BatchClient
+    parent: RequestTally | None = None
     requests: int = 0
 
 
-_TALLY: ContextVar[_Tally | None] = ContextVar("batchmon_request_tally", default=None)
+_TALLY: ContextVar[RequestTally | None] = ContextVar("batchmon_request_tally", default=None)
 
 
 @dataclass(slots=True)
@@ -75,6 +93,7 @@ class _Scan:
 
     remaining: set[str]
     found: dict[str, Batch] = field(default_factory=dict)
+    listed: dict[str, Batch] = field(default_factory=dict)
     pages: int = 0
 
 
@@ -86,6 +105,9 @@ class BatchClient:
     leaves closing it to the caller; share one between two BatchClients and each counts
     the other's requests too. ``max_retries`` is the SDK's own retry budget for 408/409/429/5xx and
     connection errors; ``timeout`` is in seconds per request (per read while streaming).
+    ``longest_wait``: a 429/503 asking for a longer ``Retry-After`` is not retried inside
+    the call (the SDK would sleep up to two minutes, twice, holding up a whole worker
+    pass); it raises :class:`RateLimited` with ``retry_after`` for the caller to plan.
     """
 
     def __init__(
@@ -99,6 +121,7 @@ class BatchClient:
         max_retries: int = 2,
         timeout: float = 60.0,
         retrieve_concurrency: int = 8,
+        longest_wait: float = LONGEST_WAIT,
     ) -> None:
         if not api_key or not api_key.strip():
             raise AuthenticationFailed(
@@ -108,16 +131,17 @@ class BatchClient:
         if retrieve_concurrency < 1:
             raise ValueError("retrieve_concurrency must be at least 1")
         self._requests_made = 0
+        self._longest_wait = longest_wait
         self._owns_http = http_client is None
         if http_client is None:
             http_client = openai.DefaultAsyncHttpxClient(
-                event_hooks={"request": [self._count_request]}
+                event_hooks={"request": [self._count_request], "response": [self._no_long_wait]}
             )
         else:
             hooks = http_client.event_hooks
             http_client.event_hooks = {
                 "request": [*hooks.get("request", []), self._count_request],
-                "response": list(hooks.get("response", [])),
+                "response": [*hooks.get("response", []), self._no_long_wait],
             }
         self._http = http_client
         self._max_retries = max_retries
@@ -166,12 +190,31 @@ class BatchClient:
         # so the SDK's retries are counted too.
         self._requests_made += 1
         tally = _TALLY.get()
-        if tally is not None and tally.owner is self:
-            tally.requests += 1
+        while tally is not None:
+            if tally.owner is self:
+                tally.requests += 1
+            tally = tally.parent
+
+    async def _no_long_wait(self, response: httpx2.Response) -> None:
+        # The SDK obeys x-should-retry before its own rules: a long wait is the caller's.
+        if response.status_code in (429, 503):
+            wait = parse_retry_after(response.headers)
+            if wait is not None and wait > self._longest_wait:
+                response.headers["x-should-retry"] = "false"
 
     @contextlib.contextmanager
-    def _tally(self) -> Iterator[_Tally]:
-        tally = _Tally(self)
+    def counting(self) -> Iterator[RequestTally]:
+        """Count the HTTP requests this client sends within the block (and its tasks).
+
+        Only requests made by this task, or by tasks it starts inside the block, count:
+        another coroutine sharing the client is not charged to it.
+        """
+        with self._tally() as tally:
+            yield tally
+
+    @contextlib.contextmanager
+    def _tally(self) -> Iterator[RequestTally]:
+        tally = RequestTally(self, _TALLY.get())
         token = _TALLY.set(tally)
         try:
             yield tally
@@ -193,6 +236,12 @@ class BatchClient:
             raise from_openai_error(err, what=what, not_found=not_found) from err
         except OSError as err:  # a transport that lets socket errors through unwrapped
             raise ApiUnreachable(f"{what}: the connection failed ({type(err).__name__})") from err
+        except (ValueError, TypeError, AttributeError, KeyError) as err:
+            # The SDK parsing a 200 that is not the API's JSON: an HTML page becomes a
+            # str, broken JSON a JSONDecodeError, a wrong shape a TypeError later on.
+            raise MalformedResponse(
+                f"{what}: the answer was not the API's JSON ({type(err).__name__})"
+            ) from err
 
     # -- batches ------------------------------------------------------------------------
 
@@ -200,8 +249,8 @@ class BatchClient:
         """One batch by id; :class:`BatchNotFound` if OpenAI does not know it."""
         if not batch_id:
             raise BatchNotFound("An empty batch id was given", hint="Pass a batch id (batch_...).")
-        batch = await self._call(f"retrieve batch {batch_id}", self._sdk.batches.retrieve(batch_id))
-        return batch
+        what = f"retrieve batch {batch_id}"
+        return checked_batch(await self._call(what, self._sdk.batches.retrieve(batch_id)), what)
 
     async def statuses(
         self,
@@ -212,8 +261,9 @@ class BatchClient:
         """Current state of many batches for about one request per 100 of them.
 
         Reads ``GET /batches?limit=100`` pages (newest first) until every id is found,
-        the list ends, or the rest cannot be on later pages; then retrieves the ids the
-        pages did not cover, a few at a time. ``created_after`` is an optional lower
+        the list ends, the rest cannot be on later pages, or more pages would cost more
+        than retrieving the rest; then retrieves the ids the pages did not cover, a few
+        at a time. ``created_after`` is an optional lower
         bound on the batches' ``created_at`` (one for all, or per id): with it, paging
         stops as soon as a page reaches older batches.
         """
@@ -233,15 +283,17 @@ class BatchClient:
                 requests=tally.requests,
                 pages=scan.pages,
                 retrieved=len(leftover),
+                listed=scan.listed,
             )
 
     async def _scan_pages(self, wanted: list[str], floors: Mapping[str, int]) -> _Scan:
         scan = _Scan(remaining=set(wanted))
         page_budget = math.ceil(len(wanted) / PAGE_SIZE) + 1
-        page = await self._call("list batches", self._sdk.batches.list(limit=PAGE_SIZE))
+        page = await self._list_page(self._sdk.batches.list(limit=PAGE_SIZE))
         while True:
             scan.pages += 1
             for batch in page.data:
+                scan.listed[batch.id] = batch
                 if batch.id in scan.remaining:
                     scan.remaining.discard(batch.id)
                     scan.found[batch.id] = batch
@@ -255,10 +307,17 @@ class BatchClient:
                 for batch_id in scan.remaining
                 if floors.get(batch_id) is None or floors[batch_id] <= oldest_listed
             ]
-            # Another page costs a request; retrieving one id costs one too, for sure.
-            if len(could_follow) < 2 or scan.pages >= page_budget:
+            # Another page costs one request and may answer for all of them; retrieving
+            # costs one request per id, for sure. Keep paging (past the pages the ids
+            # would fill, e.g. when other software made many newer batches) while the
+            # pages spent stay under half of what retrieving them would cost.
+            if len(could_follow) < 2 or scan.pages >= max(page_budget, len(could_follow) // 2):
                 return scan
-            page = await self._call("list batches", page.get_next_page())
+            page = await self._list_page(page.get_next_page())
+
+    async def _list_page(self, awaitable: Awaitable[_P]) -> _P:
+        """One ``GET /batches`` page, refused unless it is a list of batch objects."""
+        return checked_page(await self._call("list batches", awaitable), "list batches")
 
     async def _retrieve_many(self, ids: list[str]) -> tuple[dict[str, Batch], set[str]]:
         found: dict[str, Batch] = {}
@@ -301,7 +360,7 @@ class BatchClient:
         it to the batch created from that upload: after a lost create answer, the
         caller's own batch, not another process's with the same token.
         """
-        page = await self._call("list batches", self._sdk.batches.list(limit=PAGE_SIZE))
+        page = await self._list_page(self._sdk.batches.list(limit=PAGE_SIZE))
         while True:
             for batch in page.data:
                 if created_after is not None and batch.created_at < created_after:
@@ -314,7 +373,7 @@ class BatchClient:
                     return batch
             if not page.data or not page.has_next_page():
                 return None
-            page = await self._call("list batches", page.get_next_page())
+            page = await self._list_page(page.get_next_page())
 
     async def create_batch(
         self,
@@ -333,7 +392,7 @@ class BatchClient:
         meta: dict[str, str] | openai.Omit = dict(metadata) if metadata else openai.omit
         for attempt in range(self._max_retries + 1):
             try:
-                return await self._call(
+                created = await self._call(
                     what,
                     self._sdk_no_retry.batches.create(
                         input_file_id=input_file_id,
@@ -342,6 +401,7 @@ class BatchClient:
                         metadata=meta,
                     ),
                 )
+                return checked_batch(created, what)
             except RateLimited as err:
                 wait = err.retry_after if err.retry_after is not None else 0.5 * 2**attempt
                 if attempt >= self._max_retries or wait > _MAX_CREATE_WAIT:
@@ -351,16 +411,27 @@ class BatchClient:
 
     async def cancel(self, batch_id: str) -> Batch:
         """Ask OpenAI to cancel; the batch passes through ``cancelling`` to ``cancelled``."""
-        return await self._call(f"cancel batch {batch_id}", self._sdk.batches.cancel(batch_id))
+        what = f"cancel batch {batch_id}"
+        try:
+            cancelled = await self._call(what, self._sdk.batches.cancel(batch_id))
+        except BadRequest as err:
+            if err.status_code != 409:
+                raise
+            raise BatchAlreadyFinished(
+                err.message, status_code=409, request_id=err.request_id
+            ) from err
+        return checked_batch(cancelled, what)
 
     # -- files --------------------------------------------------------------------------
 
     async def upload_jsonl(self, data: bytes, *, filename: str = "batch.jsonl") -> FileObject:
         """Upload a batch input file (``purpose="batch"``)."""
-        return await self._call(
-            f"upload {filename}",
+        what = f"upload {filename}"
+        uploaded = await self._call(
+            what,
             self._sdk.files.create(file=(filename, data, "application/jsonl"), purpose="batch"),
         )
+        return checked_file(uploaded, what)
 
     async def file_exists(self, file_id: str) -> bool:
         """Whether the file can still be read (batch files expire)."""
@@ -393,6 +464,10 @@ class BatchClient:
             async with self._sdk.files.with_streaming_response.content(file_id) as response:
                 started = True
                 raw = response.http_response
+                if _is_html(raw.headers):
+                    raise MalformedResponse(
+                        f"{what}: the answer was an HTML page, not the file's JSON lines"
+                    )
                 declared = _content_length(raw.headers)
                 async for chunk in raw.aiter_bytes():
                     for line in splitter.feed(chunk):
@@ -421,7 +496,7 @@ class BatchClient:
         hooks = self._http.event_hooks
         self._http.event_hooks = {
             "request": [h for h in hooks.get("request", []) if h != self._count_request],
-            "response": list(hooks.get("response", [])),
+            "response": [h for h in hooks.get("response", []) if h != self._no_long_wait],
         }
 
 
@@ -439,6 +514,11 @@ def _content_length(headers: httpx2.Headers) -> int | None:
     if raw is None or not raw.strip().isdigit():
         return None
     return int(raw)
+
+
+def _is_html(headers: httpx2.Headers) -> bool:
+    """A file download answered by a web page (a proxy's, a portal's), not by OpenAI."""
+    return headers.get("content-type", "").split(";")[0].strip().lower() == "text/html"
 
 
 def _first_api_error(group: BaseExceptionGroup[BaseException]) -> BatchApiError | None:

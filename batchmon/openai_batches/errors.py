@@ -20,10 +20,13 @@ __all__ = [
     "ApiUnreachable",
     "AuthenticationFailed",
     "BadRequest",
+    "BatchAlreadyFinished",
     "BatchApiError",
     "BatchNotFound",
+    "EndpointNotFound",
     "FileDownloadIncomplete",
     "FileNotFound",
+    "MalformedResponse",
     "RateLimited",
     "from_openai_error",
     "from_transport_error",
@@ -44,6 +47,8 @@ class BatchApiError(Exception):
         status_code: int | None = None,
         request_id: str | None = None,
     ) -> None:
+        # No closing period: callers write "message. hint" and "message (hint)".
+        message = message.rstrip().rstrip(".")
         super().__init__(message)
         self.message = message
         self.hint = hint or self.default_hint
@@ -118,6 +123,28 @@ class FileDownloadIncomplete(ApiUnreachable):
     )
 
 
+class MalformedResponse(BatchApiError):
+    """A 2xx answer that is not what the API sends: HTML, broken JSON, a wrong shape.
+
+    Proxies, captive portals and a wrong base URL answer 200 with pages of their own;
+    nothing from such an answer is used.
+    """
+
+    default_hint = (
+        "Something between batchmon and OpenAI answered instead of the API (check the "
+        "base URL and any proxy); batchmon tries again on the next poll."
+    )
+
+
+class EndpointNotFound(BatchApiError):
+    """404 from something that is not the Batch API: the base URL's path is wrong."""
+
+    default_hint = (
+        "The API base URL does not lead to the Batch API: it should end in /v1 "
+        "(e.g. https://api.openai.com/v1); the batch itself is not the problem."
+    )
+
+
 class ApiServerError(BatchApiError):
     """5xx after the SDK's own retries: OpenAI's side is failing."""
 
@@ -131,6 +158,12 @@ class BadRequest(BatchApiError):
         "OpenAI refused the request as sent (see the message): fix the input file "
         "or parameters before trying again."
     )
+
+
+class BatchAlreadyFinished(BadRequest):
+    """409 on cancel: the batch reached a final state before the request arrived."""
+
+    default_hint = "The batch already finished, so there is nothing left to cancel."
 
 
 def parse_retry_after(headers: httpx2.Headers) -> float | None:
@@ -162,6 +195,20 @@ def _server_message(err: openai.APIStatusError) -> str:
     return err.message
 
 
+def _is_wrong_path(err: openai.NotFoundError) -> bool:
+    """A 404 not about a batch or file: no OpenAI error object, or "Invalid URL (...)".
+
+    OpenAI answers a missing batch or file with an error object naming it; a path it
+    does not serve (a base URL without /v1) with "Invalid URL"; a server that is not
+    OpenAI at all with a page or object of its own.
+    """
+    body = err.body
+    message = body.get("message") if isinstance(body, dict) else None
+    if not isinstance(message, str) or not message:
+        return True
+    return message.startswith("Invalid URL")
+
+
 def from_openai_error(
     err: openai.OpenAIError, *, what: str, not_found: type[BatchNotFound] = BatchNotFound
 ) -> BatchApiError:
@@ -173,6 +220,8 @@ def from_openai_error(
         if isinstance(err, openai.AuthenticationError | openai.PermissionDeniedError):
             return AuthenticationFailed(detail, status_code=status, request_id=rid)
         if isinstance(err, openai.NotFoundError):
+            if _is_wrong_path(err):
+                return EndpointNotFound(detail, status_code=status, request_id=rid)
             return not_found(detail, status_code=status, request_id=rid)
         if isinstance(err, openai.RateLimitError):
             hint = None

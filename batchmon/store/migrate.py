@@ -1,10 +1,13 @@
 """Apply batchmon's numbered SQL migrations (``sql/NNN_*.sql``) in order.
 
-Each migration runs in its own transaction under a transaction-level advisory lock, so
-two processes migrating the same database at once take turns and each file is applied
-exactly once; applied names are recorded in ``batchmon_schema_migrations``. The files are
-themselves safe to re-run (``IF NOT EXISTS``, ``CREATE OR REPLACE``), so a database the
-app already uses (an existing ``assets`` table with rows) is extended, never rebuilt.
+All pending migrations run in one transaction under a transaction-level advisory lock:
+a run applies every file or, when one fails, none (the database is left as it was), and
+two processes migrating the same database at once take turns, so each file is applied
+exactly once; applied names are recorded in ``batchmon_schema_migrations``. Before the
+first change, an existing app ``assets`` table is checked for columns batchmon cannot
+use (:mod:`batchmon.store.preflight`). The files are themselves safe to re-run (``IF NOT
+EXISTS``, ``CREATE OR REPLACE``), so a database the app already uses (an existing
+``assets`` table with rows) is extended, never rebuilt.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import TextIO
 import psycopg
 
 from batchmon.store.errors import connect_error, translate
+from batchmon.store.preflight import assets_misfits
 from batchmon.store.protocol import StoreError
 
 VERSION_TABLE = "batchmon_schema_migrations"
@@ -27,12 +31,28 @@ VERSION_TABLE = "batchmon_schema_migrations"
 LOCK_KEY = int.from_bytes(b"batchmon", "big", signed=True)
 _NAME = re.compile(r"^\d{3}_[a-z0-9_]+\.sql$")
 
+# The log is for the migrating role only: with RLS on and no policy, and no grants to
+# the API roles, no key reaches it through PostgREST (Supabase's default privileges
+# would otherwise let the anon key add a row and make the next migrate skip a file).
 _CREATE_VERSION_TABLE = f"""
 create table if not exists public.{VERSION_TABLE} (
   name text primary key,
   checksum text not null,
   applied_at timestamptz not null default now()
-)"""
+);
+alter table public.{VERSION_TABLE} enable row level security;
+revoke all on public.{VERSION_TABLE} from public;
+do $$
+declare
+  r text;
+begin
+  foreach r in array array['anon', 'authenticated', 'service_role'] loop
+    if exists (select 1 from pg_catalog.pg_roles where rolname = r) then
+      execute format('revoke all on public.{VERSION_TABLE} from %I', r);
+    end if;
+  end loop;
+end
+$$"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,34 +99,51 @@ def migrate_sync(conninfo: str) -> list[str]:
         conn = psycopg.connect(conninfo, autocommit=True)
     except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:
         raise connect_error(conninfo, exc) from exc
-    applied: list[str] = []
     with conn:
-        for migration in available_migrations():
-            try:
-                if _apply_one(conn, migration):
-                    applied.append(migration.name)
-            except psycopg.Error as exc:
-                error = translate(exc)
-                raise StoreError(f"migration {migration.name} failed: {error}") from exc
-    return applied
+        try:
+            return _apply_pending(conn, available_migrations())
+        except _MigrationFailed as failed:
+            error = translate(failed.error)
+            raise StoreError(
+                f"migration {failed.name} failed, nothing was changed: {error}"
+            ) from failed.error
+        except psycopg.Error as exc:
+            raise StoreError(f"migration failed, nothing was changed: {translate(exc)}") from exc
 
 
-def _apply_one(conn: psycopg.Connection, migration: Migration) -> bool:
+class _MigrationFailed(Exception):
+    def __init__(self, name: str, error: psycopg.Error) -> None:
+        super().__init__(name)
+        self.name = name
+        self.error = error
+
+
+def _apply_pending(conn: psycopg.Connection, migrations: list[Migration]) -> list[str]:
+    """Every migration not yet recorded, in one transaction: all of them or none."""
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(%s)", (LOCK_KEY,))
         conn.execute(_CREATE_VERSION_TABLE)
-        done = conn.execute(
-            f"select 1 from public.{VERSION_TABLE} where name = %s", (migration.name,)
-        ).fetchone()
-        if done:
-            return False
-        # No parameters: psycopg sends the whole file as one multi-statement query.
-        conn.execute(migration.sql.encode())
-        conn.execute(
-            f"insert into public.{VERSION_TABLE} (name, checksum) values (%s, %s)",
-            (migration.name, migration.checksum),
-        )
-        return True
+        done = {name for (name,) in conn.execute(f"select name from public.{VERSION_TABLE}")}
+        pending = [m for m in migrations if m.name not in done]
+        if not pending:
+            return []
+        misfits = assets_misfits(conn)
+        if misfits:
+            raise StoreError(
+                "the app's public.assets table does not fit batchmon, nothing was changed: "
+                + "; ".join(misfits)
+            )
+        for migration in pending:
+            try:
+                # No parameters: psycopg sends the whole file as one multi-statement query.
+                conn.execute(migration.sql.encode())
+            except psycopg.Error as exc:
+                raise _MigrationFailed(migration.name, exc) from exc
+            conn.execute(
+                f"insert into public.{VERSION_TABLE} (name, checksum) values (%s, %s)",
+                (migration.name, migration.checksum),
+            )
+        return [m.name for m in pending]
 
 
 async def migrate(conninfo: str) -> list[str]:

@@ -28,7 +28,8 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from batchmon.core.backoff import Backoff
 from batchmon.store.copy_text import copy_lines
-from batchmon.store.errors import MIGRATE_HINT, connect_error, redact, translate
+from batchmon.store.errors import connect_error, redact, require_migrated, translate
+from batchmon.store.paging import ALL_ROWS, PAGE_ROWS, Cursor, chunks, read_pages
 from batchmon.store.protocol import (
     ApplyCounts,
     AssetRow,
@@ -37,6 +38,7 @@ from batchmon.store.protocol import (
     PendingBatch,
     PollRun,
     ResultRow,
+    ResultsState,
     RetryLink,
     StoreError,
 )
@@ -141,12 +143,24 @@ class PostgresStore:
         return next(iter(rows[0].values())) if rows else None
 
     async def pending_batches(self) -> list[PendingBatch]:
-        rows = await self._rows("select * from public.pending_batches()")
-        return [PendingBatch(r["batch_id"], r["asset_count"], r["oldest_asset_at"]) for r in rows]
+        async def page(after: Cursor | None, size: int) -> list[PendingBatch]:
+            rows = await self._rows(
+                "select * from public.pending_batches(%s, %s, %s)", (size, *(after or (None, None)))
+            )
+            return [
+                PendingBatch(r["batch_id"], r["asset_count"], r["oldest_asset_at"]) for r in rows
+            ]
+
+        return await read_pages(page, lambda p: (p.oldest_asset_at, p.batch_id), ALL_ROWS)
 
     async def list_batches(self, *, limit: int = 10_000) -> list[BatchRow]:
-        rows = await self._rows("select * from public.list_batches(%s)", (limit,))
-        return [_batch_row(r) for r in rows]
+        async def page(after: Cursor | None, size: int) -> list[BatchRow]:
+            rows = await self._rows(
+                "select * from public.list_batches(%s, %s, %s)", (size, *(after or (None, None)))
+            )
+            return [_batch_row(r) for r in rows]
+
+        return await read_pages(page, lambda b: (b.created_at, b.id), limit)
 
     async def get_batch(self, batch_id: str) -> BatchRow | None:
         rows = await self._rows("select * from public.get_batch(%s)", (batch_id,))
@@ -179,6 +193,16 @@ class PostgresStore:
             return 0
         return int(await self._value("select public.release_claims(%s, %s)", (worker_id, ids)))
 
+    async def renew_claims(
+        self, worker_id: str, batch_ids: Iterable[str], *, lease: timedelta
+    ) -> int:
+        ids = list(batch_ids)
+        if not ids:
+            return 0
+        return int(
+            await self._value("select public.renew_claims(%s, %s, %s)", (worker_id, ids, lease))
+        )
+
     async def apply_results(
         self, batch_id: str, rows: AsyncIterable[ResultRow] | Iterable[ResultRow]
     ) -> ApplyCounts:
@@ -190,7 +214,7 @@ class PostgresStore:
         total = ApplyCounts()
         applying: asyncio.Task[ApplyCounts] | None = None
         try:
-            async for chunk in _chunks(rows, self._chunk_size):
+            async for chunk in chunks(rows, self._chunk_size):
                 try:
                     staged = await self._stage(chunk, batch_id)
                 except BaseException:
@@ -271,8 +295,14 @@ class PostgresStore:
         return _counts(rows[0])
 
     async def batch_assets(self, batch_id: str, *, limit: int = 100_000) -> list[AssetRow]:
-        rows = await self._rows("select * from public.batch_assets(%s, %s)", (batch_id, limit))
-        return [AssetRow(**r) for r in rows]
+        async def page(after: Cursor | None, size: int) -> list[AssetRow]:
+            rows = await self._rows(
+                "select * from public.batch_assets(%s, %s, %s, %s)",
+                (batch_id, size, *(after or (None, None))),
+            )
+            return [AssetRow(**r) for r in rows]
+
+        return await read_pages(page, lambda a: (a.created_at, a.id), limit)
 
     async def batch_asset_ids(self, batch_id: str) -> list[str]:
         async with self._cursor() as cur:
@@ -281,10 +311,11 @@ class PostgresStore:
         return list(next(iter(row.values())) or []) if row else []
 
     async def assets_by_ids(self, asset_ids: Sequence[str]) -> list[AssetRow]:
-        if not asset_ids:
-            return []
-        rows = await self._rows("select * from public.assets_by_ids(%s)", (list(asset_ids),))
-        return [AssetRow(**r) for r in rows]
+        found: list[AssetRow] = []
+        async for ids in chunks(asset_ids, PAGE_ROWS):
+            rows = await self._rows("select * from public.assets_by_ids(%s)", (ids,))
+            found.extend(AssetRow(**r) for r in rows)
+        return found
 
     async def mark_submitted(self, batch: Mapping[str, Any], asset_ids: Sequence[str]) -> int:
         payload = Jsonb(dict(batch), dumps=_dumps)
@@ -305,6 +336,28 @@ class PostgresStore:
         r = rows[0]
         return RetryLink(r["linked"], r["moved_assets"], r["existing_retry"])
 
+    async def set_results_state(
+        self,
+        batch_id: str,
+        state: str | None,
+        note: str | None = None,
+        *,
+        check_again_in: timedelta | None = None,
+    ) -> int:
+        seconds = check_again_in.total_seconds() if check_again_in is not None else None
+        return int(
+            await self._value(
+                "select public.set_results_state(%s, %s, %s, %s)",
+                (batch_id, state, note, seconds),
+            )
+        )
+
+    async def results_states(self, batch_ids: Sequence[str]) -> dict[str, ResultsState]:
+        rows = await self._rows(
+            "select * from public.batch_results_states(%s)", (list(dict.fromkeys(batch_ids)),)
+        )
+        return {r["batch_id"]: ResultsState(**r) for r in rows}
+
     async def record_poll_run(self, run: PollRun) -> int:
         return int(
             await self._value(
@@ -322,8 +375,14 @@ class PostgresStore:
         )
 
     async def recent_poll_runs(self, *, limit: int = 20) -> list[PollRun]:
-        rows = await self._rows("select * from public.recent_poll_runs(%s)", (limit,))
-        return [PollRun(**r) for r in rows]
+        async def page(before: Cursor | None, size: int) -> list[PollRun]:
+            rows = await self._rows(
+                "select * from public.recent_poll_runs(%s, %s, %s)",
+                (size, *(before or (None, None))),
+            )
+            return [PollRun(**r) for r in rows]
+
+        return await read_pages(page, lambda r: (r.started_at, r.id), limit)
 
     # -- push --------------------------------------------------------------------------
 
@@ -408,32 +467,7 @@ async def _check_reachable_and_migrated(conninfo: str, connect_timeout: float) -
     except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:
         raise connect_error(conninfo, exc) from exc
     async with conn:
-        cur = await conn.execute(b"select to_regprocedure('public.apply_staged_results(text)')")
-        row = await cur.fetchone()
-    if row is None or row[0] is None:
-        raise StoreError(
-            f"the batchmon schema is not installed in {redact(conninfo)}: {MIGRATE_HINT}"
-        )
-
-
-async def _chunks(
-    rows: AsyncIterable[ResultRow] | Iterable[ResultRow], size: int
-) -> AsyncIterator[list[ResultRow]]:
-    chunk: list[ResultRow] = []
-    if isinstance(rows, AsyncIterable):
-        async for row in rows:
-            chunk.append(row)
-            if len(chunk) >= size:
-                yield chunk
-                chunk = []
-    else:
-        for row in rows:
-            chunk.append(row)
-            if len(chunk) >= size:
-                yield chunk
-                chunk = []
-    if chunk:
-        yield chunk
+        await require_migrated(conn, conninfo)
 
 
 def _counts(row: Mapping[str, Any] | None) -> ApplyCounts:

@@ -63,6 +63,22 @@ class BatchRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ResultsState:
+    """What the worker knows about a batch's results beyond its status (migration 006).
+
+    ``state``: refetching, results_incomplete, waiting_for_queue, resubmitted,
+    batch_not_found or results_expired; ``note`` is what a person reads. The worker
+    leaves the batch alone until ``next_check_at`` (None: for good).
+    """
+
+    batch_id: str
+    state: str
+    note: str | None = None
+    attempts: int = 1
+    next_check_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AssetRow:
     """One ``assets`` row, as the detail pane and retry need it."""
 
@@ -185,6 +201,12 @@ class Store(Protocol):
 
     async def release_claims(self, worker_id: str, batch_ids: Iterable[str]) -> int: ...
 
+    async def renew_claims(
+        self, worker_id: str, batch_ids: Iterable[str], *, lease: timedelta
+    ) -> int:
+        """Extend ``worker_id``'s live leases on ``batch_ids`` by ``lease`` from now."""
+        ...
+
     async def apply_results(
         self, batch_id: str, rows: AsyncIterable[ResultRow] | Iterable[ResultRow]
     ) -> ApplyCounts:
@@ -221,6 +243,25 @@ class Store(Protocol):
 
         Raises :class:`RetryRefused` when ``old_batch_id`` already has another retry.
         """
+        ...
+
+    async def set_results_state(
+        self,
+        batch_id: str,
+        state: str | None,
+        note: str | None = None,
+        *,
+        check_again_in: timedelta | None = None,
+    ) -> int:
+        """Record what the worker knows about a batch's results; None clears it.
+
+        The batch is not claimed again for ``check_again_in`` (never, when None).
+        Returns the attempts made in this state so far.
+        """
+        ...
+
+    async def results_states(self, batch_ids: Sequence[str]) -> dict[str, ResultsState]:
+        """The results states of those of ``batch_ids`` that have one."""
         ...
 
     async def record_poll_run(self, run: PollRun) -> int: ...

@@ -9,7 +9,6 @@ functions :class:`~batchmon.store.postgres.PostgresStore` runs, through PostgRES
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from datetime import timedelta
@@ -23,6 +22,8 @@ from supabase_auth import AsyncSupportedStorage
 from supabase_auth.errors import AuthApiError, AuthError
 
 from batchmon.store.copy_text import storable
+from batchmon.store.errors import from_sqlstate
+from batchmon.store.paging import ALL_ROWS, PAGE_ROWS, Cursor, chunks, read_pages
 from batchmon.store.protocol import (
     ApplyCounts,
     AssetRow,
@@ -32,8 +33,8 @@ from batchmon.store.protocol import (
     PermissionDenied,
     PollRun,
     ResultRow,
+    ResultsState,
     RetryLink,
-    RetryRefused,
     StoreError,
 )
 from batchmon.store.supabase_feed import FeedOptions, RealtimeFeed
@@ -44,10 +45,6 @@ logger = logging.getLogger(__name__)
 
 APPLY_CHUNK_ROWS = 1000
 _JWT_CODES = {"PGRST301", "PGRST302", "PGRST303"}
-_MIGRATE_HINT = (
-    "the batchmon SQL functions are missing or out of date on this Supabase project: "
-    "run `batchmon db migrate --database-url <the project's direct connection URL>`"
-)
 
 
 def _seconds(value: timedelta) -> str:
@@ -58,40 +55,18 @@ def translate_api_error(exc: APIError, *, batch_id: str | None = None) -> StoreE
     """A PostgREST error as the store's error a person can act on."""
     code = exc.code or ""
     message = exc.message or str(exc)
-    if code == "BM001":
-        return RetryRefused(batch_id or "?", str(exc.details or "another batch"))
-    if code == "42501":
-        return PermissionDenied(
-            f"permission denied: {message}. Only the owner of these rows may do this; "
-            "sign in as that user."
-        )
     if code in _JWT_CODES:
         return PermissionDenied(
             f"the Supabase session is no longer valid ({message}); sign in again"
         )
-    if code in ("PGRST202", "42883", "42P01"):
-        return StoreError(f"{_MIGRATE_HINT} ({message})")
-    hint = f" ({exc.hint})" if exc.hint else ""
-    label = f"Supabase error {code}" if code else "Supabase error"
-    return StoreError(f"{label}: {message}{hint}")
-
-
-async def _chunks(
-    rows: AsyncIterable[ResultRow] | Iterable[ResultRow], size: int
-) -> AsyncIterator[list[ResultRow]]:
-    if isinstance(rows, AsyncIterable):
-        chunk: list[ResultRow] = []
-        async for row in rows:
-            chunk.append(row)
-            if len(chunk) >= size:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
-        return
-    iterator = iter(rows)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
+    return from_sqlstate(
+        code,
+        message,
+        detail=str(exc.details) if exc.details else None,
+        hint=exc.hint,
+        batch_id=batch_id,
+        label=f"Supabase error {code}" if code else "Supabase error",
+    )
 
 
 class SupabaseStore:
@@ -225,10 +200,20 @@ class SupabaseStore:
     # -- the Store protocol --
 
     async def pending_batches(self) -> list[PendingBatch]:
-        return rows_to(PendingBatch, await self._rpc("pending_batches", {}))
+        async def page(after: Cursor | None, size: int) -> list[PendingBatch]:
+            oldest, batch = after or (None, None)
+            params = {"p_limit": size, "p_after_oldest": oldest, "p_after_batch": batch}
+            return rows_to(PendingBatch, await self._rpc("pending_batches", params))
+
+        return await read_pages(page, lambda p: (p.oldest_asset_at, p.batch_id), ALL_ROWS)
 
     async def list_batches(self, *, limit: int = 10_000) -> list[BatchRow]:
-        return rows_to(BatchRow, await self._rpc("list_batches", {"p_limit": limit}))
+        async def page(after: Cursor | None, size: int) -> list[BatchRow]:
+            created, batch = after or (None, None)
+            params = {"p_limit": size, "p_after_created_at": created, "p_after_id": batch}
+            return rows_to(BatchRow, await self._rpc("list_batches", params))
+
+        return await read_pages(page, lambda b: (b.created_at, b.id), limit)
 
     async def get_batch(self, batch_id: str) -> BatchRow | None:
         rows = rows_to(BatchRow, await self._rpc("get_batch", {"p_batch": batch_id}))
@@ -256,7 +241,9 @@ class SupabaseStore:
                 "p_min_age": _seconds(min_age),
                 "p_interval": _seconds(interval),
                 "p_lease": _seconds(lease),
-                "p_limit": limit,
+                # PostgREST returns at most db-max-rows of a set: claim no more than that,
+                # or the rest would stay claimed, unreported, until their lease ran out.
+                "p_limit": min(limit, PAGE_ROWS),
             },
         )
         return [str(x) for x in data or []]
@@ -268,11 +255,20 @@ class SupabaseStore:
         data = await self._rpc("release_claims", {"p_worker": worker_id, "p_batch_ids": ids})
         return int(data or 0)
 
+    async def renew_claims(
+        self, worker_id: str, batch_ids: Iterable[str], *, lease: timedelta
+    ) -> int:
+        ids = list(batch_ids)
+        if not ids:
+            return 0
+        params = {"p_worker": worker_id, "p_batch_ids": ids, "p_lease": _seconds(lease)}
+        return int(await self._rpc("renew_claims", params) or 0)
+
     async def apply_results(
         self, batch_id: str, rows: AsyncIterable[ResultRow] | Iterable[ResultRow]
     ) -> ApplyCounts:
         total = ApplyCounts()
-        async for chunk in _chunks(rows, self.chunk_rows):
+        async for chunk in chunks(rows, self.chunk_rows):
             payload = [
                 {
                     "asset_id": r.asset_id,
@@ -308,18 +304,27 @@ class SupabaseStore:
         return rows[0] if rows else ApplyCounts()
 
     async def batch_assets(self, batch_id: str, *, limit: int = 100_000) -> list[AssetRow]:
-        return rows_to(
-            AssetRow, await self._rpc("batch_assets", {"p_batch": batch_id, "p_limit": limit})
-        )
+        async def page(after: Cursor | None, size: int) -> list[AssetRow]:
+            created, asset = after or (None, None)
+            params = {
+                "p_batch": batch_id,
+                "p_limit": size,
+                "p_after_created_at": created,
+                "p_after_id": asset,
+            }
+            return rows_to(AssetRow, await self._rpc("batch_assets", params))
+
+        return await read_pages(page, lambda a: (a.created_at, a.id), limit)
 
     async def batch_asset_ids(self, batch_id: str) -> list[str]:
         data = await self._rpc("batch_asset_ids", {"p_batch": batch_id}, batch_id=batch_id)
         return [str(x) for x in data or []]
 
     async def assets_by_ids(self, asset_ids: Sequence[str]) -> list[AssetRow]:
-        if not asset_ids:
-            return []
-        return rows_to(AssetRow, await self._rpc("assets_by_ids", {"p_ids": list(asset_ids)}))
+        found: list[AssetRow] = []
+        async for ids in chunks(asset_ids, PAGE_ROWS):
+            found.extend(rows_to(AssetRow, await self._rpc("assets_by_ids", {"p_ids": ids})))
+        return found
 
     async def mark_submitted(self, batch: Mapping[str, Any], asset_ids: Sequence[str]) -> int:
         data = await self._rpc(
@@ -344,6 +349,28 @@ class SupabaseStore:
             raise StoreError(f"Supabase returned no result for the retry of {old_batch_id}")
         return rows[0]
 
+    async def set_results_state(
+        self,
+        batch_id: str,
+        state: str | None,
+        note: str | None = None,
+        *,
+        check_again_in: timedelta | None = None,
+    ) -> int:
+        seconds = check_again_in.total_seconds() if check_again_in is not None else None
+        args = {"p_batch": batch_id, "p_state": state, "p_note": note, "p_check_again_s": seconds}
+        return int(await self._rpc("set_results_state", args, batch_id=batch_id) or 0)
+
+    async def results_states(self, batch_ids: Sequence[str]) -> dict[str, ResultsState]:
+        found: dict[str, ResultsState] = {}
+        ids = list(dict.fromkeys(batch_ids))
+        for start in range(0, len(ids), PAGE_ROWS):  # one answer holds at most db-max-rows
+            data = await self._rpc(
+                "batch_results_states", {"p_batch_ids": ids[start : start + PAGE_ROWS]}
+            )
+            found.update((s.batch_id, s) for s in rows_to(ResultsState, data))
+        return found
+
     async def record_poll_run(self, run: PollRun) -> int:
         data = await self._rpc(
             "record_poll_run",
@@ -360,7 +387,12 @@ class SupabaseStore:
         return int(data)
 
     async def recent_poll_runs(self, *, limit: int = 20) -> list[PollRun]:
-        return rows_to(PollRun, await self._rpc("recent_poll_runs", {"p_limit": limit}))
+        async def page(before: Cursor | None, size: int) -> list[PollRun]:
+            started, run = before or (None, None)
+            params = {"p_limit": size, "p_before_started_at": started, "p_before_id": run}
+            return rows_to(PollRun, await self._rpc("recent_poll_runs", params))
+
+        return await read_pages(page, lambda r: (r.started_at, r.id), limit)
 
     def changes(self) -> AsyncIterator[Change]:
         return self.feed.changes()

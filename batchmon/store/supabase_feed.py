@@ -10,7 +10,20 @@ a channel (an expired token) leaves it closed. Hence:
   PostgreSQL" system message, so consumers refetch what they may have missed;
 - a watchdog rebuilds the socket and channel whenever they stay unhealthy (realtime-py
   gave up, or the server closed the channel), with backoff and no retry limit, and
-  refreshes the session first when the server refused the token.
+  refreshes the session first when the server refused the token;
+- "Subscribed to PostgreSQL" again on a live channel (the server re-subscribes after
+  every ``access_token`` push, i.e. each token refresh) is no news: no second resync;
+- a table missing from the ``supabase_realtime`` publication is answered with a join
+  that succeeds and then a ``system`` error, after which nothing streams. realtime-py
+  would rejoin (and the consumer resync) every few seconds forever; the feed instead
+  says once, as a ``resync`` whose payload carries ``push_unavailable``, "push
+  unavailable: table X is not in supabase_realtime (run batchmon db migrate)", stops
+  rejoining, and tries again only after ``unavailable_retry`` seconds. Polling, which
+  the consumer runs anyway, carries on;
+- Realtime drops every delivery of a project for 10-60 s once it exceeds its events
+  per second (100 by default), silently. A burst of ``burst_events`` row events
+  within one second means changes were likely lost: once the burst has been quiet for
+  ``burst_quiet`` seconds the feed says ``resync`` (reason ``burst``).
 """
 
 from __future__ import annotations
@@ -19,6 +32,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +49,10 @@ logger = logging.getLogger(__name__)
 SUBSCRIBED_TO_POSTGRES = "Subscribed to PostgreSQL"
 RESYNC_JOINED = "joined"  # the channel (re)joined
 RESYNC_POSTGRES_READY = "postgres_ready"  # the server's change stream is live
+RESYNC_PUSH_UNAVAILABLE = "push_unavailable"  # subscribed, but a table cannot stream
+RESYNC_BURST = "burst"  # so many events at once that Realtime likely dropped some
+#: How Realtime's ``system`` error begins when a binding's table is not published.
+UNABLE_TO_SUBSCRIBE = "Unable to subscribe to changes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +64,9 @@ class FeedOptions:
     check_interval: float = 5.0
     stale_after: float = 30.0
     backoff: Backoff = field(default_factory=lambda: Backoff(initial=1.0, maximum=60.0))
+    unavailable_retry: float = 600.0
+    burst_events: int = 100
+    burst_quiet: float = 2.0
 
 
 class ChangeQueue:
@@ -119,8 +140,14 @@ class RealtimeFeed:
         self._token_rejected = False
         self._watchdog: asyncio.Task[None] | None = None
         self._closed = False
+        self._live = False  # "Subscribed to PostgreSQL" seen since the last join
+        self._unavailable_since: float | None = None
+        self.unavailable: str | None = None  # why push cannot work, as last reported
         self.rebuilds = 0
         self.dropped_payloads = 0
+        self.checks = 0  # watchdog passes
+        self._second = (0.0, 0)  # (start of the current second, row events in it)
+        self._burst_ended: float | None = None  # last event of a burst not yet resynced
 
     async def changes(self) -> AsyncIterator[Change]:
         """Changes as they arrive; starts the feed on first use, ends when it closes."""
@@ -159,6 +186,7 @@ class RealtimeFeed:
 
     def _on_row(self, payload: Any) -> None:
         try:
+            self._count_event()
             change = change_from_payload(payload)
             if change is not None:
                 self._publish(change)
@@ -168,7 +196,10 @@ class RealtimeFeed:
 
     def _on_system(self, payload: Any) -> None:
         try:
-            if getattr(payload, "message", None) == SUBSCRIBED_TO_POSTGRES:
+            if getattr(payload, "message", None) == SUBSCRIBED_TO_POSTGRES and not self._live:
+                self._live = True
+                self._unavailable_since = None
+                self.unavailable = None
                 self._publish(Change("resync", payload={"reason": RESYNC_POSTGRES_READY}))
         except Exception:
             logger.exception("ignored a realtime system message that could not be read")
@@ -176,7 +207,11 @@ class RealtimeFeed:
     def _on_state(self, state: RealtimeSubscribeStates, error: Exception | None) -> None:
         try:
             if state == RealtimeSubscribeStates.SUBSCRIBED:
+                self._live = False
                 self._publish(Change("resync", payload={"reason": RESYNC_JOINED}))
+                return
+            if UNABLE_TO_SUBSCRIBE in str(error or ""):
+                self._push_unavailable(str(error))
                 return
             text = str(error or "").lower()
             if "token" in text or "jwt" in text:
@@ -185,6 +220,47 @@ class RealtimeFeed:
             self._trouble.set()
         except Exception:
             logger.exception("ignored a failure while handling a realtime state change")
+
+    @property
+    def burst_pending(self) -> bool:
+        """A burst was seen and its resync is still to come."""
+        return self._burst_ended is not None
+
+    def _count_event(self) -> None:
+        now = asyncio.get_running_loop().time()
+        start, seen = self._second
+        if now - start >= 1.0:
+            start, seen = now, 0
+        self._second = (start, seen + 1)
+        if seen + 1 >= self._options.burst_events or self._burst_ended is not None:
+            self._burst_ended = now
+
+    def _resync_after_burst(self, now: float) -> None:
+        ended = self._burst_ended
+        if ended is not None and now - ended >= self._options.burst_quiet:
+            self._burst_ended = None
+            self._publish(Change("resync", payload={"reason": RESYNC_BURST}))
+
+    def _push_unavailable(self, error: str) -> None:
+        """Stop realtime-py's rejoin loop; say why once (until the reason changes)."""
+        channel = self._channel
+        if channel is not None:
+            channel.rejoin_timer.reset()
+        self._unavailable_since = asyncio.get_running_loop().time()
+        found = re.search(r"table: ([\w.]+)", error)
+        table = found.group(1) if found else "of batchmon's"
+        message = (
+            f"push unavailable: table {table} is not in supabase_realtime (run batchmon db migrate)"
+        )
+        if message == self.unavailable:
+            return
+        self.unavailable = message
+        logger.warning("%s; polling carries on", message)
+        self._publish(
+            Change(
+                "resync", payload={"reason": RESYNC_PUSH_UNAVAILABLE, "push_unavailable": message}
+            )
+        )
 
     # -- watchdog --
 
@@ -197,6 +273,11 @@ class RealtimeFeed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._trouble.wait(), opts.check_interval)
             self._trouble.clear()
+            self.checks += 1
+            self._resync_after_burst(loop.time())
+            waiting = self._unavailable_since
+            if waiting is not None and loop.time() - waiting < opts.unavailable_retry:
+                continue  # the server said it cannot stream: do not rejoin in a loop
             if self.healthy:
                 unhealthy_since = None
                 backoff = backoff.reset()

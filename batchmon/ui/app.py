@@ -375,7 +375,10 @@ class Desktop(QObject):
     async def _on_change(self, change: Change) -> None:
         assert self.store is not None
         if change.kind == "resync":
-            self.window.status.set_push("connected")
+            unavailable = change.payload.get("push_unavailable")  # said once by the feed
+            self.window.status.set_push("off" if unavailable else "connected", unavailable or "")
+            if unavailable:
+                self.window.status.showMessage(unavailable)
             rows = await self.store.list_batches()
             self.batches.load_rows(rows)
             # What changed while push was down arrives only as this snapshot: observe

@@ -118,14 +118,14 @@ class LiveChecks:
             raise CheckFailed(
                 f"Could not connect: {first}. Check host, port, user and password."
             ) from None
+        from batchmon.store.errors import require_migrated
+        from batchmon.store.protocol import StoreError
+
         async with conn:
-            cur = await conn.execute("select to_regclass('public.openai_batches') is not null")
-            row = await cur.fetchone()
-        if not row or not row[0]:
-            raise CheckFailed(
-                "Connected, but batchmon's tables are missing: run "
-                "`batchmon db migrate --database-url URL` once."
-            )
+            try:
+                await require_migrated(conn, url)  # the same check PostgresStore.open makes
+            except StoreError as exc:
+                raise CheckFailed(f"Connected, but {exc}.") from None
         return "Connected to Postgres; batchmon's tables are in place."
 
     async def _check_supabase(self, settings: Settings) -> str:

@@ -13,7 +13,7 @@ from batchmon.cli import main
 from batchmon.cli.exit_codes import EXIT_CONFIG, EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from batchmon.cli.worker import pass_printer
 from batchmon.engine.worker import PassReport
-from batchmon.sim.rules import predicted_tags, request_fails
+from batchmon.sim.rules import predicted_tags
 from batchmon.store.protocol import PollRun
 from tests.fixtures.postgres import PgServer, fetch_all, insert_assets
 from tests.fixtures.sim import LiveSim
@@ -38,21 +38,6 @@ def last_line(err: str) -> str:
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines, "nothing on stderr"
     return lines[-1]
-
-
-def asset_ids_by_outcome(fail_fraction: float, *, failing: int, succeeding: int) -> list[str]:
-    """Fixed asset ids (uuid5), the ``failing`` ones first: with ``fail_fraction`` the
-    simulator's rules fail exactly those, so the test knows what a retry resubmits."""
-    chosen: dict[bool, list[str]] = {True: [], False: []}
-    wanted = {True: failing, False: succeeding}
-    n = 0
-    while any(len(chosen[k]) < wanted[k] for k in chosen):
-        asset_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"batchmon-test/cli/{n}"))
-        fails = request_fails(asset_id, fail_fraction)
-        if len(chosen[fails]) < wanted[fails]:
-            chosen[fails].append(asset_id)
-        n += 1
-    return chosen[True] + chosen[False]
 
 
 def insert_assets_with_ids(database_url: str, ids: list[str], url_prefix: str) -> None:
@@ -117,25 +102,27 @@ def test_submit_worker_status_and_runs(
 def test_retry_twice_from_the_cli_makes_one_batch_and_cancel_works(
     sim_env: LiveSim, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ids = asset_ids_by_outcome(0.5, failing=5, succeeding=7)
-    failing = ids[:5]
+    ids = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"batchmon-test/cli/{n}")) for n in range(12)]
     insert_assets_with_ids(database_url, ids, "https://img.example.test/old-car")
     db = ("--database-url", database_url)
-    code, out, _ = run(
-        capsys, "submit", "--all-untagged", "--metadata", "sim_fail_fraction=0.5", *db
-    )
+    code, out, _ = run(capsys, "submit", "--all-untagged", "--metadata", "sim_expire=0.5", *db)
     assert code == EXIT_OK and "submitted 12 asset(s)" in out
     batch_id = out.split()[0]
-    sim_env.simulator.advance(3600)
+    sim_env.simulator.advance(25 * 3600)  # expired: the unfinished half is worth a retry
     # Retry applies the finished batch itself before planning: no worker pass needed.
     code, out, err = run(capsys, "retry", batch_id, *db)
     assert code == EXIT_OK, err
-    assert f"retry of {batch_id} created batch_" in out and "(5 asset(s)" in out
+    # Half the requests ran before the window closed: exactly the other half is resubmitted.
+    assert f"retry of {batch_id} created batch_" in out and "(6 asset(s)" in out
     new_id = out.split(" created ")[1].split()[0]
     resubmitted = fetch_all(
         database_url, "select id::text from public.assets where openai_batch_id = %s", (new_id,)
     )
-    assert sorted(r[0] for r in resubmitted) == sorted(failing)
+    completed = fetch_all(
+        database_url, "select id::text from public.assets where auto_tag_status = 'completed'"
+    )
+    assert len(resubmitted) == 6 and len(completed) == 6
+    assert {r[0] for r in resubmitted} | {r[0] for r in completed} == set(ids)
 
     code, out, _ = run(capsys, "retry", batch_id, *db)
     assert code == EXIT_OK

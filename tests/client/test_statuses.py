@@ -109,3 +109,30 @@ async def test_a_failed_lookup_raises_its_own_typed_error(
 
     assert caught.value.status_code in (500, 503)
     assert "retried on the next poll" in caught.value.hint
+
+
+async def test_many_newer_batches_of_other_software_cost_pages_not_retrieves(
+    simulator: Simulator, sim_client: BatchClient
+) -> None:
+    ours = make_batches(simulator, 100)
+    make_batches(simulator, 400)  # another app's, in the same project, all newer
+    served_before = simulator.requests_served
+
+    report = await sim_client.statuses(ours)
+
+    assert set(report.batches) == set(ours)
+    assert report.requests == simulator.requests_served - served_before
+    assert (report.pages, report.retrieved) == (5, 0)  # 500 batches, 100 a page
+    assert report.requests == 5  # one retrieve per batch would have cost 100
+
+
+async def test_a_few_old_batches_behind_many_new_ones_are_retrieved(
+    simulator: Simulator, sim_client: BatchClient
+) -> None:
+    ours = make_batches(simulator, 4)
+    make_batches(simulator, 1000)
+
+    report = await sim_client.statuses(ours)
+
+    assert set(report.batches) == set(ours)
+    assert report.requests <= 2 + len(ours)  # a page or two, then one retrieve each

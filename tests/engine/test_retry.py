@@ -30,6 +30,8 @@ async def _failed_batch(
     batch_id, ids, _ = await submit_and_apply(
         client, store, database_url, simulator, 30, metadata={"sim_fail_fraction": "0.4"}
     )
+    # The scripted failures are invalid_image_url (HTTP 400): permanent, so the retries
+    # below include them; the simulator tags them the second time.
     failing = {i for i in ids if request_fails(i, 0.4)}
     assert failing and len(failing) < len(ids)
     return batch_id, ids, failing
@@ -40,7 +42,7 @@ async def test_retry_resends_only_failed_requests_from_the_input_file(
 ) -> None:
     batch_id, ids, failing = await _failed_batch(client, store, database_url, simulator)
 
-    result = await Retrier(client, store).retry(batch_id)
+    result = await Retrier(client, store).retry(batch_id, include_permanent=True)
 
     assert result.created and result.source == "input_file"
     assert result.asset_count == len(failing)
@@ -66,7 +68,7 @@ async def test_retry_rebuilds_requests_when_the_input_file_is_gone(
     batch_id, ids, failing = await _failed_batch(client, store, database_url, simulator)
     simulator.delete_file(simulator.batch(batch_id).input_file_id)
 
-    result = await Retrier(client, store).retry(batch_id)
+    result = await Retrier(client, store).retry(batch_id, include_permanent=True)
 
     assert result.source == "rebuilt" and result.asset_count == len(failing)
     await finish_and_apply(client, store, simulator)
@@ -96,7 +98,7 @@ async def test_two_clicks_and_two_processes_make_one_new_batch(
         one = Retrier(client, store)
         other_process = Retrier(client, other_store)
         results = await asyncio.gather(
-            one.retry(batch_id), one.retry(batch_id), other_process.retry(batch_id)
+            *(r.retry(batch_id, include_permanent=True) for r in (one, one, other_process))
         )
     finally:
         await other_store.close()
@@ -123,7 +125,7 @@ async def test_retry_adopts_a_batch_created_before_a_crash(
         metadata={"retry_of": batch_id, RETRY_TOKEN_KEY: retry_token(batch_id, old.attempt + 1)},
     )
 
-    result = await Retrier(client, store).retry(batch_id)
+    result = await Retrier(client, store).retry(batch_id, include_permanent=True)
 
     assert result.new_batch.id == orphan.id and not result.created
     assert len(retries_of(simulator, batch_id)) == 1

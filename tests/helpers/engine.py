@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from batchmon.engine.apply import ResultsPolicy
 from batchmon.engine.submit import submit_assets
 from batchmon.engine.worker import PassReport, Worker, WorkerConfig
 from batchmon.openai_batches import BatchClient
@@ -27,6 +28,10 @@ FINISH_SECONDS = 3600.0
 """Simulated time after which a default simulator batch has finished."""
 
 
+IMPATIENT = ResultsPolicy(refetch_base=timedelta(0), queue_base=timedelta(0))
+"""Fetch missing results and resubmit for queue room on the very next pass."""
+
+
 def fast_worker(
     client: BatchClient, store: Store, worker_id: str = "w1", *, concurrency: int = 4
 ) -> Worker:
@@ -40,6 +45,7 @@ def fast_worker(
             concurrency=concurrency,
             lease=timedelta(minutes=5),
             worker_id=worker_id,
+            results=IMPATIENT,
         ),
     )
 

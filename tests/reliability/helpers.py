@@ -12,9 +12,15 @@ from typing import Any
 
 from batchmon.sim.rules import predicted_tags
 from tests.fixtures.postgres import fetch_all
-from tests.helpers.engine import asset_states, fast_worker, history_counts, submit_batches
+from tests.helpers.engine import (
+    IMPATIENT,
+    asset_states,
+    fast_worker,
+    history_counts,
+    submit_batches,
+)
 
-__all__ = ["Ledger", "fast_worker", "ledger", "submit_batches", "unapplied_batches"]
+__all__ = ["IMPATIENT", "Ledger", "fast_worker", "ledger", "submit_batches", "unapplied_batches"]
 
 
 @dataclass(frozen=True)

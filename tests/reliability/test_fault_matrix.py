@@ -175,10 +175,13 @@ async def test_retry_through_lost_answers_and_errors_creates_exactly_one_batch_e
     retrier = Retrier(lossy_client, store)
     new_ids = []
     for old in batch_ids:
-        result, _ = await _until_ok(lambda old=old: retrier.retry(old))
+        # The scripted failures are invalid_image_url: permanent, so included explicitly.
+        result, _ = await _until_ok(lambda old=old: retrier.retry(old, include_permanent=True))
         new_ids.append(result.new_batch.id)
         # Pressing Retry again (a second click, another process) changes nothing.
-        again, _ = await _until_ok(lambda old=old: Retrier(lossy_client, store).retry(old))
+        again, _ = await _until_ok(
+            lambda old=old: Retrier(lossy_client, store).retry(old, include_permanent=True)
+        )
         assert again.new_batch.id == result.new_batch.id
     assert lossy_app.lost > 0
     retries = [

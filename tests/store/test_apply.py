@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 
+import psycopg
 import pytest
 
 from batchmon.store import ApplyCounts, ResultRow, StoreError
 from batchmon.store.postgres import PostgresStore
-from tests.fixtures.postgres import fetch_all, insert_assets, openai_batch
+from tests.fixtures.postgres import as_user, execute, fetch_all, insert_assets, openai_batch
 
 USER = str(uuid.uuid4())
 
@@ -178,3 +180,34 @@ async def test_a_failing_chunk_keeps_earlier_chunks_and_a_rerun_finishes_the_res
         assert len(_history(database_url)) == 30
     finally:
         await store.close()
+
+
+def test_a_session_another_role_started_applies_with_statistics_and_no_warning(
+    database_url: str,
+) -> None:
+    # PostgREST's pooled sessions switch roles per request: the staging table belongs to
+    # the role that first created it, and ANALYZE used to be skipped with a warning.
+    ids = insert_assets(database_url, 4, user_id=USER, batch_id="batch_roles")
+    execute(
+        database_url,
+        "insert into public.openai_batches (id, user_id, status) values (%s, %s, 'completed')",
+        ("batch_roles", USER),
+    )
+    notices: list[str] = []
+    rows = [{"asset_id": i, "ok": True, "tags": ["x"]} for i in ids]
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
+        counts = []
+        for role, chunk in (("service_role", rows[:2]), ("authenticated", rows[2:])):
+            with as_user(conn, USER, role=role):
+                counts += conn.execute(
+                    "select * from public.apply_batch_results('batch_roles', %s::jsonb)",
+                    (json.dumps(chunk),),
+                ).fetchall()
+        analyzed = conn.execute(
+            "select count(*) from pg_stats where tablename = 'batchmon_apply_rows'"
+        ).fetchone()
+
+    assert counts == [(2, 0, 0), (2, 0, 0)]
+    assert notices == []
+    assert analyzed == (1,)  # asset_id's statistics, gathered by the second role too

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+import psycopg
 import pytest
 
-from batchmon.store import StoreError
+from batchmon.store import PermissionDenied, RetryRefused, StoreError
+from batchmon.store.errors import from_sqlstate, require_migrated
 from batchmon.store.postgres import PostgresStore
 from tests.fixtures.postgres import PgServer
 
@@ -48,3 +50,28 @@ async def test_a_malformed_url_says_what_a_url_looks_like(url: str) -> None:
     with pytest.raises(StoreError, match="database URL is not valid") as error:
         await PostgresStore.open(url)
     assert "pw" not in str(error.value)
+
+
+async def test_a_database_with_tables_but_no_functions_is_not_migrated(
+    pg_server: PgServer,
+) -> None:
+    # What a half-finished migration used to leave: the settings dialog called it fine.
+    name = f"e_{uuid.uuid4().hex[:12]}"
+    url = pg_server.create_database(name, template=None)
+    try:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            await conn.execute("create table public.openai_batches (id text primary key)")
+            with pytest.raises(StoreError, match=r"schema is not installed.*batchmon db migrate"):
+                await require_migrated(conn, url)
+    finally:
+        pg_server.drop_database(name)
+
+
+def test_both_transports_map_a_sqlstate_to_the_same_error() -> None:
+    denied = from_sqlstate("42501", "permission denied for table assets")
+    missing = from_sqlstate("PGRST202", "Could not find the function public.list_batches")
+    refused = from_sqlstate("BM001", "already retried", detail="batch_2", batch_id="batch_1")
+
+    assert isinstance(denied, PermissionDenied)
+    assert "batchmon db migrate" in str(missing)
+    assert isinstance(refused, RetryRefused) and refused.retried_by == "batch_2"

@@ -7,9 +7,17 @@ import threading
 import uuid
 
 import psycopg
+import pytest
 
-from batchmon.store.migrate import available_migrations, main_sync, migrate_sync
-from tests.fixtures.postgres import PgServer, fetch_all
+from batchmon.store.migrate import (
+    applied_migrations,
+    available_migrations,
+    main_sync,
+    migrate_sync,
+)
+from batchmon.store.postgres import PostgresStore
+from batchmon.store.protocol import ResultRow, StoreError
+from tests.fixtures.postgres import PgServer, execute, fetch_all, insert_assets, openai_batch
 
 ALL = [m.name for m in available_migrations()]
 
@@ -164,3 +172,103 @@ def test_unreachable_database_gives_a_clear_error_without_the_password() -> None
     message = err.getvalue()
     assert "cannot connect to the database at app@127.0.0.1:1/appdb" in message
     assert "s3cret-pw" not in message
+
+
+def _batchmon_objects(url: str) -> list[tuple[str, ...]]:
+    """What a migration would leave behind: tables, functions, RLS on assets, columns."""
+    return fetch_all(
+        url,
+        """
+        select 'relation', c.relname, c.relrowsecurity::text from pg_class c
+        where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'v')
+        union all
+        select 'function', p.proname, '' from pg_proc p
+        where p.pronamespace = 'public'::regnamespace
+        union all
+        select 'column', a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a
+        where a.attrelid = to_regclass('public.assets') and a.attnum > 0
+        order by 1, 2
+        """,
+    )
+
+
+def test_an_app_table_that_does_not_fit_is_named_before_anything_changes(
+    pg_server: PgServer,
+) -> None:
+    name, url = _fresh(pg_server)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                b"create type tag_state as enum ('new', 'done');"
+                b"create table public.assets (id bigint primary key, tags text,"
+                b" auto_tag_status tag_state, title text)"
+            )
+        before = _batchmon_objects(url)
+
+        with pytest.raises(StoreError) as refused:
+            migrate_sync(url)
+
+        message = str(refused.value)
+        assert "nothing was changed" in message and "\n" not in message
+        assert "id is bigint (batchmon needs uuid)" in message
+        assert "tags is text (batchmon needs text[] or jsonb)" in message
+        assert "auto_tag_status is tag_state (batchmon needs text)" in message
+        assert _batchmon_objects(url) == before
+    finally:
+        pg_server.drop_database(name)
+
+
+def test_a_migration_failing_half_way_leaves_the_database_as_it_was(
+    pg_server: PgServer,
+) -> None:
+    name, url = _fresh(pg_server)
+    try:
+        # A table where 004 creates a view: 001-003 apply, then 004 fails.
+        execute(url, "create table public.batch_overview (id text)")
+        before = _batchmon_objects(url)
+
+        with pytest.raises(StoreError, match=r"migration 004_functions.sql failed, nothing"):
+            migrate_sync(url)
+
+        assert _batchmon_objects(url) == before
+        assert applied_migrations(url) == []
+        execute(url, "drop table public.batch_overview")
+        assert migrate_sync(url) == ALL
+    finally:
+        pg_server.drop_database(name)
+
+
+async def test_an_app_with_jsonb_tags_migrates_and_applies_tags_as_a_json_array(
+    pg_server: PgServer,
+) -> None:
+    name, url = _fresh(pg_server)
+    try:
+        execute(
+            url,
+            "create table public.assets (id uuid primary key default gen_random_uuid(),"
+            " user_id uuid, tags jsonb, auto_tag_status text, openai_batch_id text,"
+            " created_at timestamptz not null default now());"
+            ' insert into public.assets (tags) values (\'{"not": "a list"}\')',
+        )
+        assert migrate_sync(url) == ALL
+        ids = insert_assets(url, 2, batch_id="batch_j")
+        store = await PostgresStore.open(url)
+        try:
+            await store.record_statuses([openai_batch("batch_j", "completed", total=2)])
+            counts = await store.apply_results(
+                "batch_j", [ResultRow(ids[0], True, ["cat", "sofa"]), ResultRow(ids[1], False)]
+            )
+            listed = {a.id: a.tags for a in await store.batch_assets("batch_j")}
+            legacy = await store.assets_by_ids(
+                [i for (i,) in fetch_all(url, "select id::text from assets where tags ? 'not'")]
+            )
+        finally:
+            await store.close()
+
+        assert (counts.completed, counts.failed) == (1, 1)
+        stored = fetch_all(url, "select tags from public.assets where id = %s", (ids[0],))
+        assert stored == [(["cat", "sofa"],)]  # a JSON array in the jsonb column
+        assert listed == {ids[0]: ["cat", "sofa"], ids[1]: None}
+        assert [a.tags for a in legacy] == [None]
+    finally:
+        pg_server.drop_database(name)

@@ -180,3 +180,31 @@ async def test_a_refused_refresh_asks_the_person_to_sign_in_again(
     await gateway.expire_tokens()
     with pytest.raises(PermissionDenied, match="sign in again"):
         await alice_store.pending_batches()
+
+
+async def test_a_publishable_key_signs_in_calls_and_streams_as_the_user(
+    open_store: StoreFactory, gateway: Gateway, users: Users, database_url: str
+) -> None:
+    insert_assets(database_url, 1, user_id=users.alice.id, batch_id="batch_a")
+    insert_assets(database_url, 1, user_id=users.bob.id, batch_id="batch_b")
+    store = await open_store(key=gateway.tokens.publishable_key)
+    with pytest.raises(PermissionDenied):  # signed out, the key alone is anon: refused
+        await store.pending_batches()
+
+    await store.sign_in(users.alice.email, PASSWORD)
+
+    assert [p.batch_id for p in await store.pending_batches()] == ["batch_a"]
+    await wait_for_change(store.changes(), is_live)
+
+
+async def test_a_secret_key_is_refused_on_a_desktop_unless_forced(
+    open_store: StoreFactory, gateway: Gateway, users: Users, database_url: str
+) -> None:
+    insert_assets(database_url, 1, user_id=users.alice.id, batch_id="batch_a")
+    insert_assets(database_url, 1, user_id=users.bob.id, batch_id="batch_b")
+    with pytest.raises(StoreError, match="service_role"):
+        await open_store(key=gateway.tokens.secret_key)
+
+    server = await open_store(key=gateway.tokens.secret_key, allow_service_role=True)
+
+    assert {p.batch_id for p in await server.pending_batches()} == {"batch_a", "batch_b"}

@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import socket
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -22,18 +23,42 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from tests.supabase_gateway import auth, realtime, rest
+from tests.supabase_gateway import auth, realtime, rest, tables
 from tests.supabase_gateway.changes import CAPTURE_CHANNEL, RowChange, install_capture
+from tests.supabase_gateway.db import as_claims, role_settings
 from tests.supabase_gateway.tokens import TokenAuthority
+
+#: PostgREST's ``db-max-rows`` on Supabase: the most rows one response carries.
+DB_MAX_ROWS = 1000
 
 
 class Gateway:
     """A loopback stand-in for a Supabase project, speaking the real wire protocols."""
 
-    def __init__(self, database_url: str, *, token_ttl: int = 3600) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        rest_url: str | None = None,
+        max_rows: int | None = DB_MAX_ROWS,
+        token_ttl: int = 3600,
+    ) -> None:
+        """``database_url`` is Realtime's login (a superuser, like ``supabase_admin``);
+        ``rest_url`` PostgREST's (``authenticator``), by default the same."""
         self.database_url = database_url
+        self.max_rows = max_rows
         self.tokens = TokenAuthority(token_ttl=token_ttl)
         self.pool = AsyncConnectionPool(database_url, min_size=1, max_size=8, open=False)
+        self.rest_pool = AsyncConnectionPool(
+            rest_url or database_url, min_size=1, max_size=8, open=False
+        )
+        self._role_settings: dict[str, dict[str, str]] = {}
+        # Realtime's per-project limit (``max_events_per_second``, 100 on Supabase), off
+        # unless a test sets it: past it, nothing is delivered to anyone for a while.
+        self.max_events_per_second: int | None = None
+        self.rate_limit_pause = 10.0
+        self._window = (0.0, 0)  # (start of the current second, deliveries in it)
+        self._paused_until = 0.0
         self.connections: set[realtime.RealtimeConnection] = set()
         self.refuse_realtime = False
         self.rpc_calls: list[str] = []
@@ -60,6 +85,7 @@ class Gateway:
                 Route("/auth/v1/user", auth.user, methods=["GET"]),
                 Route("/auth/v1/logout", auth.logout, methods=["POST"]),
                 Route("/rest/v1/rpc/{fn}", rest.rpc, methods=["POST"]),
+                Route("/rest/v1/{table}", tables.table, methods=["GET", "POST", "PATCH", "DELETE"]),
                 WebSocketRoute("/realtime/v1/websocket", realtime.websocket_endpoint),
             ]
         )
@@ -75,6 +101,36 @@ class Gateway:
             return JSONResponse({"message": "Invalid API key"}, status_code=401)
         return None
 
+    @asynccontextmanager
+    async def as_request(
+        self, claims: dict[str, Any], *, read_only: bool = False
+    ) -> AsyncIterator[psycopg.AsyncConnection]:
+        """A PostgREST request's transaction: role switched, claims and role settings set."""
+        role = str(claims.get("role") or "anon")
+        if role not in self._role_settings:
+            async with self.rest_pool.connection() as conn:
+                self._role_settings[role] = await role_settings(conn, role)
+        async with as_claims(
+            self.rest_pool, claims, read_only=read_only, settings=self._role_settings[role]
+        ) as conn:
+            yield conn
+
+    def may_deliver(self) -> bool:
+        """Count one delivery against the project's event budget; False: dropped."""
+        if self.max_events_per_second is None:
+            return True
+        now = asyncio.get_running_loop().time()
+        if now < self._paused_until:
+            return False
+        start, used = self._window
+        if now - start >= 1.0:
+            start, used = now, 0
+        self._window = (start, used + 1)
+        if used + 1 > self.max_events_per_second:
+            self._paused_until = now + self.rate_limit_pause
+            return False
+        return True
+
     async def note(self, **counts: int) -> None:
         async with self._changed:
             self.counts.update(counts)
@@ -89,6 +145,7 @@ class Gateway:
 
     async def start(self) -> None:
         await self.pool.open(wait=True)
+        await self.rest_pool.open(wait=True)
         async with self.pool.connection() as conn:
             self.streamed_tables = await install_capture(conn)
         listener = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
@@ -152,3 +209,4 @@ class Gateway:
                 task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.pool.close()
+        await self.rest_pool.close()

@@ -45,6 +45,22 @@ $$;
 """
 
 
+async def published_tables(conn: AsyncConnection) -> list[str]:
+    """The ``public`` tables of ``supabase_realtime`` (without one: batchmon's two)."""
+    cur = await conn.execute(
+        "select exists (select 1 from pg_catalog.pg_publication"
+        " where pubname = 'supabase_realtime')"
+    )
+    row = await cur.fetchone()
+    if not (row and row[0]):
+        return list(_DEFAULT_TABLES)
+    cur = await conn.execute(
+        "select tablename from pg_catalog.pg_publication_tables"
+        " where pubname = 'supabase_realtime' and schemaname = 'public'"
+    )
+    return [r[0] for r in await cur.fetchall()]
+
+
 async def install_capture(conn: AsyncConnection) -> list[str]:
     """Attach the capture trigger to every table Realtime would stream; return their names.
 
@@ -52,19 +68,7 @@ async def install_capture(conn: AsyncConnection) -> list[str]:
     Supabase; without it, ``openai_batches`` and ``assets``.
     """
     await conn.execute(_CAPTURE_FUNCTION)
-    cur = await conn.execute(
-        "select exists (select 1 from pg_catalog.pg_publication"
-        " where pubname = 'supabase_realtime')"
-    )
-    row = await cur.fetchone()
-    if row and row[0]:
-        cur = await conn.execute(
-            "select tablename from pg_catalog.pg_publication_tables"
-            " where pubname = 'supabase_realtime' and schemaname = 'public'"
-        )
-        tables = [r[0] for r in await cur.fetchall()]
-    else:
-        tables = list(_DEFAULT_TABLES)
+    tables = await published_tables(conn)
     for table in tables:
         await conn.execute(
             sql.SQL(

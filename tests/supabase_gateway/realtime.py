@@ -6,7 +6,13 @@ bindings with server ids, then a ``system`` message "Subscribed to PostgreSQL";
 ``postgres_changes`` messages carrying ``{data: {schema, table, commit_timestamp, type,
 columns, record, old_record, errors}, ids}``; ``heartbeat`` on topic ``phoenix``;
 ``access_token`` to swap the JWT of a joined channel, where an expired token ends the
-channel with a ``system`` error and ``phx_close``, as the real server does.
+channel with a ``system`` error and ``phx_close``, as the real server does, and a valid
+one makes the server subscribe again and say "Subscribed to PostgreSQL" once more.
+
+A binding for a table outside the ``supabase_realtime`` publication is answered the
+way Realtime answers it: the join is ok, then a ``system`` message with status
+``error`` ("Unable to subscribe to changes with given parameters ..."), and no table
+of that channel streams.
 
 Rows are delivered only to subscribers whose role and claims may SELECT them, which is
 how Realtime applies row-level security to ``postgres_changes``.
@@ -23,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from psycopg import sql
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from tests.supabase_gateway.changes import RowChange, table_columns
+from tests.supabase_gateway.changes import RowChange, published_tables, table_columns
 from tests.supabase_gateway.db import as_claims
 from tests.supabase_gateway.tokens import TokenError
 
@@ -66,6 +72,18 @@ class Subscription:
     join_ref: str | None
     claims: dict[str, Any]
     bindings: list[Binding] = field(default_factory=list)
+
+
+def _unable_to_subscribe(topic: str, binding: Binding) -> dict[str, Any]:
+    return {
+        "channel": topic.removeprefix("realtime:"),
+        "extension": "postgres_changes",
+        "message": "Unable to subscribe to changes with given parameters. Please check "
+        "Realtime is enabled for the given connect parameters: "
+        f"[event: {binding.event}, schema: {binding.schema}, table: {binding.table}, "
+        f"filters: {'[]' if binding.filter is None else binding.filter}]",
+        "status": "error",
+    }
 
 
 def _binding_id(binding: dict[str, Any]) -> int:
@@ -141,16 +159,6 @@ class RealtimeConnection:
         bindings = []
         for raw in wanted:
             table = raw.get("table")
-            if table not in (None, "*") and table not in self.gateway.streamed_tables:
-                await self.reply(
-                    msg,
-                    "error",
-                    {
-                        "reason": f"Unable to subscribe to changes with given parameters: "
-                        f"table {table} is not in the supabase_realtime publication"
-                    },
-                )
-                return
             bindings.append(
                 Binding(
                     id=_binding_id(raw),
@@ -160,21 +168,33 @@ class RealtimeConnection:
                     filter=raw.get("filter"),
                 )
             )
+        async with self.gateway.pool.connection() as conn:
+            published = await published_tables(conn)  # as Realtime checks at each subscribe
+        unpublished = [b for b in bindings if b.table not in (None, "*", *published)]
         sub = Subscription(topic, msg.get("join_ref") or msg.get("ref"), claims, bindings)
         self.channels[topic] = sub
         await self.reply(msg, "ok", {"postgres_changes": [b.as_reply() for b in bindings]})
-        if bindings:
+        if unpublished:
+            sub.bindings = []  # one binding it cannot make and the channel streams nothing
+            await self.send(topic, "system", _unable_to_subscribe(topic, unpublished[0]))
+            await self.gateway.note(joins=1, refused_subscriptions=1)
+            return
+        await self._subscribed(sub)
+        await self.gateway.note(joins=1)
+
+    async def _subscribed(self, sub: Subscription) -> None:
+        if sub.bindings:
             await self.send(
-                topic,
+                sub.topic,
                 "system",
                 {
-                    "channel": topic.removeprefix("realtime:"),
+                    "channel": sub.topic.removeprefix("realtime:"),
                     "extension": "postgres_changes",
                     "message": "Subscribed to PostgreSQL",
                     "status": "ok",
                 },
             )
-        await self.gateway.note(joins=1)
+            await self.gateway.note(subscribed=1)
 
     async def _access_token(self, msg: dict[str, Any]) -> None:
         sub = self.channels.get(msg["topic"])
@@ -188,6 +208,7 @@ class RealtimeConnection:
             await self.shutdown_channel(sub, text)
             return
         await self.reply(msg, "ok", {})
+        await self._subscribed(sub)  # the real server subscribes again with the new claims
         await self.gateway.note(token_swaps=1)
 
     async def shutdown_channel(self, sub: Subscription, reason: str) -> None:
@@ -233,6 +254,9 @@ class RealtimeConnection:
                 data["record"] = record
             if change.type != "INSERT":
                 data["old_record"] = change.old_key or {}
+            if not self.gateway.may_deliver():
+                await self.gateway.note(dropped=1)  # over the project's events per second
+                continue
             await self.send(sub.topic, "postgres_changes", {"data": data, "ids": ids})
             await self.gateway.note(delivered=1)
 

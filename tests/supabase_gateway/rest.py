@@ -5,6 +5,11 @@ Arguments arrive as one JSON object and are typed the way PostgREST types them
 like PostgREST's: an array for set-returning functions, an object for a single
 composite, a bare JSON value for a scalar, 204 for ``void``. Database errors come back
 as PostgREST's ``{code, message, details, hint}`` with its HTTP status mapping.
+
+Like PostgREST on Supabase, the gateway logs in as ``authenticator`` (when the test
+database has one) and switches to the JWT's role per request, cuts the rows of a
+set-returning function at ``db-max-rows`` (1,000 on Supabase; a scalar or array result
+is one value and is never cut), and runs STABLE and IMMUTABLE functions read-only.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from psycopg import sql
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tests.supabase_gateway.db import as_claims
 from tests.supabase_gateway.tokens import TokenError
 
 if TYPE_CHECKING:
@@ -33,6 +37,7 @@ class _Function:
     returns_set: bool
     returns_row: bool  # composite or record (RETURNS TABLE / OUT parameters)
     returns_void: bool
+    read_only: bool  # STABLE or IMMUTABLE
 
 
 _FUNCTION_QUERY = """
@@ -40,6 +45,7 @@ select p.proname,
        p.proretset,
        (rt.typtype = 'c' or p.prorettype = 'record'::regtype) as returns_row,
        p.prorettype = 'void'::regtype as returns_void,
+       p.provolatile in ('s', 'i') as read_only,
        p.pronargdefaults,
        coalesce(p.proargnames, '{}') as names,
        coalesce(p.proargmodes::text[], '{}') as modes,
@@ -58,7 +64,7 @@ where ns.nspname = 'public' and p.proname = %s
 
 def _candidates(rows: list[tuple[Any, ...]]) -> list[_Function]:
     found = []
-    for name, retset, returns_row, returns_void, ndefaults, names, modes, types in rows:
+    for name, retset, returns_row, returns_void, read_only, ndefaults, names, modes, types in rows:
         modes = list(modes) or ["i"] * len(types)
         args = [
             (names[i] if i < len(names) else f"${i + 1}", types[i])
@@ -66,7 +72,7 @@ def _candidates(rows: list[tuple[Any, ...]]) -> list[_Function]:
             if modes[i] in ("i", "b", "v")
         ]
         required = frozenset(a for a, _ in args[: len(args) - ndefaults])
-        found.append(_Function(name, args, required, retset, returns_row, returns_void))
+        found.append(_Function(name, args, required, retset, returns_row, returns_void, read_only))
     return found
 
 
@@ -79,7 +85,7 @@ def _pick(functions: list[_Function], given: set[str]) -> _Function | None:
     return None
 
 
-def _call_sql(fn: _Function, given: set[str]) -> sql.Composed:
+def _call_sql(fn: _Function, given: set[str], max_rows: int | None) -> sql.Composed:
     used = [(a, t) for a, t in fn.args if a in given]
     call = sql.SQL("{}({})").format(
         sql.Identifier("public", fn.name),
@@ -98,14 +104,16 @@ def _call_sql(fn: _Function, given: set[str]) -> sql.Composed:
         source = sql.SQL("(select %s::json) as _unused")
     if fn.returns_void:
         return sql.SQL("select {} from {}").format(call, source)
+    limit = sql.SQL(" limit {}").format(sql.Literal(max_rows)) if max_rows else sql.SQL("")
     if fn.returns_set and fn.returns_row:
-        return sql.SQL("select coalesce(json_agg(_r), '[]') from {}, lateral {} as _r").format(
-            source, call
-        )
+        return sql.SQL(
+            "select coalesce(json_agg(_r), '[]') from (select _c.* from {}, lateral {} as _c{}) _r"
+        ).format(source, call, limit)
     if fn.returns_set:
         return sql.SQL(
-            "select coalesce(json_agg(_r._v), '[]') from {}, lateral {} as _r(_v)"
-        ).format(source, call)
+            "select coalesce(json_agg(_r._v), '[]')"
+            " from (select _c._v from {}, lateral {} as _c(_v){}) _r"
+        ).format(source, call, limit)
     if fn.returns_row:
         return sql.SQL("select to_json(_r) from {}, lateral {} as _r").format(source, call)
     return sql.SQL("select to_json({}) from {}").format(call, source)
@@ -149,7 +157,24 @@ def _status_for(sqlstate: str, role: str) -> int:
     return prefix.get(sqlstate[:2], 400)
 
 
-async def rpc(request: Request) -> Response:
+def database_error(exc: psycopg.Error, role: str) -> JSONResponse:
+    """A database error as PostgREST reports it."""
+    diag = exc.diag
+    sqlstate = exc.sqlstate or "XX000"
+    return postgrest_error(
+        _status_for(sqlstate, role),
+        sqlstate,
+        diag.message_primary or str(exc),
+        details=diag.message_detail,
+        hint=diag.message_hint,
+    )
+
+
+def request_claims(
+    request: Request, resource: str
+) -> tuple[Gateway, dict[str, Any], str] | Response:
+    """The gateway, the request's JWT claims (bearer, else API key) and the named path
+    part, or PostgREST's 401."""
     gateway: Gateway = request.app.state.gateway
     denied = gateway.check_api_key(request)
     if denied is not None:
@@ -159,12 +184,18 @@ async def rpc(request: Request) -> Response:
         bearer[7:] if bearer.lower().startswith("bearer ") else request.headers.get("apikey", "")
     )
     try:
-        claims = gateway.tokens.verify(token)
+        return gateway, gateway.tokens.verify(token), request.path_params[resource]
     except TokenError as exc:
         if exc.expired:
             return postgrest_error(401, "PGRST303", "JWT expired")
         return postgrest_error(401, "PGRST301", str(exc))
-    name = request.path_params["fn"]
+
+
+async def rpc(request: Request) -> Response:
+    found = request_claims(request, "fn")
+    if isinstance(found, Response):
+        return found
+    gateway, claims, name = found
     try:
         args = json.loads(await request.body() or b"{}")
     except ValueError:
@@ -172,7 +203,7 @@ async def rpc(request: Request) -> Response:
     if not isinstance(args, dict):
         return postgrest_error(400, "PGRST102", "Empty or invalid json")
     gateway.rpc_calls.append(name)
-    async with gateway.pool.connection() as conn:
+    async with gateway.rest_pool.connection() as conn:
         cur = await conn.execute(_FUNCTION_QUERY, (name,))
         functions = _candidates(await cur.fetchall())
     fn = _pick(functions, set(args))
@@ -186,22 +217,14 @@ async def rpc(request: Request) -> Response:
             " but no matches were found.",
         )
     given = {a for a, _ in fn.args if a in args}
-    statement = _call_sql(fn, given)
+    statement = _call_sql(fn, given, gateway.max_rows)
     role = str(claims.get("role"))
     try:
-        async with as_claims(gateway.pool, claims) as conn:
+        async with gateway.as_request(claims, read_only=fn.read_only) as conn:
             cur = await conn.execute(statement, (json.dumps({k: args[k] for k in given}),))
             row = await cur.fetchone()
     except psycopg.Error as exc:
-        diag = exc.diag
-        sqlstate = exc.sqlstate or "XX000"
-        return postgrest_error(
-            _status_for(sqlstate, role),
-            sqlstate,
-            diag.message_primary or str(exc),
-            details=diag.message_detail,
-            hint=diag.message_hint,
-        )
+        return database_error(exc, role)
     if fn.returns_void:
         return Response(status_code=204)
     value = row[0] if row else None

@@ -5,15 +5,60 @@
 --   BM001  the batch was already retried (DETAIL holds the id of the retry)
 --   BM002  the batch is unknown, or not visible to the caller
 
--- Valid asset ids from a text array; anything that is not a UUID is dropped (it cannot
+-- One asset id from text: the UUID it names, or null when it is not a UUID (it cannot
 -- match an asset, and a cast error would lose the whole call).
+create or replace function public.batchmon_uuid(p_id text)
+returns uuid
+language sql immutable security invoker set search_path = ''
+as $$
+  select case
+    when p_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+    then lower(p_id)::uuid
+  end
+$$;
+
+-- Valid asset ids from a text array; anything that is not a UUID is dropped.
 create or replace function public.batchmon_uuids(p_ids text[])
 returns uuid[]
 language sql immutable security invoker set search_path = ''
 as $$
-  select coalesce(array_agg(distinct lower(x)::uuid), '{}'::uuid[])
-  from unnest(p_ids) as x
-  where x ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+  select coalesce(array_agg(distinct u.id), '{}'::uuid[])
+  from unnest(p_ids) as x, lateral (select public.batchmon_uuid(x) as id) as u
+  where u.id is not null
+$$;
+
+-- The app's tags column may be text[] (what batchmon creates) or jsonb (an array of
+-- strings). These overloads, picked by the column's type where a function names it,
+-- read and write either. Plain SQL without SET options, so that the planner inlines
+-- the text[] ones and the apply pays nothing per row for them.
+create or replace function public.batchmon_tags_text(p_tags text[])
+returns text[] language sql immutable security invoker
+as $$ select p_tags $$;
+
+create or replace function public.batchmon_tags_text(p_tags jsonb)
+returns text[] language sql immutable security invoker
+as $$
+  select case when pg_catalog.jsonb_typeof(p_tags) = 'array'
+    then array(select pg_catalog.jsonb_array_elements_text(p_tags)) end
+$$;
+
+-- New tags, in the type of the column they go to (p_column only picks the overload).
+create or replace function public.batchmon_tags_like(p_column text[], p_tags text[])
+returns text[] language sql immutable security invoker
+as $$ select p_tags $$;
+
+create or replace function public.batchmon_tags_like(p_column jsonb, p_tags text[])
+returns jsonb language sql immutable security invoker
+as $$ select pg_catalog.to_jsonb(p_tags) $$;
+
+-- Rows per page of every list function. PostgREST (Supabase) returns at most
+-- db-max-rows (1,000) rows of a function's result, so no page asks for more and the
+-- stores follow the cursor to the end.
+create or replace function public.batchmon_page_limit(p_limit integer)
+returns integer
+language sql immutable security invoker set search_path = ''
+as $$
+  select least(greatest(coalesce(p_limit, 1000), 0), 1000)
 $$;
 
 -- A Unix timestamp from an OpenAI object field (null, absent or 0 -> null).
@@ -27,8 +72,14 @@ as $$
   end
 $$;
 
--- The seed app's monitoring query: which batches still have pending assets.
-create or replace function public.pending_batches()
+-- The seed app's monitoring query: which batches still have pending assets, oldest
+-- first. Keyset-paged: pass the last row's (oldest_asset_at, batch_id) for the next page.
+drop function if exists public.pending_batches();
+create or replace function public.pending_batches(
+  p_limit integer default 1000,
+  p_after_oldest timestamptz default null,
+  p_after_batch text default null
+)
 returns table (batch_id text, asset_count bigint, oldest_asset_at timestamptz)
 language sql stable security invoker set search_path = ''
 as $$
@@ -36,7 +87,11 @@ as $$
   from public.assets a
   where a.auto_tag_status = 'pending' and a.openai_batch_id is not null
   group by a.openai_batch_id
-  order by min(a.created_at), a.openai_batch_id
+  having p_after_batch is null
+    or (coalesce(min(a.created_at), 'infinity'), a.openai_batch_id)
+       > (coalesce(p_after_oldest, 'infinity'), p_after_batch)
+  order by coalesce(min(a.created_at), 'infinity'), a.openai_batch_id
+  limit public.batchmon_page_limit(p_limit)
 $$;
 
 -- Upsert live statuses from a JSON array of OpenAI Batch objects. The owner is the
@@ -170,6 +225,9 @@ begin
       and coalesce(b.created_at, b.updated_at) <= now() - p_min_age
       and (b.last_polled_at is null or b.last_polled_at <= now() - p_interval)
       and (b.claimed_by is null or b.claim_expires_at <= now() or b.claimed_by = p_worker)
+      and not exists (  -- a wait recorded by migration 006's set_results_state
+        select 1 from public.batch_results_state r
+        where r.batch_id = b.id and (r.next_check_at is null or r.next_check_at > now()))
     order by b.last_polled_at nulls first, b.created_at, b.id
     limit p_limit
     for update skip locked
@@ -217,6 +275,10 @@ begin
     ) on commit delete rows;
     -- A pooled session may switch roles between calls (PostgREST, the test gateway).
     grant select, insert, delete on pg_temp.batchmon_apply_rows to public;
+    -- ANALYZE needs ownership, or (PostgreSQL 17+) MAINTAIN: give it to every role too.
+    if current_setting('server_version_num')::integer >= 170000 then
+      execute 'grant maintain on pg_temp.batchmon_apply_rows to public';
+    end if;
   end if;
 end
 $$;
@@ -238,7 +300,17 @@ begin
   -- one staged row and may pick a nested loop that is quadratic in the chunk size.
   -- Only asset_id is joined or filtered on: statistics of the tags arrays and error
   -- texts cost fifteen times as much to gather and change no plan.
-  analyze pg_temp.batchmon_apply_rows (asset_id);
+  -- Where this role may not (an older server, a session another role started), the
+  -- planner's estimate from the table's size stands: no warning, no error.
+  if pg_catalog.pg_has_role(
+       current_user,
+       (select c.relowner from pg_catalog.pg_class c
+        where c.oid = 'pg_temp.batchmon_apply_rows'::regclass),
+       'USAGE')
+     or (current_setting('server_version_num')::integer >= 170000
+         and pg_catalog.has_table_privilege('pg_temp.batchmon_apply_rows', 'MAINTAIN')) then
+    analyze pg_temp.batchmon_apply_rows (asset_id);
+  end if;
   with src as materialized (
     select distinct on (r.asset_id) r.asset_id, r.ok, r.tags, r.error
     from pg_temp.batchmon_apply_rows r
@@ -247,7 +319,10 @@ begin
   ), changed as (
     update public.assets a set
       auto_tag_status = case when s.ok then 'completed' else 'failed' end,
-      tags = case when s.ok then coalesce(s.tags, '{}'::text[]) else a.tags end,
+      tags = case
+        when s.ok then public.batchmon_tags_like(a.tags, coalesce(s.tags, '{}'::text[]))
+        else a.tags
+      end,
       auto_tag_error = case
         when s.ok then null
         else coalesce(nullif(s.error, ''), 'failed without a reason')
@@ -280,14 +355,11 @@ begin
       message = 'apply_batch_results expects a JSON array of {asset_id, ok, tags, error}';
   end if;
   perform public.batchmon_apply_stage();
-  delete from pg_temp.batchmon_apply_rows;  -- an earlier call in this transaction
+  -- Rows of an earlier call in this transaction. The WHERE is for pg-safeupdate, which
+  -- Supabase preloads for PostgREST's login role and which refuses a DELETE without one.
+  delete from pg_temp.batchmon_apply_rows r where r.seq is not null;
   insert into pg_temp.batchmon_apply_rows (asset_id, ok, tags, error)
-  select
-    case
-      when r.asset_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-      then r.asset_id::uuid
-    end,
-    coalesce(r.ok, false), r.tags, r.error
+  select public.batchmon_uuid(r.asset_id), coalesce(r.ok, false), r.tags, r.error
   from jsonb_to_recordset(p_rows) as r(asset_id text, ok boolean, tags text[], error text);
   return query select * from public.apply_staged_results(p_batch);
 end
@@ -430,11 +502,20 @@ as $$
   returning id
 $$;
 
-create or replace function public.recent_poll_runs(p_limit integer default 20)
+-- Newest first; keyset-paged: pass the last row's (started_at, id) for the next page.
+drop function if exists public.recent_poll_runs(integer);
+create or replace function public.recent_poll_runs(
+  p_limit integer default 20,
+  p_before_started_at timestamptz default null,
+  p_before_id bigint default null
+)
 returns setof public.batch_poll_runs
 language sql stable security invoker set search_path = ''
 as $$
-  select * from public.batch_poll_runs order by started_at desc, id desc limit p_limit
+  select * from public.batch_poll_runs r
+  where p_before_id is null or (r.started_at, r.id) < (p_before_started_at, p_before_id)
+  order by r.started_at desc, r.id desc
+  limit public.batchmon_page_limit(p_limit)
 $$;
 
 -- Batches with their asset counts: the desktop's table and the detail pane.
@@ -449,13 +530,23 @@ create or replace view public.batch_overview with (security_invoker = true) as
     where a.openai_batch_id = b.id
   ) c on true;
 
-create or replace function public.list_batches(p_limit integer default 10000)
+-- Newest first; keyset-paged: pass the last row's (created_at, id) for the next page.
+drop function if exists public.list_batches(integer);
+create or replace function public.list_batches(
+  p_limit integer default 1000,
+  p_after_created_at timestamptz default null,
+  p_after_id text default null
+)
 returns setof public.batch_overview
 language sql stable security invoker set search_path = ''
 as $$
-  select * from public.batch_overview
-  order by created_at desc nulls last, id
-  limit p_limit
+  select * from public.batch_overview b
+  where p_after_id is null
+    or coalesce(b.created_at, '-infinity') < coalesce(p_after_created_at, '-infinity')
+    or (coalesce(b.created_at, '-infinity') = coalesce(p_after_created_at, '-infinity')
+        and b.id > p_after_id)
+  order by b.created_at desc nulls last, b.id
+  limit public.batchmon_page_limit(p_limit)
 $$;
 
 create or replace function public.get_batch(p_batch text)
@@ -465,30 +556,44 @@ as $$
   select * from public.batch_overview where id = p_batch
 $$;
 
-create or replace function public.batch_assets(p_batch text, p_limit integer default 100000)
-returns table (
+-- One asset as the API returns it (the Store's AssetRow): declared once for every
+-- function that returns assets.
+drop function if exists public.batch_assets(text, integer);
+drop function if exists public.batch_assets(text, integer, timestamptz, text);
+drop function if exists public.assets_by_ids(text[]);
+drop type if exists public.batchmon_asset;
+create type public.batchmon_asset as (
   id text, user_id text, image_url text, status text, batch_id text, tags text[],
   error text, created_at timestamptz, tagged_at timestamptz
+);
+
+-- Oldest first; keyset-paged: pass the last row's (created_at, id) for the next page.
+create or replace function public.batch_assets(
+  p_batch text,
+  p_limit integer default 1000,
+  p_after_created_at timestamptz default null,
+  p_after_id text default null
 )
+returns setof public.batchmon_asset
 language sql stable security invoker set search_path = ''
 as $$
   select a.id::text, a.user_id::text, a.image_url, a.auto_tag_status, a.openai_batch_id,
-         a.tags, a.auto_tag_error, a.created_at, a.tagged_at
+         public.batchmon_tags_text(a.tags), a.auto_tag_error, a.created_at, a.tagged_at
   from public.assets a
   where a.openai_batch_id = p_batch
-  order by a.created_at, a.id
-  limit p_limit
+    and (p_after_id is null
+         or (coalesce(a.created_at, 'infinity'), a.id)
+            > (coalesce(p_after_created_at, 'infinity'), public.batchmon_uuid(p_after_id)))
+  order by coalesce(a.created_at, 'infinity'), a.id
+  limit public.batchmon_page_limit(p_limit)
 $$;
 
 create or replace function public.assets_by_ids(p_ids text[])
-returns table (
-  id text, user_id text, image_url text, status text, batch_id text, tags text[],
-  error text, created_at timestamptz, tagged_at timestamptz
-)
+returns setof public.batchmon_asset
 language sql stable security invoker set search_path = ''
 as $$
   select a.id::text, a.user_id::text, a.image_url, a.auto_tag_status, a.openai_batch_id,
-         a.tags, a.auto_tag_error, a.created_at, a.tagged_at
+         public.batchmon_tags_text(a.tags), a.auto_tag_error, a.created_at, a.tagged_at
   from public.assets a
   where a.id = any(public.batchmon_uuids(p_ids))
   order by a.created_at, a.id
@@ -513,7 +618,10 @@ declare
   f text;
 begin
   foreach f in array array[
-    'batchmon_uuids(text[])', 'batchmon_epoch(jsonb)', 'pending_batches()',
+    'batchmon_uuid(text)', 'batchmon_uuids(text[])', 'batchmon_page_limit(integer)',
+    'batchmon_tags_text(text[])', 'batchmon_tags_text(jsonb)',
+    'batchmon_tags_like(text[], text[])', 'batchmon_tags_like(jsonb, text[])',
+    'batchmon_epoch(jsonb)', 'pending_batches(integer, timestamptz, text)',
     'record_batch_statuses(jsonb)',
     'claim_due_batches(text, interval, interval, interval, integer)',
     'release_claims(text, text[])', 'batchmon_apply_stage()', 'apply_staged_results(text)',
@@ -521,8 +629,9 @@ begin
     'mark_batch_failed(text, text)', 'mark_batch_submitted(jsonb, text[])',
     'begin_batch_retry(text, jsonb, text[])',
     'record_poll_run(text, timestamptz, timestamptz, integer, integer, integer, text)',
-    'recent_poll_runs(integer)', 'list_batches(integer)', 'get_batch(text)',
-    'batch_assets(text, integer)', 'assets_by_ids(text[])', 'batch_asset_ids(text)'
+    'recent_poll_runs(integer, timestamptz, bigint)',
+    'list_batches(integer, timestamptz, text)', 'get_batch(text)',
+    'batch_assets(text, integer, timestamptz, text)', 'assets_by_ids(text[])', 'batch_asset_ids(text)'
   ] loop
     execute format('revoke execute on function public.%s from public, anon', f);
     execute format('grant execute on function public.%s to authenticated, service_role', f);
@@ -530,5 +639,5 @@ begin
 end
 $$;
 
+revoke all on public.batch_overview from public, anon, authenticated;
 grant select on public.batch_overview to authenticated, service_role;
-revoke all on public.batch_overview from anon;
