@@ -176,6 +176,7 @@ class Desktop(QObject):
         self.tray.pause_toggled.connect(self.set_paused)
         self.tray.quit_requested.connect(self.quit_requested)
         self.poller.state_changed.connect(self._show_poll_state)
+        w.status.watch_poller(self.poller)
         self.banner_notifier.banner.connect(self._banner_notice)
         self.notifications.open_requested.connect(self.open_batch)
         self.notifications.retry_requested.connect(w.request_retry)
@@ -367,7 +368,9 @@ class Desktop(QObject):
                 raise
             except Exception as exc:
                 log.warning("push feed failed: %s; reconnecting", exc)
-            self.window.status.set_push("reconnecting", f"next try in {backoff.delay:g} s")
+            self.window.status.set_push(
+                "reconnecting", f"next try in {backoff.delay:g} s", retry_in=backoff.delay
+            )
             await asyncio.sleep(backoff.delay)
             backoff = backoff.next()
 

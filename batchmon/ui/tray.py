@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 class TrayItem(Protocol):
-    """What the tray needs from a batch (a ``BatchItem`` fits): status, progress, assets."""
+    """What the tray needs from a batch (a ``BatchItem`` fits): status, progress, lineage."""
 
     @property
     def status(self) -> str: ...
@@ -34,6 +34,12 @@ class TrayItem(Protocol):
 
     @property
     def asset_count(self) -> int | None: ...
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def retried_by(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,24 +57,48 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}es" if word.endswith(("s", "ch")) else f"{n} {word}s"
 
 
-def tray_summary(items: Iterable[TrayItem], *, demo: bool = False) -> TraySummary:
-    """Worst state first: failed (or expired) > running > completed > idle.
+def _broken(item: TrayItem) -> bool:
+    """Ended without every request succeeding (a partial batch counts)."""
+    if item.status in ("failed", "expired"):
+        return True
+    return item.status == "completed" and item.progress.failed > 0
 
-    The count is how many batches are in that worst state; the tooltip says what is
-    being worked on, e.g. "Tagging 20 images... (Batch API - 50% savings)".
+
+def _needs_attention(item: TrayItem, by_id: dict[str, TrayItem]) -> bool:
+    """A broken batch needs a person unless its retry took over.
+
+    Follows ``retried_by`` to the newest retry: a retry that succeeded resolves the
+    whole chain; one still running or cancelled leaves the original counted (nothing is
+    fixed yet); one that broke again counts by itself, so a chain is counted once.
     """
-    running = []
-    broken = 0
-    done = 0
-    for item in items:
-        if item.status in PENDING_STATUSES:
-            running.append(item)
-        elif item.status in ("failed", "expired") or (
-            item.status == "completed" and item.progress.failed > 0
-        ):
-            broken += 1
-        elif item.status == "completed":
-            done += 1
+    if not _broken(item):
+        return False
+    seen = {item.id}
+    latest = item
+    while latest.retried_by is not None and latest.retried_by in by_id:
+        latest = by_id[latest.retried_by]
+        if latest.id in seen:
+            break
+        seen.add(latest.id)
+    if latest is item:
+        return True
+    if _broken(latest):
+        return False
+    return latest.status != "completed"
+
+
+def tray_summary(items: Iterable[TrayItem], *, demo: bool = False) -> TraySummary:
+    """Worst state first: needs attention > running > completed > idle.
+
+    The count is how many batches are in that worst state; a failure whose retry
+    succeeded no longer needs attention. The tooltip says what is being worked on,
+    e.g. "Tagging 20 images... (Batch API - 50% savings)".
+    """
+    items = list(items)
+    by_id = {item.id: item for item in items}
+    running = [item for item in items if item.status in PENDING_STATUSES]
+    broken = sum(1 for item in items if _needs_attention(item, by_id))
+    done = any(item.status == "completed" for item in items)
     prefix = "batchmon (demo)" if demo else "batchmon"
     lines = [prefix]
     if running:
