@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from batchmon.config import ConfigError, Settings, load_settings
 from batchmon.core.backoff import Backoff
@@ -30,9 +30,10 @@ from batchmon.core.results import ResultParser
 from batchmon.core.status import APPLICABLE_STATUSES, is_pending
 from batchmon.desktop_options import add_desktop_arguments
 from batchmon.store.protocol import Change, Store
+from batchmon.ui import dialogs
 from batchmon.ui.batch_list import BatchList, batch_from_row
 from batchmon.ui.detail_pane import BatchDetail, group_errors
-from batchmon.ui.main_window import Confirm, MainWindow
+from batchmon.ui.main_window import MainWindow
 from batchmon.ui.notifications import (
     BannerNotifier,
     Notice,
@@ -77,7 +78,7 @@ class ErrorReporter(QObject):
             self.window.show_error(what, exc)
         else:
             log.error("%s", what, exc_info=(type(exc), exc, exc.__traceback__))
-            QMessageBox.critical(None, "batchmon", f"{what}: {exc}")
+            dialogs.show_message(None, "batchmon", f"{what}: {exc}")
         self.reported.emit(f"{what}: {exc}")
 
     def excepthook(
@@ -109,7 +110,7 @@ def install_error_reporting(
 class Desktop(QObject):
     """The running desktop monitor: list, model, window, poller, push, notifications.
 
-    It is also the window's :class:`~batchmon.ui.main_window.BatchOperations`: the
+    It is also the window's :class:`~batchmon.ui.action_runner.BatchOperations`: the
     window asks, this object calls the engine and feeds the answers back into the list.
     """
 
@@ -123,7 +124,6 @@ class Desktop(QObject):
         settings: Settings,
         *,
         demo: bool = False,
-        confirm: Confirm | None = None,
         native_notifications: bool = True,
     ) -> None:
         super().__init__()
@@ -132,7 +132,7 @@ class Desktop(QObject):
         self.batches = BatchList()
         self._clock: Callable[[], float] = time.time
         self.model = BatchTableModel(self.batches, now=lambda: self._clock())
-        self.window = MainWindow(self.model, self, demo=demo, confirm=confirm)
+        self.window = MainWindow(self.model, self, demo=demo)
         self.tray = Tray(self.window)
         self.banner_notifier = BannerNotifier(self)
         self.notifications = NotificationCenter(
@@ -175,6 +175,7 @@ class Desktop(QObject):
         self.tray.open_requested.connect(self.show_window)
         self.tray.pause_toggled.connect(self.set_paused)
         self.tray.quit_requested.connect(self.quit_requested)
+        w.quit_requested.connect(self.quit_requested)
         self.poller.state_changed.connect(self._show_poll_state)
         w.status.watch_poller(self.poller)
         self.banner_notifier.banner.connect(self._banner_notice)
@@ -230,9 +231,16 @@ class Desktop(QObject):
         )
 
     def open_settings(self) -> None:
+        self._spawn(self.edit_settings())
+
+    async def edit_settings(self) -> None:
+        """The settings dialog, awaited (never exec()); saving applies what it can."""
         dialog = SettingsDialog(self.settings, self.window)
         dialog.saved.connect(self.apply_settings)
-        dialog.open()
+        try:
+            await dialogs.run_dialog(dialog)
+        finally:
+            dialog.deleteLater()
 
     def apply_settings(self, settings: Settings) -> None:
         """Apply what can change live; connection changes need a restart (said so)."""
@@ -522,7 +530,7 @@ async def run_desktop(
     except ConfigError as exc:
         print(f"batchmon: error: {exc}", file=sys.stderr)
         if not args.quit_after_show:
-            QMessageBox.critical(None, "batchmon settings", str(exc))
+            await dialogs.tell(None, "batchmon settings", str(exc))
         return EXIT_CONFIG
     demo = bool(args.demo or settings.is_unconfigured)
     desktop = Desktop(settings, demo=demo)

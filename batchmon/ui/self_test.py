@@ -98,7 +98,6 @@ async def _run_steps(app: QApplication, reporter: ErrorReporter | None) -> int:
         desktop = Desktop(
             Settings(data_dir=str(data_dir)),
             demo=True,
-            confirm=lambda _title, _text: False,
             native_notifications=False,
         )
         if reporter is not None:

@@ -1,33 +1,43 @@
 """The main window end to end: a click goes through the engine to the simulator and back.
 
 Real parts only: the embedded PostgreSQL (``store``), the real BatchClient over the
-in-process simulator on a ManualClock, the real engine, real widgets offscreen. Waits
-are futures on signals; simulated time moves only when the test advances it.
+in-process simulator on a ManualClock, the real engine and worker, real widgets and real
+confirmation dialogs offscreen (the test clicks them). Waits are futures on signals;
+simulated time moves only when the test advances it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx2
+import psycopg
 from PySide6.QtCore import Qt, SignalInstance
+from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from batchmon.config import Settings
 from batchmon.engine.submit import submit_assets
+from batchmon.engine.worker import Worker, WorkerConfig
 from batchmon.openai_batches import BatchClient
 from batchmon.sim import Simulator
+from batchmon.sim.rules import request_fails
 from batchmon.store.postgres import PostgresStore
+from batchmon.ui import dialogs
 from batchmon.ui.actions import Action
 from batchmon.ui.app import Desktop
-from tests.fixtures.postgres import insert_assets
 from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY
+from tests.ui.clicks import NextDialog, click, press, question
 
 TIMEOUT = 20.0
+#: The desktop must stop within this after any dialog (a frozen loop never would).
+QUIT_SECONDS = 5.0
 
 
 async def until(signal: SignalInstance, condition: Callable[[], bool]) -> None:
@@ -66,87 +76,140 @@ class Running:
     desktop: Desktop
     store: PostgresStore
     client: BatchClient
-    confirmations: list[str]
+    worker: Worker
 
 
 @asynccontextmanager
 async def running_desktop(
     qtbot: QtBot, database_url: str, http_client: httpx2.AsyncClient
 ) -> AsyncIterator[Running]:
-    """The whole desktop over the test database and simulator; confirmations say yes.
+    """The whole desktop over the test database and simulator, with a server-side worker.
 
     Opened and closed inside the test body, so every task ends on the loop it ran on.
+    Closing must take less than QUIT_SECONDS: a frozen loop (a nested dialog loop) fails.
     """
-    confirmations: list[str] = []
-
-    def confirm(title: str, question: str) -> bool:
-        confirmations.append(question)
-        return True
-
     store = await PostgresStore.open(database_url)
     client = BatchClient(
         api_key=SIM_API_KEY, base_url=f"{ASGI_BASE_URL}/v1", http_client=http_client
     )
-    desktop = Desktop(
-        Settings(poll_interval=0.05, poll_limit=600.0),
-        confirm=confirm,
-        native_notifications=False,
+    desktop = Desktop(Settings(poll_interval=0.05, poll_limit=600.0), native_notifications=False)
+    worker = Worker(
+        client,
+        store,
+        WorkerConfig(interval=timedelta(seconds=0.05), min_age=timedelta(0), worker_id="test"),
     )
+    worker_task = asyncio.ensure_future(worker.run_forever())
     qtbot.addWidget(desktop.window)
     desktop.window.show()
     try:
-        yield Running(desktop, store, client, confirmations)
+        yield Running(desktop, store, client, worker)
     finally:
-        await desktop.aclose()
+        async with asyncio.timeout(QUIT_SECONDS):
+            worker.request_stop()
+            await worker_task
+            await desktop.aclose()
         await client.aclose()
         await store.close()
 
 
+def failing_asset_ids(count: int, failing: int, fraction: float = 0.5) -> list[str]:
+    """Asset ids of which exactly ``failing`` are scripted failures at ``fraction``.
+
+    The simulator decides failures by hashing each custom_id (the asset id); fixed ids
+    make the test's numbers the same on every run.
+    """
+    fails: list[str] = []
+    passes: list[str] = []
+    n = 0
+    while len(fails) < failing or len(passes) < count - failing:
+        candidate = str(uuid.uuid5(uuid.NAMESPACE_URL, f"batchmon-test-asset-{n}"))
+        n += 1
+        bucket = fails if request_fails(candidate, fraction) else passes
+        bucket.append(candidate)
+    return fails[:failing] + passes[: count - failing]
+
+
 async def submit(
-    client: BatchClient, store: PostgresStore, database_url: str, count: int, **meta: str
+    client: BatchClient,
+    store: PostgresStore,
+    database_url: str,
+    count: int,
+    *,
+    failing: int = 0,
+    **meta: str,
 ) -> tuple[str, list[str]]:
-    ids = insert_assets(database_url, count, url_prefix="https://img.example.test/red-fox")
+    ids = failing_asset_ids(count, failing)
+    with psycopg.connect(database_url, autocommit=True) as conn, conn.cursor() as cur:
+        cur.executemany(
+            "insert into public.assets (id, image_url) values (%s, %s)",
+            [(i, f"https://img.example.test/red-fox/{n}.jpg") for n, i in enumerate(ids)],
+        )
+    if failing:
+        meta["sim_fail_fraction"] = "0.5"
     result = await submit_assets(client, store, await store.assets_by_ids(ids), metadata=meta)
     return result.batches[0].id, ids
 
 
-async def test_retry_button_resubmits_failed_requests_and_updates_the_row(
+async def poll_runs(store: PostgresStore) -> int:
+    return len(await store.recent_poll_runs(limit=1000))
+
+
+async def loop_keeps_running(run: Running) -> None:
+    """After a dialog: Refresh still makes passes, and the worker records runs again."""
+    runs = await poll_runs(run.store)
+    passes = 0
+    while passes < 2 or await poll_runs(run.store) <= runs:
+        synced = next_emit(run.desktop.synced)
+        run.desktop.window.refresh_action.trigger()
+        await synced
+        passes += 1
+
+
+async def completed_partially(
+    run: Running, simulator: Simulator, qtbot: QtBot, database_url: str
+) -> tuple[str, int]:
+    """A completed batch of 8 with 3 failed requests, applied and shown in the pane."""
+    desktop = run.desktop
+    old_id, _ = await submit(run.client, run.store, database_url, 8, failing=3)
+    await desktop.attach(run.store, run.client)
+    simulator.advance(3600)  # validating -> in_progress -> finalizing -> completed
+    await until(
+        desktop.synced,
+        lambda: (
+            (item := desktop.batches.get(old_id)) is not None
+            and item.status == "completed"
+            and item.pending_assets == 0
+        ),
+    )
+    old = desktop.batches.get(old_id)
+    assert old is not None and old.progress.failed == 3
+    shown = next_emit(desktop.window.detail_shown, lambda batch_id: batch_id == old_id)
+    assert desktop.window.select_batch(old_id)
+    await shown
+    return old_id, 3
+
+
+async def test_retry_button_asks_then_resubmits_failed_requests_and_the_loop_runs_on(
     simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
 ) -> None:
     async with running_desktop(qtbot, database_url, asgi_http_client) as run:
         desktop = run.desktop
-        old_id, _ = await submit(run.client, run.store, database_url, 8, sim_fail_fraction="0.5")
-        await desktop.attach(run.store, run.client)
-        assert old_id in desktop.batches
-
-        simulator.advance(3600)  # validating -> in_progress -> finalizing -> completed
-        await until(
-            desktop.synced,
-            lambda: (
-                (item := desktop.batches.get(old_id)) is not None
-                and item.status == "completed"
-                and item.pending_assets == 0
-            ),
-        )
-        old = desktop.batches.get(old_id)
-        assert old is not None
-        failed = old.progress.failed
-        assert 0 < failed < 8, "the script fails about half of the requests"
-
-        shown = next_emit(desktop.window.detail_shown, lambda batch_id: batch_id == old_id)
-        assert desktop.window.select_batch(old_id)
-        await shown
+        old_id, failed = await completed_partially(run, simulator, qtbot, database_url)
         pane = desktop.window.detail
         assert pane.retry_button.isVisible() and pane.retry_button.isEnabled()
         assert not pane.cancel_button.isVisible()
 
         finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "retry")
+        opened = NextDialog()
         qtbot.mouseClick(pane.retry_button, Qt.MouseButton.LeftButton)
+        box = await question(opened)
+        assert f"Resubmit {failed} requests from {old_id}" in box.text()
+        click(qtbot, box, QMessageBox.StandardButton.Yes)
         _, batch_id, new_id = await finished
         assert batch_id == old_id
         assert isinstance(new_id, str) and new_id != old_id
+        assert not dialogs.open_dialogs()
 
-        assert run.confirmations and f"Resubmit {failed} requests" in run.confirmations[0]
         simulator.advance(10)  # past validation: OpenAI counts the requests from here
         new_batch = simulator.batch(new_id)
         assert new_batch.metadata is not None and new_batch.metadata["retry_of"] == old_id
@@ -156,38 +219,141 @@ async def test_retry_button_resubmits_failed_requests_and_updates_the_row(
         row = desktop.batches.get(old_id)
         assert row is not None and row.retried_by == new_id
         assert Action.RETRY not in desktop.window._actions_for(row)
-        new_row = desktop.batches.get(new_id)
-        assert new_row is not None and new_row.retry_of == old_id
         assert "Resubmitted" in desktop.window.banner.text
         assert new_id in desktop.window.banner.text
 
-        # The old batch's pane now points at its retry and no longer offers Retry.
+        # The loop is alive: the new batch is polled to completion, the worker runs on.
+        simulator.advance(3600)
+        await until(
+            desktop.synced,
+            lambda: (
+                (item := desktop.batches.get(new_id)) is not None and item.status == "completed"
+            ),
+        )
+        await loop_keeps_running(run)
         await until(desktop.window.detail_shown, lambda: not pane.retry_button.isVisible())
         assert new_id in pane.lineage.text()
 
 
-async def test_cancel_button_cancels_a_running_batch(
+async def test_retry_answered_no_resubmits_nothing(
     simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
 ) -> None:
     async with running_desktop(qtbot, database_url, asgi_http_client) as run:
         desktop = run.desktop
-        batch_id, _ = await submit(run.client, run.store, database_url, 5, sim_duration="600")
-        await desktop.attach(run.store, run.client)
-        simulator.advance(30)  # past validation, well before the end
+        old_id, _ = await completed_partially(run, simulator, qtbot, database_url)
+        before = len(simulator.list_batches(limit=100)["data"])
+        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "retry")
+        opened = NextDialog()
+        qtbot.keyClick(desktop.window.table, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+        box = await question(opened)
+        click(qtbot, box, QMessageBox.StandardButton.No)
+        assert await finished == ("retry", old_id, None)
+        assert len(simulator.list_batches(limit=100)["data"]) == before
+        item = desktop.batches.get(old_id)
+        assert item is not None and item.retried_by is None
+        assert desktop.window.detail.retry_button.isEnabled()
+        await loop_keeps_running(run)
+
+
+async def test_retry_all_failed_by_keyboard_enter_accepts(
+    simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
+) -> None:
+    async with running_desktop(qtbot, database_url, asgi_http_client) as run:
+        desktop = run.desktop
+        old_id, failed = await completed_partially(run, simulator, qtbot, database_url)
+        await until(desktop.window.summary_changed, desktop.window.retry_all_action.isEnabled)
+        finished = next_emit(
+            desktop.window.action_finished, lambda action, *_: action == "retry_all"
+        )
+        opened = NextDialog()
+        qtbot.keyClick(
+            desktop.window.table,
+            Qt.Key.Key_R,
+            Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+        )
+        box = await question(opened)
+        assert f"Resubmit about {failed} requests from 1 batch?" in box.text()
+        press(qtbot, box, Qt.Key.Key_Return)
+        _, _, created = await finished
+        assert isinstance(created, list) and len(created) == 1
+        (new_id,) = created
+        assert simulator.batch(new_id).metadata["retry_of"] == old_id  # type: ignore[index]
+        simulator.advance(3600)
         await until(
             desktop.synced,
             lambda: (
-                (item := desktop.batches.get(batch_id)) is not None and item.status == "in_progress"
+                (item := desktop.batches.get(new_id)) is not None and item.status == "completed"
             ),
         )
-        shown = next_emit(desktop.window.detail_shown, lambda shown_id: shown_id == batch_id)
-        desktop.window.select_batch(batch_id)
-        await shown
+        await loop_keeps_running(run)
+
+
+async def test_the_notifications_retry_asks_and_resubmits(
+    simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
+) -> None:
+    """Without a notification server, the notice is the banner; its Retry… is the action."""
+    async with running_desktop(qtbot, database_url, asgi_http_client) as run:
+        desktop = run.desktop
+        banner = desktop.window.banner
+        old_id, _ = await submit(run.client, run.store, database_url, 8, failing=3)
+        await desktop.attach(run.store, run.client)
+        simulator.advance(3600)
+        await until(
+            desktop.synced,
+            lambda: banner.action_button.isVisible() and banner.action_button.text() == "Retry…",
+        )
+        assert old_id in banner.text or "failed" in banner.text
+        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "retry")
+        opened = NextDialog()
+        qtbot.mouseClick(banner.action_button, Qt.MouseButton.LeftButton)
+        box = await question(opened)
+        assert old_id in box.text()
+        click(qtbot, box, QMessageBox.StandardButton.Yes)
+        _, batch_id, new_id = await finished
+        assert batch_id == old_id and isinstance(new_id, str)
+        simulator.advance(3600)
+        await until(
+            desktop.synced,
+            lambda: (
+                (item := desktop.batches.get(new_id)) is not None and item.status == "completed"
+            ),
+        )
+        await loop_keeps_running(run)
+
+
+async def running_batch(
+    run: Running, simulator: Simulator, database_url: str
+) -> tuple[str, Desktop]:
+    desktop = run.desktop
+    batch_id, _ = await submit(run.client, run.store, database_url, 5, sim_duration="600")
+    await desktop.attach(run.store, run.client)
+    simulator.advance(30)  # past validation, well before the end
+    await until(
+        desktop.synced,
+        lambda: (
+            (item := desktop.batches.get(batch_id)) is not None and item.status == "in_progress"
+        ),
+    )
+    shown = next_emit(desktop.window.detail_shown, lambda shown_id: shown_id == batch_id)
+    desktop.window.select_batch(batch_id)
+    await shown
+    return batch_id, desktop
+
+
+async def test_cancel_button_asks_then_cancels_a_running_batch(
+    simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
+) -> None:
+    async with running_desktop(qtbot, database_url, asgi_http_client) as run:
+        batch_id, desktop = await running_batch(run, simulator, database_url)
         pane = desktop.window.detail
         assert pane.cancel_button.isVisible() and not pane.retry_button.isVisible()
 
         finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "cancel")
+        opened = NextDialog()
         qtbot.mouseClick(pane.cancel_button, Qt.MouseButton.LeftButton)
+        box = await question(opened)
+        assert f"Cancel {batch_id}?" in box.text()
+        click(qtbot, box, QMessageBox.StandardButton.Yes)
         _, _, status = await finished
         assert status == "cancelling"
         assert simulator.batch(batch_id).status == "cancelling"
@@ -201,6 +367,22 @@ async def test_cancel_button_cancels_a_running_batch(
         )
         item = desktop.batches.get(batch_id)
         assert item is not None and Action.RETRY in desktop.window._actions_for(item)
+        await loop_keeps_running(run)
+
+
+async def test_delete_key_asks_and_escape_keeps_the_batch_running(
+    simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
+) -> None:
+    async with running_desktop(qtbot, database_url, asgi_http_client) as run:
+        batch_id, desktop = await running_batch(run, simulator, database_url)
+        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "cancel")
+        opened = NextDialog()
+        qtbot.keyClick(desktop.window.table, Qt.Key.Key_Delete)
+        box = await question(opened)
+        press(qtbot, box, Qt.Key.Key_Escape)
+        assert await finished == ("cancel", batch_id, None)
+        assert simulator.batch(batch_id).status == "in_progress"
+        await loop_keeps_running(run)
 
 
 async def test_a_failing_action_is_shown_in_the_banner(
