@@ -46,6 +46,7 @@ from batchmon.ui.resources import app_icon
 from batchmon.ui.settings_dialog import SettingsDialog
 from batchmon.ui.shutdown import QuitRequest, run_until_shutdown
 from batchmon.ui.table_model import BatchTableModel
+from batchmon.ui.time_base import TimeBase
 from batchmon.ui.tray import Tray
 
 if TYPE_CHECKING:
@@ -183,10 +184,13 @@ class Desktop(QObject):
         self.notifications.retry_requested.connect(w.request_retry)
         self._show_poll_state()
 
-    def use_clock(self, now: Callable[[], float]) -> None:
-        """Read "time in state" and ETAs from ``now`` (the demo's sped-up OpenAI clock)."""
+    def use_clock(self, now: Callable[[], float], base: TimeBase | None = None) -> None:
+        """Read "time in state" and ETAs from ``now`` (the demo's sped-up OpenAI clock);
+        ``base`` adds that clock's "stuck?" limits and its way back to wall-clock times."""
         self._clock = now
-        self.model.refresh_time_column()
+        base = base or TimeBase(now=now)
+        self.model.set_time_base(base)
+        self.window.detail.set_time_base(base)
 
     def show_window(self) -> None:
         self.window.showNormal()
@@ -586,7 +590,7 @@ async def _connect(
         )
         await env.start()
         assert env.store is not None and env.client is not None
-        desktop.use_clock(env.simulator.clock.now)
+        desktop.use_clock(env.simulator.clock.now, env.time_base)
         await desktop.attach(env.store, env.client)
         if args.quit_after_show or quit_request.requested:
             return

@@ -24,7 +24,6 @@ from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -37,17 +36,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from batchmon.core.status import is_pending
 from batchmon.ui.action_runner import ActionRunner, BatchOperations
 from batchmon.ui.actions import Action, allowed_actions
 from batchmon.ui.banner import Banner
 from batchmon.ui.batch_list import BatchItem, Column
+from batchmon.ui.columns import fit_columns
 from batchmon.ui.detail_pane import DetailPane
 from batchmon.ui.filter_proxy import BatchFilterProxy
 from batchmon.ui.progress_delegate import ProgressDelegate
 from batchmon.ui.resources import app_icon
 from batchmon.ui.status_bar import ChannelStatusBar
-from batchmon.ui.table_model import BatchRole, BatchTableModel
+from batchmon.ui.table_model import BatchRole, BatchTableModel, refresh_visible_times
 from batchmon.ui.tasks import TaskSet
 from batchmon.ui.tray import TraySummary, tray_summary
 
@@ -61,18 +60,6 @@ STATUS_FILTERS: tuple[tuple[str, frozenset[str] | None], ...] = (
     ("Failed or expired", frozenset({"failed", "expired"})),
     ("Cancelled", frozenset({"cancelled", "cancelling"})),
 )
-
-
-#: Starting widths (px) that fit the usual content; the last column stretches.
-COLUMN_WIDTHS: dict[Column, int] = {
-    Column.ID: 146,
-    Column.STATUS: 106,
-    Column.PROGRESS: 120,
-    Column.ASSETS: 110,
-    Column.MODEL: 92,
-    Column.CREATED: 124,
-    Column.TIME: 116,
-}
 
 
 DEFAULT_SIZE = QSize(1400, 820)
@@ -181,10 +168,11 @@ class MainWindow(QMainWindow):
         self._detail_timer.setSingleShot(True)
         self._detail_timer.setInterval(300)
         self._detail_timer.timeout.connect(self.reload_detail)
-        # The time column only moves while something runs: tick only then.
+        # "Time in state" moves with the clock, idle or not: repaint the visible cells.
         self._clock = QTimer(self)
         self._clock.setInterval(1000)
-        self._clock.timeout.connect(model.refresh_time_column)
+        self._clock.timeout.connect(lambda: refresh_visible_times(self.table, model))
+        self._clock.start()
         model.rowsInserted.connect(self._rows_changed)
         model.rowsRemoved.connect(self._rows_changed)
         model.dataChanged.connect(self._data_changed)
@@ -208,14 +196,9 @@ class MainWindow(QMainWindow):
         table.verticalHeader().setDefaultSectionSize(28)
         # Ids are long and alike at the start: keep both ends ("batch_3a48…c4360").
         table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        header = table.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)  # the cost column takes what is left
-        header.setMinimumSectionSize(60)
+        table.horizontalHeader().setHighlightSections(False)
         table.setItemDelegateForColumn(int(Column.PROGRESS), ProgressDelegate(table))
-        for column, width in COLUMN_WIDTHS.items():
-            table.setColumnWidth(int(column), width)
+        fit_columns(table)  # measured from the font; extra width goes to the Batch column
         table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         table.customContextMenuRequested.connect(self._context_menu)
         table.selectionModel().selectionChanged.connect(self._selection_changed)
@@ -366,6 +349,7 @@ class MainWindow(QMainWindow):
             detail,
             can_retry=Action.RETRY in actions,
             can_cancel=Action.CANCEL in actions,
+            live=item,
         )
         self.detail.set_busy(self.runner.is_busy(batch_id))
         self.detail_shown.emit(batch_id)
@@ -393,11 +377,6 @@ class MainWindow(QMainWindow):
     def _refresh_summary(self) -> None:
         items = list(self.model.batch_list)
         summary = tray_summary(items, demo=self.demo)
-        running = any(is_pending(item.status) for item in items)
-        if running and not self._clock.isActive():
-            self._clock.start()
-        elif not running:
-            self._clock.stop()
         retryable = any(Action.RETRY in self._actions_for(item) for item in items)
         self.retry_all_action.setEnabled(retryable)
         if summary != self.summary:

@@ -46,7 +46,7 @@ async def take(app: QApplication, args: argparse.Namespace) -> int:
         try:
             await env.start()
             assert env.store is not None and env.client is not None
-            desktop.use_clock(env.simulator.clock.now)
+            desktop.use_clock(env.simulator.clock.now, env.time_base)
             await desktop.attach(env.store, env.client)
             env.start_worker()
             ids = await env.submit_demo_batches()

@@ -9,7 +9,11 @@ from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
 from batchmon.store.protocol import AssetRow, BatchRow
-from batchmon.ui.detail_pane import BatchDetail, DetailPane, group_errors
+from batchmon.ui.batch_list import BatchItem
+from batchmon.ui.detail_pane import BatchDetail, DetailPane, format_time, group_errors
+from batchmon.ui.progress_delegate import COMPLETED_COLOR, FAILED_COLOR
+from batchmon.ui.table_model import progress_text
+from batchmon.ui.time_base import TimeBase
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -117,3 +121,67 @@ def test_facts_say_whether_results_still_wait(qtbot: QtBot) -> None:
     assert "16 assets, all results applied" in pane.facts.text()
     pane.show_detail(BatchDetail(replace(row, pending_assets=4)), can_retry=False, can_cancel=False)
     assert "16 assets (4 awaiting results)" in pane.facts.text()
+
+
+def _bar_colours(pane: DetailPane) -> set[str]:
+    image = pane.progress.grab().toImage()
+    return {image.pixelColor(x, image.height() // 2).name() for x in range(0, image.width(), 2)}
+
+
+def test_the_bar_shows_the_tables_numbers_with_the_failed_part_in_red(qtbot: QtBot) -> None:
+    """The pane draws what the table draws, from the table's (newer) item."""
+    pane = DetailPane()
+    qtbot.addWidget(pane)
+    pane.resize(400, 500)
+    pane.show()
+    stored = BatchRow(
+        id="batch_run",
+        user_id=None,
+        status="in_progress",
+        total=20,
+        completed=3,
+        created_at=T0,
+        in_progress_at=T0 + timedelta(seconds=5),
+        asset_count=20,
+    )
+    live = BatchItem.from_row(replace(stored, completed=1, failed=3))
+    pane.show_detail(BatchDetail(stored), can_retry=False, can_cancel=True, live=live)
+    assert pane.progress.counts == (1, 3, 20)
+    assert pane.progress.text == progress_text(live) == "4/20 · 3 failed"
+    assert "1 completed  ·  3 failed  ·  16 not run" in pane.counts.text()
+    assert "4 of 20 done" in pane.summary.text()
+    colours = _bar_colours(pane)
+    assert {FAILED_COLOR.lower(), COMPLETED_COLOR.lower()} <= colours
+
+    done = replace(stored, status="completed", completed=13, failed=3, total=16)
+    pane.show_detail(BatchDetail(done), can_retry=True, can_cancel=False)
+    assert pane.progress.text == "16/16 · 3 failed"
+    assert FAILED_COLOR.lower() in _bar_colours(pane), "3 failed of 16 is not all green"
+
+
+def test_a_rejected_batch_says_rejected_not_not_counted_yet(qtbot: QtBot) -> None:
+    pane = DetailPane()
+    qtbot.addWidget(pane)
+    row = BatchRow(
+        id="batch_rejected",
+        user_id=None,
+        status="failed",
+        total=0,
+        created_at=T0,
+        failed_at=T0 + timedelta(seconds=3),
+        errors=[{"code": "invalid_json_line", "line": n, "message": "x"} for n in (1, 2)],
+    )
+    pane.show_detail(BatchDetail(row), can_retry=False, can_cancel=False)
+    assert pane.progress.text == "rejected: 2 errors"
+    validating = replace(row, status="validating", failed_at=None, errors=None)
+    pane.show_detail(BatchDetail(validating), can_retry=False, can_cancel=True)
+    assert pane.progress.text == "not counted yet"
+
+
+def test_timeline_times_are_wall_clock_times_on_the_demo_clock(qtbot: QtBot) -> None:
+    pane = DetailPane()
+    qtbot.addWidget(pane)
+    pane.set_time_base(TimeBase(to_wall=lambda s: s - 3600))
+    row = BatchRow(id="b", user_id=None, status="validating", total=0, created_at=T0)
+    pane.show_detail(BatchDetail(row), can_retry=False, can_cancel=True)
+    assert _texts(pane.timeline)[0] == f"Created | {format_time(T0 - timedelta(hours=1))} | "

@@ -141,6 +141,9 @@ def test_pause_all_for_an_hour(
     assert shown == [] and center.paused
     clock.now += 1
     assert not center.paused
+    assert not center.paused, "reading paused twice must not change it"
+    assert changes == [True], "the pause ends when its timer says so, not when read"
+    center.expire_pause()
     center.handle_sync_result(completion("b3"))
     center.handle_sync_result(completion("b1"))  # seen while paused: not replayed
     assert [n.batch_id for n in shown] == ["b3"]
@@ -166,6 +169,27 @@ def test_notice_wording_follows_the_outcome() -> None:
     assert all_failed.severity == Severity.ERROR and all_failed.can_retry
     expired = make_notice("b", "expired")
     assert expired.title == "Batch expired" and expired.can_retry and expired.body == "b"
+
+
+def test_a_rejected_batch_says_why_without_repeating_its_title() -> None:
+    errors = {
+        "object": "list",
+        "data": [
+            {"code": "invalid_request", "line": None, "message": "scripted (sim_fail_validation)"},
+            {"code": "invalid_json_line", "line": 3, "message": "not JSON"},
+            {"code": "invalid_json_line", "line": 5, "message": "not JSON"},
+        ],
+    }
+    rejected = make_notice("b", "failed", make_batch("b", "failed", total=0, errors=errors))
+    assert rejected.title == "Batch failed" and rejected.severity == Severity.ERROR
+    first_line = rejected.body.splitlines()[0]
+    assert first_line == (
+        "The input file was rejected (3 errors: invalid_json_line, invalid_request); "
+        "no request ran."
+    )
+    assert "Batch failed" not in rejected.body and "sim_" not in rejected.body
+    bare = make_notice("b", "failed", make_batch("b", "failed", total=0))
+    assert bare.body == "The input file was rejected; no request ran.\nb"
 
 
 def test_banner_clicks_and_retry_reach_the_center(
