@@ -27,7 +27,7 @@ from PySide6.QtWidgets import QApplication
 from batchmon.config import ConfigError, Settings, load_settings
 from batchmon.core.backoff import Backoff
 from batchmon.core.results import ResultParser
-from batchmon.core.status import APPLICABLE_STATUSES, is_pending
+from batchmon.core.status import is_pending, is_terminal
 from batchmon.desktop_options import add_desktop_arguments
 from batchmon.store.protocol import Change, Store
 from batchmon.ui import dialogs
@@ -483,8 +483,9 @@ class Desktop(QObject):
 
 
 def _has_results(status: str) -> bool:
-    """Finished in a way that leaves something to write to the assets."""
-    return status in APPLICABLE_STATUSES or status == "failed"
+    """Finished in a way that leaves something to write to the assets (every end does:
+    a rejected batch marks its assets failed)."""
+    return is_terminal(status)
 
 
 #: The reverse-DNS id of the .desktop entry and AppStream metainfo (packaging/linux):

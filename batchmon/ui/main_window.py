@@ -42,7 +42,7 @@ from batchmon.ui.banner import Banner
 from batchmon.ui.batch_list import BatchItem, Column
 from batchmon.ui.columns import fit_columns
 from batchmon.ui.detail_pane import DetailPane
-from batchmon.ui.filter_proxy import BatchFilterProxy
+from batchmon.ui.filter_proxy import STATUS_FILTERS, BatchFilterProxy
 from batchmon.ui.progress_delegate import ProgressDelegate
 from batchmon.ui.resources import app_icon
 from batchmon.ui.status_bar import ChannelStatusBar
@@ -51,15 +51,6 @@ from batchmon.ui.tasks import TaskSet
 from batchmon.ui.tray import TraySummary, tray_summary
 
 log = logging.getLogger(__name__)
-
-#: Status filter choices: label -> statuses shown (None: all).
-STATUS_FILTERS: tuple[tuple[str, frozenset[str] | None], ...] = (
-    ("All statuses", None),
-    ("Running", frozenset({"validating", "in_progress", "finalizing", "cancelling"})),
-    ("Completed", frozenset({"completed"})),
-    ("Failed or expired", frozenset({"failed", "expired"})),
-    ("Cancelled", frozenset({"cancelled", "cancelling"})),
-)
 
 
 DEFAULT_SIZE = QSize(1400, 820)
