@@ -310,6 +310,15 @@ class DesktopNotifier:
             with contextlib.suppress(Exception):
                 await asyncio.gather(*list(self._tasks))
 
+    def close(self) -> None:
+        """Drop the connection to the notification service (D-Bus on Linux), if one is open.
+
+        Buttons of notifications still on screen stop working afterwards.
+        """
+        bus = getattr(getattr(self._notifier, "_backend", None), "bus", None)
+        if bus is not None:
+            bus.disconnect()
+
 
 async def choose_notifier(
     *,
