@@ -92,6 +92,8 @@ class MainWindow(QMainWindow):
     settings_requested = Signal()
     #: Ctrl+Q or File > Quit: the composition root shuts down in order.
     quit_requested = Signal()
+    #: The window was closed (its close button, Alt+F4, the window manager).
+    closed = Signal()
     #: ``(action, batch_id, outcome)``: outcome is the result or the exception raised.
     action_finished = Signal(str, str, object)
     #: The detail pane now shows this batch.
@@ -487,6 +489,8 @@ class MainWindow(QMainWindow):
         self.runner.tasks.cancel()
         self._detail_tasks.cancel()
         super().closeEvent(event)
+        if event.isAccepted():
+            self.closed.emit()
 
 
 def _log_failure(task: Any) -> None:

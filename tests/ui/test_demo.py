@@ -12,9 +12,9 @@ from pytestqt.qtbot import QtBot
 from batchmon.config import Settings
 from batchmon.core.status import is_stuck
 from batchmon.sim.rules import request_fails
-from batchmon.ui.app import Desktop
 from batchmon.ui.batch_list import BatchList, Column
 from batchmon.ui.demo import DAY, DEMO_BATCHES, DemoEnvironment, DemoPace, demo_asset_id
+from batchmon.ui.desktop import Desktop
 from batchmon.ui.table_model import BatchTableModel
 from tests.ui.factories import make_batch
 

@@ -31,7 +31,7 @@ from batchmon.sim.rules import request_fails
 from batchmon.store.postgres import PostgresStore
 from batchmon.ui import dialogs
 from batchmon.ui.actions import Action
-from batchmon.ui.app import Desktop
+from batchmon.ui.desktop import Desktop
 from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY
 from tests.ui.clicks import NextDialog, click, press, question
 

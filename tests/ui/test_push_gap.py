@@ -28,7 +28,7 @@ from batchmon.openai_batches import BatchClient
 from batchmon.sim import Simulator
 from batchmon.store.postgres import CHANNEL, PostgresStore
 from batchmon.store.protocol import Change
-from batchmon.ui.app import Desktop
+from batchmon.ui.desktop import Desktop
 from batchmon.ui.notifications import Notice
 from batchmon.ui.poller import PollState
 from tests.fixtures.postgres import PgServer, insert_assets
