@@ -25,7 +25,7 @@ COLUMN_SAMPLES: dict[Column, str] = {
 }
 ICON_ROOM = 24
 """The status icon before the status text."""
-CELL_PADDING = 18
+CELL_PADDING = 14
 MIN_ID_WIDTH = 150
 _HORIZONTAL = Qt.Orientation.Horizontal
 

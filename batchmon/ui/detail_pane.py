@@ -45,6 +45,7 @@ TIMELINE_FIELDS: tuple[tuple[str, str], ...] = (
     ),
     ("expires_at", "Window ends"),
 )
+RETRY_TEXT = "Retry failed requests"
 MAX_ASSET_ROWS = 1000
 SAMPLES_PER_GROUP = 3
 
@@ -199,7 +200,7 @@ class DetailPane(QWidget):
         outer.addWidget(self.lineage)
 
         buttons = QHBoxLayout()
-        self.retry_button = QPushButton("Retry failed requests")
+        self.retry_button = QPushButton(RETRY_TEXT)
         self.retry_button.clicked.connect(self._emit_retry)
         self.cancel_button = QPushButton("Cancel batch")
         self.cancel_button.clicked.connect(self._emit_cancel)
@@ -315,10 +316,15 @@ class DetailPane(QWidget):
             (p.completed, p.failed, p.total), text or "not counted yet", alarm=rejected
         )
         not_run = max(0, p.total - p.done)
-        self.counts.setText(
-            f"Requests: {p.total} total  ·  {p.completed} completed  ·  "
-            f"{p.failed} failed" + (f"  ·  {not_run} not run" if not_run else "")
-        )
+        if rejected:
+            self.counts.setText("No request ran: OpenAI rejected the input file.")
+        else:
+            self.counts.setText(
+                f"Requests: {p.total} total  ·  {p.completed} completed  ·  "
+                f"{p.failed} failed" + (f"  ·  {not_run} not run" if not_run else "")
+            )
+        # Retry of a rejected batch sends every request again, not only failed ones.
+        self.retry_button.setText("Resubmit all requests" if rejected else RETRY_TEXT)
         self.copy_button.setText("Copy ID")
 
     def _fill_lineage(self, batch: BatchRow) -> None:
@@ -364,6 +370,7 @@ class DetailPane(QWidget):
                 message += f" (param: {param})"
             item = QTreeWidgetItem([where, str(error.get("code") or ""), message])
             item.setForeground(1, status_color("failed"))
+            item.setToolTip(2, message)
             self.errors.addTopLevelItem(item)
             total += 1
         for group in detail.error_groups:
@@ -371,8 +378,11 @@ class DetailPane(QWidget):
             parent = QTreeWidgetItem([f"{group.count} {plural}", group.code, ""])
             parent.setForeground(1, status_color("failed"))
             parent.setText(2, group.samples[0] if group.samples else "")
+            parent.setToolTip(2, parent.text(2))
             for sample in group.samples:
-                parent.addChild(QTreeWidgetItem(["", "", sample]))
+                child = QTreeWidgetItem(["", "", sample])
+                child.setToolTip(2, sample)
+                parent.addChild(child)
             self.errors.addTopLevelItem(parent)
             total += group.count
         if detail.errors_note:

@@ -171,11 +171,14 @@ def test_a_rejected_batch_says_rejected_not_not_counted_yet(qtbot: QtBot) -> Non
         failed_at=T0 + timedelta(seconds=3),
         errors=[{"code": "invalid_json_line", "line": n, "message": "x"} for n in (1, 2)],
     )
-    pane.show_detail(BatchDetail(row), can_retry=False, can_cancel=False)
+    pane.show_detail(BatchDetail(row), can_retry=True, can_cancel=False)
     assert pane.progress.text == "rejected: 2 errors"
+    assert pane.counts.text() == "No request ran: OpenAI rejected the input file."
+    assert pane.retry_button.text() == "Resubmit all requests"
     validating = replace(row, status="validating", failed_at=None, errors=None)
     pane.show_detail(BatchDetail(validating), can_retry=False, can_cancel=True)
     assert pane.progress.text == "not counted yet"
+    assert pane.retry_button.text() == "Retry failed requests"
 
 
 def test_timeline_times_are_wall_clock_times_on_the_demo_clock(qtbot: QtBot) -> None:
