@@ -66,6 +66,18 @@ async def run_dialog(dialog: QDialog) -> int:
             dialog.finished.disconnect(finished)
             if dialog.isVisible():
                 dialog.reject()
+            _give_back_focus(dialog)
+
+
+def _give_back_focus(dialog: QDialog) -> None:
+    """Reactivate the window the dialog sat on, so its shortcuts work again at once.
+
+    A window manager usually does this; without one (or offscreen) nothing would be
+    active after the dialog, and Ctrl+Q or F5 would do nothing until a click.
+    """
+    parent = dialog.parentWidget()
+    if parent is not None and parent.window().isVisible():
+        parent.window().activateWindow()
 
 
 def _message_box(

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import httpx2
 import psycopg
-from PySide6.QtCore import Qt, SignalInstance
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
@@ -33,42 +32,11 @@ from batchmon.ui import dialogs
 from batchmon.ui.actions import Action
 from batchmon.ui.desktop import Desktop
 from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY
-from tests.ui.clicks import NextDialog, click, press, question
+from tests.ui.clicks import click, next_dialog, next_emit, press, question, until
 
 TIMEOUT = 20.0
 #: The desktop must stop within this after any dialog (a frozen loop never would).
 QUIT_SECONDS = 5.0
-
-
-async def until(signal: SignalInstance, condition: Callable[[], bool]) -> None:
-    """Wait (on the running loop) until ``condition`` holds, re-checking on each ``signal``."""
-    while not condition():
-        fired: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        def on_signal(*_: Any, fut: asyncio.Future[None] = fired) -> None:
-            if not fut.done():
-                fut.set_result(None)
-
-        signal.connect(on_signal)
-        try:
-            await asyncio.wait_for(fired, TIMEOUT)
-        finally:
-            signal.disconnect(on_signal)
-
-
-async def next_emit(signal: SignalInstance, accept: Callable[..., bool] = lambda *a: True) -> Any:
-    """The arguments of the next emission of ``signal`` that ``accept`` takes."""
-    fut: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
-
-    def on_signal(*args: Any) -> None:
-        if not fut.done() and accept(*args):
-            fut.set_result(args)
-
-    signal.connect(on_signal)
-    try:
-        return await asyncio.wait_for(fut, TIMEOUT)
-    finally:
-        signal.disconnect(on_signal)
 
 
 @dataclass
@@ -200,7 +168,7 @@ async def test_retry_button_asks_then_resubmits_failed_requests_and_the_loop_run
         assert not pane.cancel_button.isVisible()
 
         finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "retry")
-        opened = NextDialog()
+        opened = next_dialog()
         qtbot.mouseClick(pane.retry_button, Qt.MouseButton.LeftButton)
         box = await question(opened)
         assert f"Resubmit {failed} requests from {old_id}" in box.text()
@@ -243,7 +211,7 @@ async def test_retry_answered_no_resubmits_nothing(
         old_id, _ = await completed_partially(run, simulator, qtbot, database_url)
         before = len(simulator.list_batches(limit=100)["data"])
         finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "retry")
-        opened = NextDialog()
+        opened = next_dialog()
         qtbot.keyClick(desktop.window.table, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
         box = await question(opened)
         click(qtbot, box, QMessageBox.StandardButton.No)
@@ -265,7 +233,7 @@ async def test_retry_all_failed_by_keyboard_enter_accepts(
         finished = next_emit(
             desktop.window.action_finished, lambda action, *_: action == "retry_all"
         )
-        opened = NextDialog()
+        opened = next_dialog()
         qtbot.keyClick(
             desktop.window.table,
             Qt.Key.Key_R,
@@ -304,7 +272,7 @@ async def test_the_notifications_retry_asks_and_resubmits(
         )
         assert old_id in banner.text or "failed" in banner.text
         finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "retry")
-        opened = NextDialog()
+        opened = next_dialog()
         qtbot.mouseClick(banner.action_button, Qt.MouseButton.LeftButton)
         box = await question(opened)
         assert old_id in box.text()
@@ -349,7 +317,7 @@ async def test_cancel_button_asks_then_cancels_a_running_batch(
         assert pane.cancel_button.isVisible() and not pane.retry_button.isVisible()
 
         finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "cancel")
-        opened = NextDialog()
+        opened = next_dialog()
         qtbot.mouseClick(pane.cancel_button, Qt.MouseButton.LeftButton)
         box = await question(opened)
         assert f"Cancel {batch_id}?" in box.text()
@@ -376,7 +344,7 @@ async def test_delete_key_asks_and_escape_keeps_the_batch_running(
     async with running_desktop(qtbot, database_url, asgi_http_client) as run:
         batch_id, desktop = await running_batch(run, simulator, database_url)
         finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "cancel")
-        opened = NextDialog()
+        opened = next_dialog()
         qtbot.keyClick(desktop.window.table, Qt.Key.Key_Delete)
         box = await question(opened)
         press(qtbot, box, Qt.Key.Key_Escape)
