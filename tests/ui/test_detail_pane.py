@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
@@ -29,9 +30,8 @@ def _texts(tree: object) -> list[str]:
     return out
 
 
-def test_validation_errors_with_line_numbers_and_lineage(qtbot: QtBot) -> None:
-    pane = DetailPane()
-    qtbot.addWidget(pane)
+def _rejected_row(**changes: Any) -> BatchRow:
+    """A batch OpenAI rejected at validation 12 s after it was created."""
     row = BatchRow(
         id="batch_failed",
         user_id=None,
@@ -40,9 +40,15 @@ def test_validation_errors_with_line_numbers_and_lineage(qtbot: QtBot) -> None:
         created_at=T0,
         failed_at=T0 + timedelta(seconds=12),
         errors=[{"code": "invalid_json_line", "line": 3, "message": "not JSON", "param": None}],
-        retried_by="batch_retry",
         asset_count=6,
     )
+    return replace(row, **changes)
+
+
+def test_validation_errors_with_line_numbers_and_lineage(qtbot: QtBot) -> None:
+    pane = DetailPane()
+    qtbot.addWidget(pane)
+    row = _rejected_row(retried_by="batch_retry")
     pane.show_detail(BatchDetail(row), can_retry=False, can_cancel=False)
     assert pane.title.text() == "batch_failed"
     assert "Failed validation" in pane.summary.text()
@@ -162,14 +168,8 @@ def test_the_bar_shows_the_tables_numbers_with_the_failed_part_in_red(qtbot: QtB
 def test_a_rejected_batch_says_rejected_not_not_counted_yet(qtbot: QtBot) -> None:
     pane = DetailPane()
     qtbot.addWidget(pane)
-    row = BatchRow(
-        id="batch_rejected",
-        user_id=None,
-        status="failed",
-        total=0,
-        created_at=T0,
-        failed_at=T0 + timedelta(seconds=3),
-        errors=[{"code": "invalid_json_line", "line": n, "message": "x"} for n in (1, 2)],
+    row = _rejected_row(
+        errors=[{"code": "invalid_json_line", "line": n, "message": "x"} for n in (1, 2)]
     )
     pane.show_detail(BatchDetail(row), can_retry=True, can_cancel=False)
     assert pane.progress.text == "rejected: 2 errors"

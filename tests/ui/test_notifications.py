@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -23,7 +25,7 @@ from batchmon.ui.notifications import (
 )
 from batchmon.ui.resources import notification_icon_path
 from tests.ui.factories import make_batch
-from tests.ui.notification_server import Received, notification_session
+from tests.ui.notification_server import NotificationServer, Received, notification_session
 
 TIMEOUT = 10.0
 
@@ -240,73 +242,88 @@ async def _next(queue: asyncio.Queue[Received]) -> Received:
     return await asyncio.wait_for(queue.get(), TIMEOUT)
 
 
-async def test_a_partial_failure_reaches_the_notification_server_and_its_retry_comes_back(
-    qapp: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@asynccontextmanager
+async def desktop_on_a_bus(
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[tuple[NotificationServer, DesktopNotifier]]:
+    """A notification server on a private bus, and the notifier batchmon would choose."""
     async with notification_session(monkeypatch) as session:
         chosen = await choose_notifier(probe_timeout=TIMEOUT)
         assert isinstance(chosen, DesktopNotifier), "a running server is found on the bus"
-        center = NotificationCenter(chosen)
-        center.finish_baseline()
-        loop = asyncio.get_running_loop()
-        retried: asyncio.Future[str] = loop.create_future()
-        opened: list[str] = []
-        center.retry_requested.connect(lambda b: None if retried.done() else retried.set_result(b))
-        center.open_requested.connect(opened.append)
         try:
-            center.handle_sync_result(completion("batch_p", completed=7, failed=3))
-            note = await _next(session.server.received)
-            assert note.app_name == "batchmon"
-            assert note.app_icon == notification_icon_path().as_uri()
-            assert note.summary == "Batch completed with failures"
-            assert note.body == "7 of 10 succeeded, 3 failed\nbatch_p"
-            assert note.hints["urgency"] == 1
-            retry_keys = [k for k, title in note.actions.items() if title == "Retry"]
-            assert len(retry_keys) == 1 and "default" in note.actions
-            await chosen.drain()
-            assert list(chosen.sent) and chosen.sent[-1]
-
-            session.server.press(note.id, retry_keys[0])
-            assert await asyncio.wait_for(retried, TIMEOUT) == "batch_p"
-            assert opened == [], "Retry is not a click on the notification"
+            yield session.server, chosen
         finally:
             chosen.close()
+
+
+class Answers:
+    """A live center over ``notifier``, and what a person's presses asked it for."""
+
+    def __init__(self, notifier: DesktopNotifier) -> None:
+        self.center = NotificationCenter(notifier)
+        self.center.finish_baseline()
+        self.retried: list[str] = []
+        self.opened: list[str] = []
+        self._changed = asyncio.Event()
+        self.center.retry_requested.connect(lambda b: self._record(self.retried, b))
+        self.center.open_requested.connect(lambda b: self._record(self.opened, b))
+
+    def _record(self, into: list[str], batch_id: str) -> None:
+        into.append(batch_id)
+        self._changed.set()
+
+    async def next_press(self) -> None:
+        await asyncio.wait_for(self._changed.wait(), TIMEOUT)
+        self._changed.clear()
+
+
+async def test_a_partial_failure_reaches_the_notification_server_and_its_retry_comes_back(
+    qapp: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with desktop_on_a_bus(monkeypatch) as (server, notifier):
+        answers = Answers(notifier)
+        answers.center.handle_sync_result(completion("batch_p", completed=7, failed=3))
+        note = await _next(server.received)
+        assert note.app_name == "batchmon"
+        assert note.app_icon == notification_icon_path().as_uri()
+        assert note.summary == "Batch completed with failures"
+        assert note.body == "7 of 10 succeeded, 3 failed\nbatch_p"
+        assert note.hints["urgency"] == 1
+        retry_keys = [k for k, title in note.actions.items() if title == "Retry"]
+        assert len(retry_keys) == 1 and "default" in note.actions
+        await notifier.drain()
+        assert list(notifier.sent) and notifier.sent[-1]
+
+        server.press(note.id, retry_keys[0])
+        await answers.next_press()
+        assert answers.retried == ["batch_p"]
+        assert answers.opened == [], "Retry is not a click on the notification"
 
 
 async def test_a_click_opens_the_batch_and_a_rejected_batch_is_critical(
     qapp: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with notification_session(monkeypatch) as session:
-        notifier = DesktopNotifier()
-        center = NotificationCenter(notifier)
-        center.finish_baseline()
-        opened: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        center.open_requested.connect(lambda b: None if opened.done() else opened.set_result(b))
-        try:
-            rejected = make_batch("batch_r", "failed", total=0)
-            center.observe("batch_r", "failed", rejected)
-            note = await _next(session.server.received)
-            assert note.summary == "Batch failed"
-            assert note.body.startswith("The input file was rejected")
-            assert note.hints["urgency"] == 2
-            assert "Retry" in note.actions.values(), "a queue-full rejection is worth a retry"
-            session.server.press(note.id, "default")
-            assert await asyncio.wait_for(opened, TIMEOUT) == "batch_r"
-        finally:
-            notifier.close()
+    async with desktop_on_a_bus(monkeypatch) as (server, notifier):
+        answers = Answers(notifier)
+        rejected = make_batch("batch_r", "failed", total=0)
+        answers.center.observe("batch_r", "failed", rejected)
+        note = await _next(server.received)
+        assert note.summary == "Batch failed"
+        assert note.body.startswith("The input file was rejected")
+        assert note.hints["urgency"] == 2
+        assert "Retry" in note.actions.values(), "a queue-full rejection is worth a retry"
+        server.press(note.id, "default")
+        await answers.next_press()
+        assert (answers.opened, answers.retried) == (["batch_r"], [])
 
 
 async def test_the_record_of_sent_notifications_stays_bounded(
     qapp: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with notification_session(monkeypatch) as session:
-        notifier = DesktopNotifier()
-        try:
-            notice = make_notice("b", "completed", make_batch("b", "completed", completed=10))
-            ids = [await notifier.send(notice) for _ in range(DesktopNotifier.SENT_KEPT + 5)]
-            assert all(ids)
-            assert len(notifier.sent) == DesktopNotifier.SENT_KEPT
-            assert notifier.sent[-1] == ids[-1] and notifier.sent[0] == ids[5]
-            assert session.server.received.qsize() == DesktopNotifier.SENT_KEPT + 5
-        finally:
-            notifier.close()
+    async with desktop_on_a_bus(monkeypatch) as (server, notifier):
+        notice = make_notice("b", "completed", make_batch("b", "completed", completed=10))
+        ids = [await notifier.send(notice) for _ in range(DesktopNotifier.SENT_KEPT + 5)]
+        assert all(ids)
+        assert len(notifier.sent) == DesktopNotifier.SENT_KEPT
+        assert notifier.sent[-1] == ids[-1] and notifier.sent[0] == ids[5]
+        assert server.received.qsize() == DesktopNotifier.SENT_KEPT + 5

@@ -206,10 +206,8 @@ def test_bar_widths(counts: tuple[int, int, int], width: int, expected: tuple[in
     assert sum(bar_widths(*counts, width)) <= width
 
 
-def test_delegate_paints_completed_and_failed_segments(model: BatchTableModel) -> None:
-    model.batch_list.upsert_batches(
-        [make_batch("a", "completed", completed=50, failed=50, total=100)]
-    )
+def _paint_progress_cell(model: BatchTableModel) -> QImage:
+    """The first row's progress cell as the delegate draws it, 206 x 26 px on white."""
     image = QImage(206, 26, QImage.Format.Format_ARGB32)
     image.fill(QColor("white"))
     painter = QPainter(image)
@@ -217,6 +215,14 @@ def test_delegate_paints_completed_and_failed_segments(model: BatchTableModel) -
     option.rect = QRect(0, 0, 206, 26)
     ProgressDelegate().paint(painter, option, model.index(0, int(Column.PROGRESS)))
     painter.end()
+    return image
+
+
+def test_delegate_paints_completed_and_failed_segments(model: BatchTableModel) -> None:
+    model.batch_list.upsert_batches(
+        [make_batch("a", "completed", completed=50, failed=50, total=100)]
+    )
+    image = _paint_progress_cell(model)
     assert image.pixelColor(10, 4) == QColor(COMPLETED_COLOR)
     assert image.pixelColor(195, 4) == QColor(FAILED_COLOR)
     assert progress_label(50, 50, 100) == "100/100 · 50 failed"
@@ -290,13 +296,7 @@ def test_a_rejected_batch_reads_rejected_in_its_progress_cell(model: BatchTableM
 def test_delegate_paints_a_rejected_cell_in_the_failure_colour(model: BatchTableModel) -> None:
     errors = {"object": "list", "data": [{"code": "invalid_request", "message": "x"}]}
     model.batch_list.upsert_batches([make_batch("r", "failed", total=0, errors=errors)])
-    image = QImage(206, 26, QImage.Format.Format_ARGB32)
-    image.fill(QColor("white"))
-    painter = QPainter(image)
-    option = QStyleOptionViewItem()
-    option.rect = QRect(0, 0, 206, 26)
-    ProgressDelegate().paint(painter, option, model.index(0, int(Column.PROGRESS)))
-    painter.end()
+    image = _paint_progress_cell(model)
     colours = {image.pixelColor(x, y).name() for x in range(206) for y in range(26)}
     assert QColor(FAILED_COLOR).name() in colours, "the words are drawn in red"
 
