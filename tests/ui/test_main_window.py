@@ -18,7 +18,8 @@ from datetime import timedelta
 import httpx2
 import psycopg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QMenu, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from batchmon.config import Settings
@@ -396,3 +397,45 @@ def test_window_title_and_toolbar(qtbot: QtBot) -> None:
     plain = Desktop(Settings(), native_notifications=False)
     qtbot.addWidget(plain.window)
     assert "Demo" not in plain.window.windowTitle()
+
+
+async def test_keys_refresh_search_and_say_what_they_do(qtbot: QtBot) -> None:
+    """F5 refreshes, Ctrl+F goes to the search box; menus and tooltips name the keys."""
+    desktop = Desktop(Settings(), native_notifications=False)
+    window = desktop.window
+    qtbot.addWidget(window)
+    app = QGuiApplication.instance()
+    assert isinstance(app, QGuiApplication)
+    activated = until(app.focusWindowChanged, window.isActiveWindow)
+    window.show()
+    window.activateWindow()
+    await activated
+
+    refreshed = next_emit(window.refresh_requested)
+    qtbot.keyClick(window.table, Qt.Key.Key_F5)
+    await refreshed
+    qtbot.keyClick(window.table, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.search.hasFocus()
+    # Typing in the search box edits the text; Delete there cancels nothing.
+    qtbot.keyClicks(window.search, "fox")
+    qtbot.keyClick(window.search, Qt.Key.Key_Delete)
+    assert "Select a running batch" not in window.banner.text
+    # With nothing selected, Ctrl+R says what to select instead of doing nothing.
+    qtbot.keyClick(window.table, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert "Select a failed batch" in window.banner.text
+
+    expected = {
+        window.refresh_action: "F5",
+        window.quit_action: "Ctrl+Q",
+        window.retry_action: "Ctrl+R",
+        window.retry_all_action: "Ctrl+Shift+R",
+        window.find_action: "Ctrl+F",
+        window.cancel_action: "Del",
+    }
+    in_menus = {a for menu in window.menuBar().findChildren(QMenu) for a in menu.actions()}
+    for action, key in expected.items():
+        assert action.shortcut().toString() == key
+        assert f"({key})" in action.toolTip(), action.toolTip()
+        assert action in in_menus, f"{action.text()} is in no menu"
+    assert "Ctrl+F" in window.search.toolTip()
+    await desktop.aclose()
