@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from batchmon.config import Settings
 from batchmon.engine.sync import SyncResult
-from batchmon.store.protocol import PollRun
+from batchmon.store.protocol import BatchRow, PollRun
 from batchmon.ui.batch_list import BatchItem
+from batchmon.ui.desktop import Desktop
 from batchmon.ui.poller import Poller
 from batchmon.ui.status_bar import _BAD, _OK, ChannelStatusBar, server_run_health
 from batchmon.ui.tray import tray_summary
+from tests.ui.clicks import until
 from tests.ui.factories import make_batch
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -226,3 +230,34 @@ def test_a_retry_that_broke_again_counts_once_for_the_chain() -> None:
         _item("b_2", "cancelled"),
     ]
     assert tray_summary(cancelled).count == 1
+
+
+async def test_the_windows_badge_drops_once_the_retry_of_a_partial_batch_succeeded(
+    qapp: Any,
+) -> None:
+    """Through the real window: store rows in, the tray summary out."""
+    desktop = Desktop(Settings(), native_notifications=False)
+    window = desktop.window
+    try:
+        at = NOW
+
+        def row(batch_id: str, status: str, **counts: Any) -> BatchRow:
+            return BatchRow(id=batch_id, user_id=None, status=status, created_at=at, **counts)
+
+        partial = row("b_old", "completed", total=16, completed=13, failed=3)
+        desktop.batches.load_rows([partial])
+        await until(window.summary_changed, lambda: window.summary.count == 1)
+        assert window.summary.state == "failed"
+
+        retry = row("b_new", "in_progress", total=3, retry_of="b_old")
+        desktop.batches.upsert_rows([replace(partial, retried_by="b_new"), retry])
+        await until(window.summary_changed, lambda: "Tagging" in window.summary.tooltip)
+        assert (window.summary.state, window.summary.count) == ("failed", 1), (
+            "while the retry runs, the failure still waits"
+        )
+        desktop.batches.upsert_rows([replace(retry, status="completed", completed=3)])
+        await until(window.summary_changed, lambda: window.summary.state == "completed")
+        assert window.summary.count == 0
+    finally:
+        await desktop.aclose()
+        window.close()
