@@ -12,9 +12,11 @@ from PySide6.QtGui import QColor, QIcon, QImage, QPainter
 from PySide6.QtTest import QAbstractItemModelTester
 from PySide6.QtWidgets import QStyleOptionViewItem, QTableView
 
+from batchmon.config import Settings
 from batchmon.core.status import StuckLimits
 from batchmon.ui import resources
 from batchmon.ui.batch_list import BatchItem, BatchList, Column
+from batchmon.ui.desktop import Desktop
 from batchmon.ui.progress_delegate import (
     COMPLETED_COLOR,
     FAILED_COLOR,
@@ -33,6 +35,7 @@ from batchmon.ui.table_model import (
     visible_source_rows,
 )
 from batchmon.ui.time_base import TimeBase
+from tests.ui.clicks import next_emit
 from tests.ui.factories import T0, make_batch
 
 Fatal = QAbstractItemModelTester.FailureReportingMode.Fatal
@@ -337,3 +340,27 @@ def test_only_the_time_cells_on_screen_are_refreshed(qapp: Any, clock: Clock) ->
     announced = {r for e in log.events for r in range(e[1], e[3] + 1)}
     assert announced == set(rows)
     view.close()
+
+
+async def test_an_idle_window_keeps_its_visible_time_cells_ticking(qapp: Any) -> None:
+    """Nothing pending, no poll pass: "ago" still moves, once a second, on screen only."""
+    desktop = Desktop(Settings(), native_notifications=False)
+    window = desktop.window
+    now = [float(T0 + 3600)]
+    desktop.use_clock(lambda: now[0])
+    try:
+        desktop.batches.upsert_batches([make_batch(f"b{i}", "completed") for i in range(3)])
+        window.show()
+        assert window.clock_running
+        cell = desktop.model.index(0, int(Column.TIME))
+        before = cell.data()
+        now[0] += 7200
+        ticked = next_emit(
+            desktop.model.dataChanged, lambda tl, br, *_: tl.column() == int(Column.TIME)
+        )
+        top_left, bottom_right, *_ = await ticked
+        assert (top_left.row(), bottom_right.row()) == (0, 2)
+        assert cell.data() != before and cell.data().endswith("ago")
+    finally:
+        await desktop.aclose()
+        window.close()
