@@ -17,7 +17,6 @@ pops up later. Showing is delegated to a :class:`Notifier`, chosen by
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -34,6 +33,7 @@ from batchmon.core.status import TERMINAL_STATUSES, outcome
 from batchmon.store.protocol import Change
 from batchmon.ui.actions import Action, allowed_actions
 from batchmon.ui.resources import notification_icon_path
+from batchmon.ui.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +241,7 @@ class DesktopNotifier:
         self._notifier = notifier
         self._open: OpenHandler = _ignore
         self._retry: RetryHandler = _ignore
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
         self.sent: deque[str] = deque(maxlen=self.SENT_KEPT)
         """Identifiers of the latest notifications handed to the notification service
         (bounded: a window left open for weeks must not grow)."""
@@ -271,9 +271,7 @@ class DesktopNotifier:
         self._open, self._retry = open_batch, retry_batch
 
     def show(self, notice: Notice) -> None:
-        task = asyncio.ensure_future(self.send(notice))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self.send(notice))
 
     async def send(self, notice: Notice) -> str | None:
         """Send one notice; returns its identifier, or None when sending failed."""
@@ -306,9 +304,7 @@ class DesktopNotifier:
 
     async def drain(self) -> None:
         """Wait for notifications still being sent (tests, shutdown)."""
-        while self._tasks:
-            with contextlib.suppress(Exception):
-                await asyncio.gather(*list(self._tasks))
+        await self._tasks.join()
 
     def close(self) -> None:
         """Drop the connection to the notification service (D-Bus on Linux), if one is open.
