@@ -126,6 +126,12 @@ class Desktop(QObject):
         self.tray.open_requested.connect(self.show_window)
         self.tray.pause_toggled.connect(self.set_paused)
         self.tray.quit_requested.connect(self.quit_requested)
+        w.notifications_paused_toggled.connect(self.set_notifications_paused)
+        self.tray.notifications_paused_toggled.connect(self.set_notifications_paused)
+        self.notifications.paused_changed.connect(w.set_notifications_paused)
+        self.notifications.paused_changed.connect(self.tray.set_notifications_paused)
+        w.mute_toggled.connect(self.set_muted)
+        self.notifications.muted_changed.connect(w.set_muted)
         w.quit_requested.connect(self.quit_requested)
         self.poller.state_changed.connect(self._show_poll_state)
         w.status.watch_poller(self.poller)
@@ -158,6 +164,19 @@ class Desktop(QObject):
             self.poller.unpause()
         self.window.set_paused(paused)
         self.tray.set_paused(paused)
+
+    def set_notifications_paused(self, paused: bool) -> None:
+        """Quiet for an hour (window toolbar or tray); it ends early when unchecked."""
+        if paused:
+            self.notifications.pause()
+        else:
+            self.notifications.resume()
+
+    def set_muted(self, batch_id: str, muted: bool) -> None:
+        if muted:
+            self.notifications.mute(batch_id)
+        else:
+            self.notifications.unmute(batch_id)
 
     def _show_poll_state(self, *_: object) -> None:
         state = self.poller.state

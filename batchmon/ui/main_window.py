@@ -94,6 +94,10 @@ class MainWindow(QMainWindow):
     quit_requested = Signal()
     #: The window was closed (its close button, Alt+F4, the window manager).
     closed = Signal()
+    #: "Pause notifications" toggled (True: quiet for an hour).
+    notifications_paused_toggled = Signal(bool)
+    #: ``(batch_id, muted)``: the row menu's "Mute notifications" toggled.
+    mute_toggled = Signal(str, bool)
     #: ``(action, batch_id, outcome)``: outcome is the result or the exception raised.
     action_finished = Signal(str, str, object)
     #: The detail pane now shows this batch.
@@ -113,6 +117,7 @@ class MainWindow(QMainWindow):
         self.operations = operations
         self.demo = demo
         self._detail_tasks = TaskSet()
+        self._muted: set[str] = set()
         self._detail_generation = 0
         self.setWindowTitle("Demo — batchmon" if demo else "batchmon")
         self.setWindowIcon(app_icon())
@@ -217,6 +222,12 @@ class MainWindow(QMainWindow):
             "Pause polling", "Stop asking OpenAI; push updates keep arriving", checkable=True
         )
         self.pause_action.toggled.connect(self.pause_toggled)
+        self.pause_notifications_action = self._action(
+            "Pause notifications",
+            "No notifications for an hour; batches are still watched",
+            checkable=True,
+        )
+        self.pause_notifications_action.toggled.connect(self.notifications_paused_toggled)
         self.retry_action = self._action(
             "Retry failed requests…",
             "Resubmit the failed requests of the selected batch",
@@ -251,6 +262,7 @@ class MainWindow(QMainWindow):
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.refresh_action)
         view_menu.addAction(self.pause_action)
+        view_menu.addAction(self.pause_notifications_action)
         view_menu.addAction(self.find_action)
         batch_menu = bar.addMenu("&Batch")
         batch_menu.addAction(self.retry_action)
@@ -265,6 +277,7 @@ class MainWindow(QMainWindow):
         self.addToolBar(bar)
         bar.addAction(self.refresh_action)
         bar.addAction(self.pause_action)
+        bar.addAction(self.pause_notifications_action)
         bar.addAction(self.retry_all_action)
         bar.addSeparator()
         self.status_filter = QComboBox()
@@ -411,8 +424,15 @@ class MainWindow(QMainWindow):
             entry.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
             entry.setShortcutVisibleInContextMenu(True)
         menu.addSeparator()
-        copy = menu.addAction("Copy batch ID")
-        copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(item.id))
+        muted = item.id in self._muted
+        if Action.MUTE in actions or muted:
+            mute = menu.addAction("Mute notifications for this batch")
+            mute.setCheckable(True)
+            mute.setChecked(muted)
+            mute.toggled.connect(lambda on: self.mute_toggled.emit(item.id, on))
+        if Action.COPY_ID in actions:
+            copy = menu.addAction("Copy batch ID")
+            copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(item.id))
         if item.retried_by:
             menu.addAction(f"Go to retry {item.retried_by}").triggered.connect(
                 lambda: self.select_batch(item.retried_by or "")
@@ -476,9 +496,18 @@ class MainWindow(QMainWindow):
 
     def set_paused(self, paused: bool) -> None:
         """Mirror the poller's pause state in the toolbar without re-emitting it."""
-        self.pause_action.blockSignals(True)
-        self.pause_action.setChecked(paused)
-        self.pause_action.blockSignals(False)
+        _mirror(self.pause_action, paused)
+
+    def set_notifications_paused(self, paused: bool) -> None:
+        """Mirror the notifications' pause (it also ends by itself after an hour)."""
+        _mirror(self.pause_notifications_action, paused)
+
+    def set_muted(self, batch_id: str, muted: bool) -> None:
+        """Remember which batches are muted, for the row menu's check mark."""
+        if muted:
+            self._muted.add(batch_id)
+        else:
+            self._muted.discard(batch_id)
 
     async def cancel_actions(self) -> None:
         """Cancel running actions and detail loads, and wait until they have ended."""
@@ -491,6 +520,13 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
         if event.isAccepted():
             self.closed.emit()
+
+
+def _mirror(action: QAction, checked: bool) -> None:
+    """Show ``checked`` on a checkable action without emitting ``toggled``."""
+    action.blockSignals(True)
+    action.setChecked(checked)
+    action.blockSignals(False)
 
 
 def _log_failure(task: Any) -> None:

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
 from batchmon.core.status import PENDING_STATUSES, Progress
@@ -123,6 +123,7 @@ class Tray(QObject):
 
     open_requested = Signal()
     pause_toggled = Signal(bool)
+    notifications_paused_toggled = Signal(bool)
     quit_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -135,10 +136,16 @@ class Tray(QObject):
         self.pause_action = QAction("Pause polling", self.menu)
         self.pause_action.setCheckable(True)
         self.pause_action.toggled.connect(self.pause_toggled)
+        self.pause_notifications_action = QAction("Pause notifications for an hour", self.menu)
+        self.pause_notifications_action.setCheckable(True)
+        self.pause_notifications_action.toggled.connect(self.notifications_paused_toggled)
         self.quit_action = QAction("Quit", self.menu)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))  # shown; the window handles it
+        self.quit_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.quit_action.triggered.connect(self.quit_requested)
         self.menu.addAction(self.open_action)
         self.menu.addAction(self.pause_action)
+        self.menu.addAction(self.pause_notifications_action)
         self.menu.addSeparator()
         self.menu.addAction(self.quit_action)
         if QSystemTrayIcon.isSystemTrayAvailable():
@@ -159,6 +166,12 @@ class Tray(QObject):
         self.pause_action.blockSignals(True)
         self.pause_action.setChecked(paused)
         self.pause_action.blockSignals(False)
+
+    def set_notifications_paused(self, paused: bool) -> None:
+        """Mirror the notifications' pause without re-emitting it."""
+        self.pause_notifications_action.blockSignals(True)
+        self.pause_notifications_action.setChecked(paused)
+        self.pause_notifications_action.blockSignals(False)
 
     def show_summary(self, summary: TraySummary) -> None:
         if summary == self.summary:

@@ -18,7 +18,7 @@ from datetime import timedelta
 import httpx2
 import psycopg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QMenu, QMessageBox
 from pytestqt.qtbot import QtBot
 
@@ -34,6 +34,7 @@ from batchmon.ui.actions import Action
 from batchmon.ui.desktop import Desktop
 from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY
 from tests.ui.clicks import click, next_dialog, next_emit, press, question, until
+from tests.ui.factories import make_batch
 
 TIMEOUT = 20.0
 #: The desktop must stop within this after any dialog (a frozen loop never would).
@@ -441,3 +442,32 @@ async def test_keys_refresh_search_and_say_what_they_do(qtbot: QtBot) -> None:
         assert action in in_menus, f"{action.text()} is in no menu"
     assert "Ctrl+F" in window.search.toolTip()
     await desktop.aclose()
+
+
+def test_pause_notifications_from_toolbar_or_tray_and_mute_one_batch(qtbot: QtBot) -> None:
+    desktop = Desktop(Settings(), native_notifications=False)
+    window, tray, center = desktop.window, desktop.tray, desktop.notifications
+    qtbot.addWidget(window)
+    center.finish_baseline()
+
+    window.pause_notifications_action.trigger()
+    assert center.paused and tray.pause_notifications_action.isChecked()
+    assert center.observe("batch_a", "completed") is None, "paused: recorded, not shown"
+    tray.pause_notifications_action.trigger()
+    assert not center.paused and not window.pause_notifications_action.isChecked()
+
+    desktop.batches.upsert_batches([make_batch("batch_m", "in_progress")])
+    item = desktop.batches.get("batch_m")
+    assert item is not None
+    mute = _menu_entry(window.build_context_menu(item), "Mute notifications")
+    assert mute.isCheckable() and not mute.isChecked()
+    mute.trigger()
+    assert center.is_muted("batch_m")
+    assert _menu_entry(window.build_context_menu(item), "Mute notifications").isChecked()
+    assert center.observe("batch_m", "completed") is None
+    assert center.observe("batch_n", "completed") is not None, "other batches still notify"
+
+
+def _menu_entry(menu: QMenu, text: str) -> QAction:
+    (entry,) = [a for a in menu.actions() if a.text().startswith(text)]
+    return entry
