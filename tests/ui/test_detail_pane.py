@@ -30,14 +30,17 @@ def _texts(tree: object) -> list[str]:
     return out
 
 
+def _row(batch_id: str, status: str, **fields: Any) -> BatchRow:
+    """A stored batch row created at ``T0``, with only what the test is about."""
+    return BatchRow(id=batch_id, user_id=None, status=status, created_at=T0, **fields)
+
+
 def _rejected_row(**changes: Any) -> BatchRow:
     """A batch OpenAI rejected at validation 12 s after it was created."""
-    row = BatchRow(
-        id="batch_failed",
-        user_id=None,
-        status="failed",
+    row = _row(
+        "batch_failed",
+        "failed",
         total=0,
-        created_at=T0,
         failed_at=T0 + timedelta(seconds=12),
         errors=[{"code": "invalid_json_line", "line": 3, "message": "not JSON", "param": None}],
         asset_count=6,
@@ -75,14 +78,12 @@ def test_error_file_groups_assets_and_copy(qtbot: QtBot) -> None:
     )
     assert [(g.code, g.count) for g in groups] == [("rate_limit", 4), ("server_error", 1)]
     assert len(groups[0].samples) == 3
-    row = BatchRow(
-        id="batch_partial",
-        user_id=None,
-        status="completed",
+    row = _row(
+        "batch_partial",
+        "completed",
         total=10,
         completed=5,
         failed=5,
-        created_at=T0,
         completed_at=T0 + timedelta(minutes=3),
         asset_count=2,
     )
@@ -112,13 +113,11 @@ def test_facts_say_whether_results_still_wait(qtbot: QtBot) -> None:
     """A finished, applied batch must not read as if its assets were still pending."""
     pane = DetailPane()
     qtbot.addWidget(pane)
-    row = BatchRow(
-        id="batch_done",
-        user_id=None,
-        status="completed",
+    row = _row(
+        "batch_done",
+        "completed",
         total=16,
         completed=16,
-        created_at=T0,
         completed_at=T0 + timedelta(minutes=5),
         asset_count=16,
         pending_assets=0,
@@ -140,13 +139,11 @@ def test_the_bar_shows_the_tables_numbers_with_the_failed_part_in_red(qtbot: QtB
     qtbot.addWidget(pane)
     pane.resize(400, 500)
     pane.show()
-    stored = BatchRow(
-        id="batch_run",
-        user_id=None,
-        status="in_progress",
+    stored = _row(
+        "batch_run",
+        "in_progress",
         total=20,
         completed=3,
-        created_at=T0,
         in_progress_at=T0 + timedelta(seconds=5),
         asset_count=20,
     )
@@ -185,6 +182,6 @@ def test_timeline_times_are_wall_clock_times_on_the_demo_clock(qtbot: QtBot) -> 
     pane = DetailPane()
     qtbot.addWidget(pane)
     pane.set_time_base(TimeBase(to_wall=lambda s: s - 3600))
-    row = BatchRow(id="b", user_id=None, status="validating", total=0, created_at=T0)
+    row = _row("b", "validating", total=0)
     pane.show_detail(BatchDetail(row), can_retry=False, can_cancel=True)
     assert _texts(pane.timeline)[0] == f"Created | {format_time(T0 - timedelta(hours=1))} | "
