@@ -9,6 +9,7 @@ a person asked for fails silently.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import (
@@ -459,19 +460,23 @@ class MainWindow(QMainWindow):
 
     def retry_selected(self) -> None:
         """Ctrl+R: retry the selected batch, when its state allows a retry."""
-        item = self.selected_item()
-        if item is None or Action.RETRY not in self._actions_for(item):
-            self.banner.show_message("Select a failed batch to retry its failed requests.")
-            return
-        self.request_retry(item.id)
+        self._on_selected(
+            Action.RETRY, self.request_retry, "Select a failed batch to retry its failed requests."
+        )
 
     def cancel_selected(self) -> None:
         """Delete: cancel the selected batch, when it is still running."""
+        self._on_selected(
+            Action.CANCEL, self.request_cancel, "Select a running batch to cancel it."
+        )
+
+    def _on_selected(self, action: Action, run: Callable[[str], None], otherwise: str) -> None:
+        """A key's action on the selected batch; or, when it does not apply, say why."""
         item = self.selected_item()
-        if item is None or Action.CANCEL not in self._actions_for(item):
-            self.banner.show_message("Select a running batch to cancel it.")
+        if item is None or action not in self._actions_for(item):
+            self.banner.show_message(otherwise)
             return
-        self.request_cancel(item.id)
+        run(item.id)
 
     def focus_search(self) -> None:
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)

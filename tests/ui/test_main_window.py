@@ -124,6 +124,21 @@ async def poll_runs(store: PostgresStore) -> int:
     return len(await store.recent_poll_runs(limit=1000))
 
 
+async def reaches(desktop: Desktop, batch_id: str, status: str) -> None:
+    """Wait until the window's list shows ``batch_id`` in ``status``."""
+    await until(
+        desktop.synced,
+        lambda: (item := desktop.batches.get(batch_id)) is not None and item.status == status,
+    )
+
+
+async def completes_and_the_loop_runs_on(run: Running, simulator: Simulator, batch_id: str) -> None:
+    """The new batch is polled to completion, then Refresh and the worker run on."""
+    simulator.advance(3600)
+    await reaches(run.desktop, batch_id, "completed")
+    await loop_keeps_running(run)
+
+
 async def loop_keeps_running(run: Running) -> None:
     """After a dialog: Refresh still makes passes, and the worker records runs again."""
     runs = await poll_runs(run.store)
@@ -193,14 +208,7 @@ async def test_retry_button_asks_then_resubmits_failed_requests_and_the_loop_run
         assert new_id in desktop.window.banner.text
 
         # The loop is alive: the new batch is polled to completion, the worker runs on.
-        simulator.advance(3600)
-        await until(
-            desktop.synced,
-            lambda: (
-                (item := desktop.batches.get(new_id)) is not None and item.status == "completed"
-            ),
-        )
-        await loop_keeps_running(run)
+        await completes_and_the_loop_runs_on(run, simulator, new_id)
         await until(desktop.window.detail_shown, lambda: not pane.retry_button.isVisible())
         assert new_id in pane.lineage.text()
 
@@ -248,14 +256,7 @@ async def test_retry_all_failed_by_keyboard_enter_accepts(
         assert isinstance(created, list) and len(created) == 1
         (new_id,) = created
         assert simulator.batch(new_id).metadata["retry_of"] == old_id  # type: ignore[index]
-        simulator.advance(3600)
-        await until(
-            desktop.synced,
-            lambda: (
-                (item := desktop.batches.get(new_id)) is not None and item.status == "completed"
-            ),
-        )
-        await loop_keeps_running(run)
+        await completes_and_the_loop_runs_on(run, simulator, new_id)
 
 
 async def test_the_notifications_retry_asks_and_resubmits(
@@ -283,14 +284,7 @@ async def test_the_notifications_retry_asks_and_resubmits(
         click(qtbot, box, QMessageBox.StandardButton.Yes)
         _, batch_id, new_id = await finished
         assert batch_id == old_id and isinstance(new_id, str)
-        simulator.advance(3600)
-        await until(
-            desktop.synced,
-            lambda: (
-                (item := desktop.batches.get(new_id)) is not None and item.status == "completed"
-            ),
-        )
-        await loop_keeps_running(run)
+        await completes_and_the_loop_runs_on(run, simulator, new_id)
 
 
 async def running_batch(
@@ -300,12 +294,7 @@ async def running_batch(
     batch_id, _ = await submit(run.client, run.store, database_url, 5, sim_duration="600")
     await desktop.attach(run.store, run.client)
     simulator.advance(30)  # past validation, well before the end
-    await until(
-        desktop.synced,
-        lambda: (
-            (item := desktop.batches.get(batch_id)) is not None and item.status == "in_progress"
-        ),
-    )
+    await reaches(desktop, batch_id, "in_progress")
     shown = next_emit(desktop.window.detail_shown, lambda shown_id: shown_id == batch_id)
     desktop.window.select_batch(batch_id)
     await shown
@@ -331,12 +320,7 @@ async def test_cancel_button_asks_then_cancels_a_running_batch(
         assert simulator.batch(batch_id).status == "cancelling"
 
         simulator.advance(60)
-        await until(
-            desktop.synced,
-            lambda: (
-                (item := desktop.batches.get(batch_id)) is not None and item.status == "cancelled"
-            ),
-        )
+        await reaches(desktop, batch_id, "cancelled")
         item = desktop.batches.get(batch_id)
         assert item is not None and Action.RETRY in desktop.window._actions_for(item)
         await loop_keeps_running(run)
