@@ -19,7 +19,7 @@ import httpx2
 import psycopg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QGuiApplication
-from PySide6.QtWidgets import QMenu, QMessageBox
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from batchmon.config import Settings
@@ -324,6 +324,26 @@ async def test_cancel_button_asks_then_cancels_a_running_batch(
         item = desktop.batches.get(batch_id)
         assert item is not None and Action.RETRY in desktop.window._actions_for(item)
         await loop_keeps_running(run)
+
+
+async def test_the_row_menu_pops_up_without_blocking_and_its_cancel_asks(
+    simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
+) -> None:
+    async with running_desktop(qtbot, database_url, asgi_http_client) as run:
+        batch_id, desktop = await running_batch(run, simulator, database_url)
+        table = desktop.window.table
+        row = desktop.window.proxy.mapFromSource(desktop.model.index_of(batch_id))
+        table.customContextMenuRequested.emit(table.visualRect(row).center())  # right-click
+        menu = QApplication.activePopupWidget()
+        assert isinstance(menu, QMenu) and menu.isVisible()
+        await loop_keeps_running(run)  # an open menu does not hold the loop
+        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "cancel")
+        opened = next_dialog()
+        _menu_entry(menu, "Cancel batch").trigger()
+        menu.close()
+        box = await question(opened)
+        click(qtbot, box, QMessageBox.StandardButton.Yes)
+        assert await finished == ("cancel", batch_id, "cancelling")
 
 
 async def test_delete_key_asks_and_escape_keeps_the_batch_running(
