@@ -112,8 +112,9 @@ async def serve(
     settings = desktop.settings
     started = time.perf_counter() if started is None else started
     desktop.quit_requested.connect(lambda: quit_request.request("Quit chosen"))
-    # The window's own close, not Qt's lastWindowClosed: a tray icon is a window too,
-    # so with a tray the "last window" never closes and the app would run on unseen.
+    # The window's own close, not Qt's lastWindowClosed: that waits for every other
+    # top-level window too (a message box without a parent), and the app would run on
+    # unseen, its database with it, while one of those stayed open.
     desktop.window.closed.connect(lambda: quit_request.request("window closed"))
     desktop.window.show()
     if args.quit_after_show:
