@@ -66,6 +66,8 @@ class Desktop(QObject):
     synced = Signal(object)
     #: A push change has been handled (the list and the notices follow it).
     pushed = Signal(object)
+    #: Where notifications now go (the desktop's notification service, or the tray).
+    notifier_chosen = Signal(object)
     #: The person chose Quit (tray menu); the composition root shuts down in order.
     quit_requested = Signal()
 
@@ -98,6 +100,9 @@ class Desktop(QObject):
         self._applier: BatchApplier | None = None
         self._tasks = TaskSet()
         self.push: PushFollower | None = None
+        self._native_notifier: object | None = None
+        #: Batches a pass is applying (or about to): Retry waits for these.
+        self._applying: dict[str, asyncio.Future[None]] = {}
         self._error_groups: dict[str, Any] = {}
         self._native = native_notifications
         self._server_timer = QTimer(self)
@@ -137,7 +142,7 @@ class Desktop(QObject):
         w.status.watch_poller(self.poller)
         self.banner_notifier.banner.connect(self._banner_notice)
         self.notifications.open_requested.connect(self.open_batch)
-        self.notifications.retry_requested.connect(w.request_retry)
+        self.notifications.retry_requested.connect(self.retry_from_notice)
         self._show_poll_state()
 
     def use_clock(self, now: Callable[[], float], base: TimeBase | None = None) -> None:
@@ -152,6 +157,11 @@ class Desktop(QObject):
         self.window.showNormal()
         self.window.raise_()
         self.window.activateWindow()
+
+    def retry_from_notice(self, batch_id: str) -> None:
+        """A notification's Retry: bring the window up, then ask there as usual."""
+        self.show_window()
+        self.window.request_retry(batch_id)
 
     def open_batch(self, batch_id: str) -> None:
         self.show_window()
@@ -269,7 +279,9 @@ class Desktop(QObject):
         notifier = await choose_notifier(tray=self.tray.icon, banner=self.banner_notifier)
         if notifier is not self.banner_notifier:
             self.notifications.set_notifier(notifier)
+            self._native_notifier = notifier
             log.info("notifications go to %s", getattr(notifier, "name", notifier))
+        self.notifier_chosen.emit(notifier)
 
     async def aclose(self) -> None:
         """Stop background work, then polling; the caller closes store and client.
@@ -279,6 +291,9 @@ class Desktop(QObject):
         """
         self._server_timer.stop()
         await self._tasks.aclose()
+        close = getattr(self._native_notifier, "close", None)
+        if close is not None:
+            close()  # its connection to the notification service (D-Bus)
         await self.window.cancel_actions()
         await self.poller.aclose()
         self.tray.hide()
@@ -303,8 +318,7 @@ class Desktop(QObject):
             if _has_results(batch.status) and self._waiting_assets(batch.id)
         }
         finished.update((e.batch_id, e.batch) for e in result.events if _has_results(e.new_status))
-        for batch in finished.values():
-            await self._apply(batch)
+        await self._apply_all(finished)
         if finished:
             await self._refresh_rows(finished)
         self.window.status.set_requests(self.client.requests_made)
@@ -376,17 +390,44 @@ class Desktop(QObject):
         self._error_groups[file_id] = groups
         return groups, None
 
+    async def _apply_all(self, finished: dict[str, Any]) -> None:
+        """Apply each finished batch, one after another, marked as being applied.
+
+        The pass announces a finish before applying it, so a person can press Retry
+        on that notice while the results are still being written: Retry waits for
+        them (:meth:`_until_applied`) instead of failing with "not applied yet".
+        """
+        loop = asyncio.get_running_loop()
+        marks = {batch_id: loop.create_future() for batch_id in finished}
+        self._applying.update(marks)
+        try:
+            for batch_id, batch in finished.items():
+                try:
+                    await self._apply(batch)
+                finally:
+                    _settle(self._applying.pop(batch_id, None))
+        finally:
+            for batch_id in marks:
+                _settle(self._applying.pop(batch_id, None))
+
+    async def _until_applied(self, batch_id: str) -> None:
+        mark = self._applying.get(batch_id)
+        if mark is not None:
+            await asyncio.shield(mark)
+
     async def retry_count(self, batch_id: str) -> int:
         if self.store is None:
             raise RuntimeError("still connecting to the database")
         from batchmon.engine.retry import plan_retry
 
+        await self._until_applied(batch_id)
         plan = await plan_retry(self.store, batch_id)
         return len(plan.assets)
 
     async def retry(self, batch_id: str) -> str:
         if self._retrier is None:
             raise RuntimeError("still connecting to the database")
+        await self._until_applied(batch_id)
         result = await self._retrier.retry(batch_id)
         await self._refresh_rows([batch_id, result.new_batch.id])
         self.batches.upsert_batches([result.new_batch])
@@ -401,6 +442,11 @@ class Desktop(QObject):
         self.batches.upsert_batches([batch])
         self.poller.resume()
         return batch.status
+
+
+def _settle(mark: asyncio.Future[None] | None) -> None:
+    if mark is not None and not mark.done():
+        mark.set_result(None)
 
 
 def _has_results(status: str) -> bool:

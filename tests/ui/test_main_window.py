@@ -17,6 +17,7 @@ from datetime import timedelta
 
 import httpx2
 import psycopg
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
@@ -32,9 +33,11 @@ from batchmon.store.postgres import PostgresStore
 from batchmon.ui import dialogs
 from batchmon.ui.actions import Action
 from batchmon.ui.desktop import Desktop
+from batchmon.ui.notifications import DesktopNotifier
 from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY
 from tests.ui.clicks import click, next_dialog, next_emit, press, question, until
 from tests.ui.factories import make_batch
+from tests.ui.notification_server import notification_session
 
 TIMEOUT = 20.0
 #: The desktop must stop within this after any dialog (a frozen loop never would).
@@ -51,7 +54,7 @@ class Running:
 
 @asynccontextmanager
 async def running_desktop(
-    qtbot: QtBot, database_url: str, http_client: httpx2.AsyncClient
+    qtbot: QtBot, database_url: str, http_client: httpx2.AsyncClient, *, native: bool = False
 ) -> AsyncIterator[Running]:
     """The whole desktop over the test database and simulator, with a server-side worker.
 
@@ -62,7 +65,7 @@ async def running_desktop(
     client = BatchClient(
         api_key=SIM_API_KEY, base_url=f"{ASGI_BASE_URL}/v1", http_client=http_client
     )
-    desktop = Desktop(Settings(poll_interval=0.05, poll_limit=600.0), native_notifications=False)
+    desktop = Desktop(Settings(poll_interval=0.05, poll_limit=600.0), native_notifications=native)
     worker = Worker(
         client,
         store,
@@ -281,6 +284,41 @@ async def test_the_notifications_retry_asks_and_resubmits(
         qtbot.mouseClick(banner.action_button, Qt.MouseButton.LeftButton)
         box = await question(opened)
         assert old_id in box.text()
+        click(qtbot, box, QMessageBox.StandardButton.Yes)
+        _, batch_id, new_id = await finished
+        assert batch_id == old_id and isinstance(new_id, str)
+        await completes_and_the_loop_runs_on(run, simulator, new_id)
+
+
+async def test_the_desktop_notifications_retry_button_asks_and_resubmits(
+    simulator: Simulator,
+    database_url: str,
+    asgi_http_client: httpx2.AsyncClient,
+    qtbot: QtBot,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The partial failure reaches a notification server; pressing its Retry asks first."""
+    async with (
+        notification_session(monkeypatch) as session,
+        running_desktop(qtbot, database_url, asgi_http_client, native=True) as run,
+    ):
+        desktop = run.desktop
+        old_id, _ = await submit(run.client, run.store, database_url, 8, failing=3)
+        chosen = next_emit(desktop.notifier_chosen)
+        baseline = next_emit(desktop.synced)
+        await desktop.attach(run.store, run.client)
+        assert isinstance(await chosen, DesktopNotifier)
+        await baseline
+        simulator.advance(3600)
+        note = await asyncio.wait_for(session.server.received.get(), TIMEOUT)
+        assert note.summary == "Batch completed with failures" and old_id in note.body
+        (retry_key,) = [key for key, title in note.actions.items() if title == "Retry"]
+
+        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "retry")
+        opened = next_dialog()
+        session.server.press(note.id, retry_key)
+        box = await question(opened)
+        assert f"Resubmit 3 requests from {old_id}" in box.text()
         click(qtbot, box, QMessageBox.StandardButton.Yes)
         _, batch_id, new_id = await finished
         assert batch_id == old_id and isinstance(new_id, str)
