@@ -13,10 +13,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# The window needs a display and Qt's X11 libraries: say so in one line, before Qt aborts.
 run: $(STAMP)
+	@$(BIN)/python -m batchmon.ui.qt_runtime $(ARGS)
 	$(BIN)/batchmon $(ARGS)
 
 demo: $(STAMP)
+	@$(BIN)/python -m batchmon.ui.qt_runtime --demo
 	$(BIN)/batchmon --demo
 
 sim: $(STAMP)

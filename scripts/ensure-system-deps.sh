@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages the test suite needs, only where they are missing: the
-# libraries Qt needs offscreen, and the validators for the Linux desktop files and the
-# systemd units. Runs as part of `make test`; a machine that already has them pays nothing.
+# libraries Qt needs offscreen, the D-Bus daemon the notification tests start a private
+# session bus with, and the validators for the Linux desktop files and the systemd units.
+# Runs as part of `make test`; a machine that already has them pays nothing.
 set -eu
 missing=""
 for pair in libEGL.so.1:libegl1 libGL.so.1:libgl1 libxkbcommon.so.0:libxkbcommon0 \
@@ -10,7 +11,7 @@ for pair in libEGL.so.1:libegl1 libGL.so.1:libgl1 libxkbcommon.so.0:libxkbcommon
   ldconfig -p 2>/dev/null | grep -q "${pair%%:*}" || missing="$missing ${pair#*:}"
 done
 for pair in desktop-file-validate:desktop-file-utils appstreamcli:appstream \
-            systemd-analyze:systemd; do
+            systemd-analyze:systemd dbus-daemon:dbus-daemon; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
 done
 [ -z "$missing" ] && exit 0

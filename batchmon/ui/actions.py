@@ -1,7 +1,8 @@
 """Which actions a batch's state allows, as one pure function.
 
-The row button, the context menu, the detail pane and the notification's Retry button
-all ask :func:`allowed_actions`, so they never disagree about what a person may do.
+The row menu, the detail pane, the toolbar's Retry all, the keys and the notification's
+Retry button all ask :func:`allowed_actions`, so they never disagree about what a
+person may do.
 It imports no Qt and is tested for every status.
 """
 
@@ -19,8 +20,8 @@ class Action(StrEnum):
 
     RETRY = "retry"
     CANCEL = "cancel"
-    OPEN = "open"
     COPY_ID = "copy_id"
+    #: Mute this batch's notifications (the row menu).
     MUTE = "mute"
 
 
@@ -52,7 +53,7 @@ CANCELLABLE_STATUSES: frozenset[str] = frozenset({"validating", "in_progress", "
 RETRYABLE_STATUSES: frozenset[str] = frozenset({"failed", "expired", "cancelled"})
 """Ended without doing all the work; ``completed`` qualifies only with failed requests."""
 
-_ALWAYS = frozenset({Action.OPEN, Action.COPY_ID})
+_ALWAYS = frozenset({Action.COPY_ID})
 
 
 def is_partially_failed(status: str, counts: Counts | None) -> bool:
@@ -65,15 +66,15 @@ def allowed_actions(
 ) -> frozenset[Action]:
     """The actions a batch in ``status`` with ``request_counts`` allows.
 
-    - OPEN and COPY_ID: always.
+    - COPY_ID: always.
     - RETRY: ``failed``, ``expired``, ``cancelled``, and ``completed`` with failed
       requests; never once the batch has been retried (``retried_by`` names the retry,
       which is the batch to act on instead).
     - CANCEL: ``validating``, ``in_progress``, ``finalizing``.
     - MUTE: while the batch can still change (its notifications are still to come).
 
-    An unknown status (a newer API than this code) allows only OPEN and COPY_ID: a
-    guess could offer a button that cannot work.
+    An unknown status (a newer API than this code) allows only COPY_ID: a guess could
+    offer a button that cannot work.
     """
     if status not in PENDING_STATUSES and status not in TERMINAL_STATUSES:
         return _ALWAYS

@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol
 
-from batchmon.core.diff import BatchEvent
 from batchmon.core.pricing import Cost, estimate_cost
-from batchmon.core.status import Progress, is_terminal, progress
+from batchmon.core.status import TIMESTAMP_FIELDS, Progress, is_terminal, progress
 from batchmon.store.protocol import BatchRow
 
 if TYPE_CHECKING:  # importing openai costs a second: not before the window is shown
@@ -52,18 +52,11 @@ class Column(IntEnum):
     COST = 7
 
 
-ALL_COLUMNS: frozenset[Column] = frozenset(Column)
 _COLUMNS: tuple[Column, ...] = tuple(Column)
 
-_TIME_FIELDS = (
-    "in_progress_at",
-    "finalizing_at",
-    "completed_at",
-    "failed_at",
-    "expired_at",
-    "cancelling_at",
-    "cancelled_at",
-)
+_ENTERED_FIELDS = tuple(name for name in TIMESTAMP_FIELDS if name != "created_at")
+_timestamps = attrgetter(*TIMESTAMP_FIELDS)
+"""Every ``*_at`` a batch reports, in lifecycle order: what the time cell depends on."""
 
 
 class Callbacks(Generic[P]):
@@ -138,18 +131,7 @@ class BatchItem:
                 (self.asset_count, self.pending_assets),
                 batch.model,
                 created_at,
-                (
-                    status,
-                    created_at,
-                    counts,
-                    batch.in_progress_at,
-                    batch.finalizing_at,
-                    batch.completed_at,
-                    batch.failed_at,
-                    batch.expired_at,
-                    batch.cancelling_at,
-                    batch.cancelled_at,
-                ),
+                (status, counts, _timestamps(batch)),
                 (cost.batch_usd, cost.standard_usd, cost.saving_usd),
             ),
         )
@@ -229,6 +211,7 @@ def batch_from_row(row: BatchRow) -> Batch:
             errors = Errors.model_validate({"object": "list", "data": row.errors})
         except ValueError:
             log.warning("batch %s: ignoring unreadable errors", row.id)
+    entered: dict[str, Any] = {name: _epoch(getattr(row, name)) for name in _ENTERED_FIELDS}
     return Batch.model_construct(
         id=row.id,
         object="batch",
@@ -237,13 +220,7 @@ def batch_from_row(row: BatchRow) -> Batch:
         completion_window="24h",
         status=row.status,
         created_at=_epoch(row.created_at) or 0,
-        in_progress_at=_epoch(row.in_progress_at),
-        finalizing_at=_epoch(row.finalizing_at),
-        completed_at=_epoch(row.completed_at),
-        failed_at=_epoch(row.failed_at),
-        expired_at=_epoch(row.expired_at),
-        cancelling_at=_epoch(row.cancelling_at),
-        cancelled_at=_epoch(row.cancelled_at),
+        **entered,
         expires_at=_epoch(row.expires_at),
         output_file_id=row.output_file_id,
         error_file_id=row.error_file_id,
@@ -384,13 +361,6 @@ class BatchList:
     def apply_sync(self, result: SyncLike) -> int:
         """Merge what a sync pass saw (an engine ``SyncResult``: its ``batches`` dict)."""
         return self.upsert_batches(result.batches.values())
-
-    def apply_events(self, events: Iterable[BatchEvent]) -> int:
-        """Merge the snapshots carried by events (the latest per batch wins)."""
-        latest: dict[str, Batch] = {}
-        for event in events:
-            latest[event.batch_id] = event.batch
-        return self.upsert_batches(latest.values())
 
     def upsert_rows(self, rows: Iterable[BatchRow]) -> int:
         """Merge store rows: asset counts and lineage always; the status unless stale."""

@@ -23,17 +23,21 @@ from pathlib import Path
 import psycopg
 import uvicorn
 
+from batchmon.core.status import StuckLimits
 from batchmon.engine.submit import submit_assets
 from batchmon.engine.worker import Worker, WorkerConfig
 from batchmon.openai_batches import BatchClient
 from batchmon.sim import ScaledClock, Simulator, Timing, create_app
 from batchmon.store.embedded import EmbeddedPostgres
 from batchmon.store.postgres import PostgresStore
+from batchmon.ui.time_base import scaled_time_base
 
 log = logging.getLogger(__name__)
 
 DEMO_API_KEY = "sk-batchmon-demo"
 DAY = 86_400.0
+DEMO_SEED = 4
+"""With this seed the partial batch fails 4 of its 16 requests (its 25 %), every run."""
 _DEMO_TABLES = "public.asset_results, public.assets, public.openai_batches, public.batch_poll_runs"
 
 
@@ -96,6 +100,24 @@ class DemoPace:
         return seconds_at_default_pace * self.day_seconds / 60.0
 
 
+STUCK_AFTER_PHASES = 5
+"""A demo batch is "stuck?" after five times its scripted phase length."""
+
+
+def demo_stuck_limits(timing: Timing) -> StuckLimits:
+    """Stuck limits on the demo's clock: a few of its own phase lengths, not OpenAI's hours.
+
+    OpenAI's limits (an hour validating) would flag every demo batch within seconds,
+    as a simulated day passes in a minute.
+    """
+    return StuckLimits(
+        validating=STUCK_AFTER_PHASES * timing.validating,
+        in_progress=None,
+        finalizing=STUCK_AFTER_PHASES * timing.finalizing,
+        cancelling=STUCK_AFTER_PHASES * timing.cancelling,
+    )
+
+
 def _free_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -128,9 +150,13 @@ class _Server(uvicorn.Server):
 class DemoEnvironment:
     """Starts and stops the demo's database, simulator and worker."""
 
-    def __init__(self, data_dir: Path, pace: DemoPace | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, pace: DemoPace | None = None, *, seed: int = DEMO_SEED
+    ) -> None:
         self.data_dir = data_dir
         self.pace = pace or DemoPace()
+        self.seed = seed
+        """Picks the demo's asset ids, and so which requests the simulator fails."""
         self.simulator = Simulator(
             ScaledClock(self.pace.scale),
             api_key=DEMO_API_KEY,
@@ -140,6 +166,10 @@ class DemoEnvironment:
                 cancelling=self.pace.sim_seconds(2),
             ),
         )
+        self.time_base = scaled_time_base(
+            self.simulator.clock.now, self.pace.scale, demo_stuck_limits(self.simulator.timing)
+        )
+        """The demo's clock for the window: demo time, its own "stuck?" limits."""
         self.embedded = EmbeddedPostgres(data_dir / "postgres")
         self.database_url: str | None = None
         self.store: PostgresStore | None = None
@@ -193,7 +223,7 @@ class DemoEnvironment:
         assert self.client is not None and self.store is not None
         assert self.database_url is not None
         for plan in batches:
-            ids = await asyncio.to_thread(_insert_assets, self.database_url, plan)
+            ids = await asyncio.to_thread(_insert_assets, self.database_url, plan, self.seed)
             assets = await self.store.assets_by_ids(ids)
             metadata = {
                 **plan.script,
@@ -228,8 +258,17 @@ def _reset_tables(database_url: str) -> None:
         conn.execute(f"truncate table {_DEMO_TABLES} restart identity cascade")
 
 
-def _insert_assets(database_url: str, plan: DemoBatch) -> list[str]:
-    ids = [str(uuid.uuid4()) for _ in plan.subjects]
+_ASSET_NAMESPACE = uuid.UUID("6f1d2a4e-8b7c-4f0e-9a51-3c2d7e8f9b10")
+
+
+def demo_asset_id(seed: int, label: str, subject: str) -> str:
+    """A fixed id per demo asset: the simulator picks failures by a hash of the id,
+    so the same seed fails the same requests on every run."""
+    return str(uuid.uuid5(_ASSET_NAMESPACE, f"{seed}/{label}/{subject}"))
+
+
+def _insert_assets(database_url: str, plan: DemoBatch, seed: int) -> list[str]:
+    ids = [demo_asset_id(seed, plan.label, subject) for subject in plan.subjects]
     rows = [
         (asset_id, f"https://images.example.com/demo/{plan.label}/{subject}.jpg")
         for asset_id, subject in zip(ids, plan.subjects, strict=True)

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QProgressBar,
     QPushButton,
     QStackedWidget,
     QTabWidget,
@@ -30,21 +29,23 @@ from PySide6.QtWidgets import (
 )
 
 from batchmon.core.formatting import format_duration
+from batchmon.core.status import STATE_TIMESTAMPS
 from batchmon.store.protocol import AssetRow, BatchRow
+from batchmon.ui.batch_list import BatchItem
+from batchmon.ui.progress_delegate import ProgressBar
 from batchmon.ui.resources import status_color, status_icon
+from batchmon.ui.table_model import progress_text, status_label
+from batchmon.ui.time_base import REAL_TIME, TimeBase
 
-#: The ``*_at`` columns in the order a batch lives through them.
+#: The ``*_at`` fields in the order a batch lives through them, then the window's end.
 TIMELINE_FIELDS: tuple[tuple[str, str], ...] = (
-    ("created_at", "Created"),
-    ("in_progress_at", "In progress"),
-    ("finalizing_at", "Finalizing"),
-    ("completed_at", "Completed"),
-    ("failed_at", "Failed"),
-    ("cancelling_at", "Cancelling"),
-    ("cancelled_at", "Cancelled"),
-    ("expired_at", "Expired"),
+    *(
+        (field, "Created" if field == "created_at" else status_label(status))
+        for status, field in STATE_TIMESTAMPS
+    ),
     ("expires_at", "Window ends"),
 )
+RETRY_TEXT = "Retry failed requests"
 MAX_ASSET_ROWS = 1000
 SAMPLES_PER_GROUP = 3
 
@@ -85,39 +86,40 @@ def group_errors(
     return [ErrorGroup(code, counts[code], tuple(kept[code])) for code in order]
 
 
-def format_time(value: datetime) -> str:
-    """Local wall-clock time, as a person reads it."""
+def format_time(value: datetime, base: TimeBase = REAL_TIME) -> str:
+    """Local wall-clock time, as a person reads it (demo times mapped back to the wall)."""
     aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    wall = datetime.fromtimestamp(base.to_wall(aware.timestamp()), UTC)
+    return wall.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
-def summarise(batch: BatchRow) -> str:
-    """One sentence on how the batch stands, from its stored counts."""
-    done = batch.completed + batch.failed
-    not_run = max(0, batch.total - done)
-    counts = f"{batch.completed} of {batch.total} succeeded"
-    if batch.failed:
-        counts += f", {batch.failed} failed"
-    if not_run and batch.status in ("expired", "cancelled"):
+def summarise(item: BatchItem) -> str:
+    """One sentence on how the batch stands, from the counts the table shows too."""
+    p = item.progress
+    status = item.status
+    not_run = max(0, p.total - p.done)
+    counts = f"{p.completed} of {p.total} succeeded"
+    if p.failed:
+        counts += f", {p.failed} failed"
+    if not_run and status in ("expired", "cancelled"):
         counts += f", {not_run} not run"
-    match batch.status:
-        case "completed" if batch.total and batch.completed == 0:
-            return f"All {batch.total} requests failed"
-        case "completed" if batch.failed:
+    match status:
+        case "completed" if p.total and p.completed == 0:
+            return f"All {p.total} requests failed"
+        case "completed" if p.failed:
             return f"Completed: {counts}"
         case "completed":
-            return f"All {batch.total} requests succeeded"
+            return f"All {p.total} requests succeeded"
         case "failed":
             return "Failed validation: no request ran"
         case "expired":
             return f"Expired before finishing: {counts}"
         case "cancelled":
             return f"Cancelled: {counts}"
-        case _ if batch.total:
-            label = batch.status.replace("_", " ").capitalize()
-            return f"{label}: {done} of {batch.total} done"
+        case _ if p.total:
+            return f"{status_label(status)}: {p.done} of {p.total} done"
         case _:
-            return batch.status.replace("_", " ").capitalize()
+            return status_label(status)
 
 
 def _tree(headers: Sequence[str]) -> QTreeWidget:
@@ -142,6 +144,7 @@ class DetailPane(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._detail: BatchDetail | None = None
+        self._time_base = REAL_TIME
         self._stack = QStackedWidget(self)
         self._empty = QLabel("Select a batch to see its timeline, errors and assets.")
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -185,9 +188,7 @@ class DetailPane(QWidget):
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         outer.addWidget(self.facts)
 
-        self.progress = QProgressBar()
-        self.progress.setTextVisible(True)
-        self.progress.setFixedHeight(16)
+        self.progress = ProgressBar()
         outer.addWidget(self.progress)
         self.counts = QLabel()
         outer.addWidget(self.counts)
@@ -199,7 +200,7 @@ class DetailPane(QWidget):
         outer.addWidget(self.lineage)
 
         buttons = QHBoxLayout()
-        self.retry_button = QPushButton("Retry failed requests")
+        self.retry_button = QPushButton(RETRY_TEXT)
         self.retry_button.clicked.connect(self._emit_retry)
         self.cancel_button = QPushButton("Cancel batch")
         self.cancel_button.clicked.connect(self._emit_cancel)
@@ -229,26 +230,42 @@ class DetailPane(QWidget):
     def batch_id(self) -> str | None:
         return self._detail.batch.id if self._detail else None
 
+    def set_time_base(self, base: TimeBase) -> None:
+        """Show timeline moments on ``base``'s wall clock (the demo's clock runs fast)."""
+        self._time_base = base
+
     def clear(self) -> None:
         """Back to the empty state (nothing selected)."""
         self._detail = None
         self._stack.setCurrentIndex(0)
 
-    def show_detail(self, detail: BatchDetail, *, can_retry: bool, can_cancel: bool) -> None:
-        """Fill every section from ``detail``; the buttons follow the allowed actions."""
+    def show_detail(
+        self,
+        detail: BatchDetail,
+        *,
+        can_retry: bool,
+        can_cancel: bool,
+        live: BatchItem | None = None,
+    ) -> None:
+        """Fill every section from ``detail``; the buttons follow the allowed actions.
+
+        ``live`` is the table's item for this batch: when given, status and counts come
+        from it, so the pane never shows older numbers than the row next to it.
+        """
         same_batch = self._detail is not None and self._detail.batch.id == detail.batch.id
         self._detail = detail
         batch = detail.batch
+        item = live if live is not None and live.id == batch.id else BatchItem.from_row(batch)
         self._stack.setCurrentIndex(1)
-        self.status_icon_label.setPixmap(status_icon(batch.status).pixmap(20, 20))
-        self.status_icon_label.setToolTip(batch.status)
+        self.status_icon_label.setPixmap(status_icon(item.status).pixmap(20, 20))
+        self.status_icon_label.setToolTip(status_label(item.status))
         self.title.setText(batch.id)
         self.title.setToolTip(batch.id)
-        colour = status_color(batch.status).name()
-        self.summary.setText(summarise(batch))
+        colour = status_color(item.status).name()
+        self.summary.setText(summarise(item))
         self.summary.setStyleSheet(f"font-weight: 600; color: {colour};")
         self.facts.setText(self._facts_text(batch))
-        self._fill_progress(batch)
+        self._fill_progress(item)
         self._fill_lineage(batch)
         self.retry_button.setVisible(can_retry)
         self.cancel_button.setVisible(can_cancel)
@@ -291,17 +308,23 @@ class DetailPane(QWidget):
             parts.append(f"attempt {batch.attempt}")
         return "  ·  ".join(parts)
 
-    def _fill_progress(self, batch: BatchRow) -> None:
-        total = max(batch.total, 0)
-        done = batch.completed + batch.failed
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(min(done, max(total, 1)) if total else 0)
-        self.progress.setFormat(f"{done} / {total}" if total else "not counted yet")
-        not_run = max(0, total - done)
-        self.counts.setText(
-            f"Requests: {total} total  ·  {batch.completed} completed  ·  "
-            f"{batch.failed} failed" + (f"  ·  {not_run} not run" if not_run else "")
+    def _fill_progress(self, item: BatchItem) -> None:
+        p = item.progress
+        text = progress_text(item)
+        rejected = p.total == 0 and item.status == "failed"
+        self.progress.set_progress(
+            (p.completed, p.failed, p.total), text or "not counted yet", alarm=rejected
         )
+        not_run = max(0, p.total - p.done)
+        if rejected:
+            self.counts.setText("No request ran: OpenAI rejected the input file.")
+        else:
+            self.counts.setText(
+                f"Requests: {p.total} total  ·  {p.completed} completed  ·  "
+                f"{p.failed} failed" + (f"  ·  {not_run} not run" if not_run else "")
+            )
+        # Retry of a rejected batch sends every request again, not only failed ones.
+        self.retry_button.setText("Resubmit all requests" if rejected else RETRY_TEXT)
         self.copy_button.setText("Copy ID")
 
     def _fill_lineage(self, batch: BatchRow) -> None:
@@ -324,7 +347,8 @@ class DetailPane(QWidget):
             after = (
                 format_duration((value - created).total_seconds(), precise=True) if created else ""
             )
-            item = QTreeWidgetItem([label, format_time(value), "" if value == created else after])
+            when = format_time(value, self._time_base)
+            item = QTreeWidgetItem([label, when, "" if value == created else after])
             status = name.removesuffix("_at")
             if status != "expires":
                 item.setIcon(0, status_icon("validating" if status == "created" else status))
@@ -346,6 +370,7 @@ class DetailPane(QWidget):
                 message += f" (param: {param})"
             item = QTreeWidgetItem([where, str(error.get("code") or ""), message])
             item.setForeground(1, status_color("failed"))
+            item.setToolTip(2, message)
             self.errors.addTopLevelItem(item)
             total += 1
         for group in detail.error_groups:
@@ -353,8 +378,11 @@ class DetailPane(QWidget):
             parent = QTreeWidgetItem([f"{group.count} {plural}", group.code, ""])
             parent.setForeground(1, status_color("failed"))
             parent.setText(2, group.samples[0] if group.samples else "")
+            parent.setToolTip(2, parent.text(2))
             for sample in group.samples:
-                parent.addChild(QTreeWidgetItem(["", "", sample]))
+                child = QTreeWidgetItem(["", "", sample])
+                child.setToolTip(2, sample)
+                parent.addChild(child)
             self.errors.addTopLevelItem(parent)
             total += group.count
         if detail.errors_note:

@@ -23,6 +23,7 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
 )
 
+from batchmon.core.status import PENDING_STATUSES
 from batchmon.ui.batch_list import BatchItem
 from batchmon.ui.table_model import (
     BatchRole,
@@ -31,6 +32,15 @@ from batchmon.ui.table_model import (
     SortRole,
     filter_text,
 )
+
+STATUS_FILTERS: tuple[tuple[str, frozenset[str] | None], ...] = (
+    ("All statuses", None),
+    ("Running", PENDING_STATUSES),
+    ("Completed", frozenset({"completed"})),
+    ("Failed or expired", frozenset({"failed", "expired"})),
+    ("Cancelled", frozenset({"cancelled", "cancelling"})),
+)
+"""The status filter's choices: a label and the statuses it shows (None: all)."""
 
 
 class BatchFilterProxy(QSortFilterProxyModel):

@@ -1,17 +1,16 @@
-"""The main window: the batch table, the detail pane, and the actions a person takes.
+"""The main window: the batch table, the detail pane, menus, toolbar and shortcuts.
 
-The window turns clicks into calls on :class:`BatchOperations` and shows what came back;
-it does no I/O itself. Every action runs as a task whose failure lands in the banner
-(and the log), so nothing a person asked for fails silently.
+The window turns clicks and keys into calls on its :class:`ActionRunner` (retry,
+cancel, with their confirmations) and shows what came back; it does no I/O itself.
+Every action runs as a task whose failure lands in the banner (and the log), so nothing
+a person asked for fails silently.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any, ClassVar, Literal, Protocol
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import (
     QItemSelection,
@@ -26,59 +25,33 @@ from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QFrame,
-    QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMainWindow,
     QMenu,
-    QMessageBox,
     QSizePolicy,
     QSplitter,
     QTableView,
     QToolBar,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from batchmon.core.status import is_pending
-from batchmon.ui.actions import Action, allowed_actions, resubmit_count
+from batchmon.ui.action_runner import ActionRunner, BatchOperations
+from batchmon.ui.actions import Action, allowed_actions
+from batchmon.ui.banner import Banner
 from batchmon.ui.batch_list import BatchItem, Column
-from batchmon.ui.detail_pane import BatchDetail, DetailPane
-from batchmon.ui.filter_proxy import BatchFilterProxy
+from batchmon.ui.columns import fit_columns
+from batchmon.ui.detail_pane import DetailPane
+from batchmon.ui.filter_proxy import STATUS_FILTERS, BatchFilterProxy
 from batchmon.ui.progress_delegate import ProgressDelegate
 from batchmon.ui.resources import app_icon
 from batchmon.ui.status_bar import ChannelStatusBar
-from batchmon.ui.table_model import BatchRole, BatchTableModel
+from batchmon.ui.table_model import BatchRole, BatchTableModel, refresh_visible_times
+from batchmon.ui.tasks import TaskSet
 from batchmon.ui.tray import TraySummary, tray_summary
 
 log = logging.getLogger(__name__)
-
-Level = Literal["info", "success", "warning", "error"]
-Confirm = Callable[[str, str], bool]
-
-#: Status filter choices: label -> statuses shown (None: all).
-STATUS_FILTERS: tuple[tuple[str, frozenset[str] | None], ...] = (
-    ("All statuses", None),
-    ("Running", frozenset({"validating", "in_progress", "finalizing", "cancelling"})),
-    ("Completed", frozenset({"completed"})),
-    ("Failed or expired", frozenset({"failed", "expired"})),
-    ("Cancelled", frozenset({"cancelled", "cancelling"})),
-)
-
-
-#: Starting widths (px) that fit the usual content; the last column stretches.
-COLUMN_WIDTHS: dict[Column, int] = {
-    Column.ID: 146,
-    Column.STATUS: 106,
-    Column.PROGRESS: 120,
-    Column.ASSETS: 110,
-    Column.MODEL: 92,
-    Column.CREATED: 124,
-    Column.TIME: 116,
-}
 
 
 DEFAULT_SIZE = QSize(1400, 820)
@@ -95,108 +68,21 @@ def _initial_size() -> QSize:
     )
 
 
-class BatchOperations(Protocol):
-    """What the window asks of the rest of the app (the composition root supplies it)."""
-
-    async def load_detail(self, batch_id: str) -> BatchDetail: ...
-
-    async def retry_count(self, batch_id: str) -> int:
-        """How many requests a Retry would resubmit; raises with a reason if it cannot."""
-        ...
-
-    async def retry(self, batch_id: str) -> str:
-        """Resubmit what failed; returns the new batch's id."""
-        ...
-
-    async def cancel(self, batch_id: str) -> str:
-        """Ask OpenAI to cancel; returns the status it reported."""
-        ...
+#: The keys of the window's actions (also shown in their menus and tooltips).
+SHORTCUTS: dict[str, str] = {
+    "refresh": "F5",
+    "quit": "Ctrl+Q",
+    "retry": "Ctrl+R",
+    "retry_all": "Ctrl+Shift+R",
+    "search": "Ctrl+F",
+    "cancel": "Delete",
+}
 
 
-def ask_person(parent: QWidget, title: str, question: str) -> bool:
-    """The default confirmation: a modal Yes/No question over ``parent``."""
-    answer = QMessageBox.question(
-        parent,
-        title,
-        question,
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-        QMessageBox.StandardButton.Yes,
-    )
-    return answer == QMessageBox.StandardButton.Yes
-
-
-class Banner(QFrame):
-    """A one-line message across the top of the window, with an optional action."""
-
-    _STYLES: ClassVar[dict[str, tuple[str, str]]] = {
-        "info": ("#EFF6FF", "#1E3A8A"),
-        "success": ("#F0FDF4", "#14532D"),
-        "warning": ("#FFFBEB", "#78350F"),
-        "error": ("#FEF2F2", "#7F1D1D"),
-    }
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.action_button = QToolButton()
-        self.action_button.hide()
-        close = QToolButton()
-        close.setText("✕")
-        close.setAutoRaise(True)
-        close.setToolTip("Dismiss")
-        close.clicked.connect(self.hide)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(12, 6, 6, 6)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(self.action_button)
-        layout.addWidget(close)
-        self.level: Level = "info"
-        self._action: Callable[[], object] | None = None
-        self.action_button.clicked.connect(self._run_action)
-        self._auto_hide = QTimer(self)
-        self._auto_hide.setSingleShot(True)
-        self._auto_hide.timeout.connect(self.hide)
-        self.hide()
-
-    @property
-    def text(self) -> str:
-        return self.label.text()
-
-    def show_message(
-        self,
-        text: str,
-        level: Level = "info",
-        *,
-        action_text: str | None = None,
-        action: Callable[[], object] | None = None,
-        timeout_ms: int | None = None,
-    ) -> None:
-        """Show ``text``; info and success messages go away by themselves after a while."""
-        background, foreground = self._STYLES[level]
-        self.level = level
-        self.setStyleSheet(
-            f"Banner {{ background: {background}; border-bottom: 1px solid {foreground}33; }}"
-            f"QLabel {{ color: {foreground}; }}"
-        )
-        self.label.setText(text)
-        self._action = action
-        self.action_button.setVisible(bool(action_text and action))
-        self.action_button.setText(action_text or "")
-        self.show()
-        if timeout_ms is None:
-            timeout_ms = 8000 if level in ("info", "success") else 0
-        if timeout_ms:
-            self._auto_hide.start(timeout_ms)
-        else:
-            self._auto_hide.stop()
-
-    def _run_action(self) -> None:
-        action = self._action
-        self.hide()
-        if action is not None:
-            action()
+def _with_key(text: str, key: str) -> str:
+    """A tooltip that names its shortcut the way the menus show it."""
+    shown = QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText)
+    return f"{text} ({shown})"
 
 
 class MainWindow(QMainWindow):
@@ -205,6 +91,14 @@ class MainWindow(QMainWindow):
     refresh_requested = Signal()
     pause_toggled = Signal(bool)
     settings_requested = Signal()
+    #: Ctrl+Q or File > Quit: the composition root shuts down in order.
+    quit_requested = Signal()
+    #: The window was closed (its close button, Alt+F4, the window manager).
+    closed = Signal()
+    #: "Pause notifications" toggled (True: quiet for an hour).
+    notifications_paused_toggled = Signal(bool)
+    #: ``(batch_id, muted)``: the row menu's "Mute notifications" toggled.
+    mute_toggled = Signal(str, bool)
     #: ``(action, batch_id, outcome)``: outcome is the result or the exception raised.
     action_finished = Signal(str, str, object)
     #: The detail pane now shows this batch.
@@ -217,16 +111,14 @@ class MainWindow(QMainWindow):
         operations: BatchOperations,
         *,
         demo: bool = False,
-        confirm: Confirm | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.model = model
         self.operations = operations
         self.demo = demo
-        self.confirm: Confirm = confirm or (lambda title, text: ask_person(self, title, text))
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._busy: set[str] = set()
+        self._detail_tasks = TaskSet()
+        self._muted: set[str] = set()
         self._detail_generation = 0
         self.setWindowTitle("Demo — batchmon" if demo else "batchmon")
         self.setWindowIcon(app_icon())
@@ -241,9 +133,15 @@ class MainWindow(QMainWindow):
         self.detail.cancel_requested.connect(self.request_cancel)
         self.detail.batch_link_activated.connect(self.select_batch)
         self.banner = Banner()
+        self.runner = ActionRunner(operations, self.banner, self)
+        self.runner.action_finished.connect(self.action_finished)
+        self.runner.busy_changed.connect(self._busy_changed)
+        self.runner.show_requested.connect(self.select_batch)
         self.status = ChannelStatusBar(self)
         self.setStatusBar(self.status)
+        self._build_actions()
         self._build_toolbar()
+        self._build_menus()
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.table)
@@ -269,10 +167,11 @@ class MainWindow(QMainWindow):
         self._detail_timer.setSingleShot(True)
         self._detail_timer.setInterval(300)
         self._detail_timer.timeout.connect(self.reload_detail)
-        # The time column only moves while something runs: tick only then.
+        # "Time in state" moves with the clock, idle or not: repaint the visible cells.
         self._clock = QTimer(self)
         self._clock.setInterval(1000)
-        self._clock.timeout.connect(model.refresh_time_column)
+        self._clock.timeout.connect(lambda: refresh_visible_times(self.table, model))
+        self._clock.start()
         model.rowsInserted.connect(self._rows_changed)
         model.rowsRemoved.connect(self._rows_changed)
         model.dataChanged.connect(self._data_changed)
@@ -296,39 +195,90 @@ class MainWindow(QMainWindow):
         table.verticalHeader().setDefaultSectionSize(28)
         # Ids are long and alike at the start: keep both ends ("batch_3a48…c4360").
         table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        header = table.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)  # the cost column takes what is left
-        header.setMinimumSectionSize(60)
+        table.horizontalHeader().setHighlightSections(False)
         table.setItemDelegateForColumn(int(Column.PROGRESS), ProgressDelegate(table))
-        for column, width in COLUMN_WIDTHS.items():
-            table.setColumnWidth(int(column), width)
+        fit_columns(table)  # measured from the font; extra width goes to the Batch column
         table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         table.customContextMenuRequested.connect(self._context_menu)
         table.selectionModel().selectionChanged.connect(self._selection_changed)
         return table
+
+    def _action(
+        self, text: str, tooltip: str, key: str | None = None, *, checkable: bool = False
+    ) -> QAction:
+        action = QAction(text, self)
+        action.setToolTip(_with_key(tooltip, key) if key else tooltip)
+        action.setCheckable(checkable)
+        if key:
+            action.setShortcut(QKeySequence(key))
+        self.addAction(action)  # its key works wherever the focus is in the window
+        return action
+
+    def _build_actions(self) -> None:
+        self.refresh_action = self._action(
+            "Refresh", "Check every pending batch now", SHORTCUTS["refresh"]
+        )
+        self.refresh_action.triggered.connect(self.refresh_requested)
+        self.pause_action = self._action(
+            "Pause polling", "Stop asking OpenAI; push updates keep arriving", checkable=True
+        )
+        self.pause_action.toggled.connect(self.pause_toggled)
+        self.pause_notifications_action = self._action(
+            "Pause notifications",
+            "No notifications for an hour; batches are still watched",
+            checkable=True,
+        )
+        self.pause_notifications_action.toggled.connect(self.notifications_paused_toggled)
+        self.retry_action = self._action(
+            "Retry failed requests…",
+            "Resubmit the failed requests of the selected batch",
+            SHORTCUTS["retry"],
+        )
+        self.retry_action.triggered.connect(self.retry_selected)
+        self.retry_all_action = self._action(
+            "Retry all failed",
+            "Resubmit the failed requests of every failed batch",
+            SHORTCUTS["retry_all"],
+        )
+        self.retry_all_action.triggered.connect(self.request_retry_all)
+        self.cancel_action = self._action(
+            "Cancel batch…", "Cancel the selected running batch", SHORTCUTS["cancel"]
+        )
+        self.cancel_action.triggered.connect(self.cancel_selected)
+        self.find_action = self._action("Search", "Type to filter the batches", SHORTCUTS["search"])
+        self.find_action.triggered.connect(self.focus_search)
+        self.settings_action = self._action("Settings…", "Account, database and monitoring")
+        self.settings_action.triggered.connect(self.settings_requested)
+        self.quit_action = self._action(
+            "Quit", "Stop monitoring and close batchmon", SHORTCUTS["quit"]
+        )
+        self.quit_action.triggered.connect(self.quit_requested)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        view_menu = bar.addMenu("&View")
+        view_menu.addAction(self.refresh_action)
+        view_menu.addAction(self.pause_action)
+        view_menu.addAction(self.pause_notifications_action)
+        view_menu.addAction(self.find_action)
+        batch_menu = bar.addMenu("&Batch")
+        batch_menu.addAction(self.retry_action)
+        batch_menu.addAction(self.retry_all_action)
+        batch_menu.addAction(self.cancel_action)
+        self.view_menu = view_menu
 
     def _build_toolbar(self) -> None:
         bar = QToolBar("Actions")
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.addToolBar(bar)
-        self.refresh_action = QAction("Refresh", self)
-        self.refresh_action.setShortcut(QKeySequence.StandardKey.Refresh)
-        self.refresh_action.setToolTip("Check every pending batch now (F5)")
-        self.refresh_action.triggered.connect(self.refresh_requested)
-        self.pause_action = QAction("Pause polling", self)
-        self.pause_action.setCheckable(True)
-        self.pause_action.setToolTip("Stop asking OpenAI; push updates keep arriving")
-        self.pause_action.toggled.connect(self.pause_toggled)
-        self.retry_all_action = QAction("Retry all failed", self)
-        self.retry_all_action.setToolTip("Resubmit the failed requests of every failed batch")
-        self.retry_all_action.triggered.connect(self.request_retry_all)
-        self.settings_action = QAction("Settings…", self)
-        self.settings_action.triggered.connect(self.settings_requested)
         bar.addAction(self.refresh_action)
         bar.addAction(self.pause_action)
+        bar.addAction(self.pause_notifications_action)
         bar.addAction(self.retry_all_action)
         bar.addSeparator()
         self.status_filter = QComboBox()
@@ -340,6 +290,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.status_filter)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search batch id, model, status…")
+        self.search.setToolTip(_with_key("Show only batches matching this text", "Ctrl+F"))
         self.search.setClearButtonEnabled(True)
         self.search.setMaximumWidth(280)
         self.search.textChanged.connect(self.proxy.set_search_text)
@@ -387,7 +338,7 @@ class MainWindow(QMainWindow):
             self.detail.clear()
             return
         generation = self._detail_generation
-        self._spawn("detail", item.id, self._load_detail(item.id, generation), report_errors=False)
+        self._detail_tasks.spawn(self._load_detail(item.id, generation), _log_failure)
 
     async def _load_detail(self, batch_id: str, generation: int) -> None:
         try:
@@ -405,8 +356,9 @@ class MainWindow(QMainWindow):
             detail,
             can_retry=Action.RETRY in actions,
             can_cancel=Action.CANCEL in actions,
+            live=item,
         )
-        self.detail.set_busy(batch_id in self._busy)
+        self.detail.set_busy(self.runner.is_busy(batch_id))
         self.detail_shown.emit(batch_id)
 
     @staticmethod
@@ -432,11 +384,6 @@ class MainWindow(QMainWindow):
     def _refresh_summary(self) -> None:
         items = list(self.model.batch_list)
         summary = tray_summary(items, demo=self.demo)
-        running = any(is_pending(item.status) for item in items)
-        if running and not self._clock.isActive():
-            self._clock.start()
-        elif not running:
-            self._clock.stop()
         retryable = any(Action.RETRY in self._actions_for(item) for item in items)
         self.retry_all_action.setEnabled(retryable)
         if summary != self.summary:
@@ -458,22 +405,35 @@ class MainWindow(QMainWindow):
             return
         self.table.selectRow(index.row())
         menu = self.build_context_menu(item)
-        menu.exec(self.table.viewport().mapToGlobal(pos))
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(self.table.viewport().mapToGlobal(pos))  # no nested loop (no exec)
 
     def build_context_menu(self, item: BatchItem) -> QMenu:
         """The row menu: the actions this batch's state allows (plus copying its id)."""
         menu = QMenu(self)
         actions = self._actions_for(item)
-        busy = item.id in self._busy
+        busy = self.runner.is_busy(item.id)
         retry = menu.addAction("Retry failed requests…")
         retry.setEnabled(Action.RETRY in actions and not busy)
         retry.triggered.connect(lambda: self.request_retry(item.id))
         cancel = menu.addAction("Cancel batch…")
         cancel.setEnabled(Action.CANCEL in actions and not busy)
         cancel.triggered.connect(lambda: self.request_cancel(item.id))
+        for entry, name in ((retry, "retry"), (cancel, "cancel")):
+            # Shown as a reminder; the window's own action handles the key.
+            entry.setShortcut(QKeySequence(SHORTCUTS[name]))
+            entry.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+            entry.setShortcutVisibleInContextMenu(True)
         menu.addSeparator()
-        copy = menu.addAction("Copy batch ID")
-        copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(item.id))
+        muted = item.id in self._muted
+        if Action.MUTE in actions or muted:
+            mute = menu.addAction("Mute notifications for this batch")
+            mute.setCheckable(True)
+            mute.setChecked(muted)
+            mute.toggled.connect(lambda on: self.mute_toggled.emit(item.id, on))
+        if Action.COPY_ID in actions:
+            copy = menu.addAction("Copy batch ID")
+            copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(item.id))
         if item.retried_by:
             menu.addAction(f"Go to retry {item.retried_by}").triggered.connect(
                 lambda: self.select_batch(item.retried_by or "")
@@ -486,153 +446,95 @@ class MainWindow(QMainWindow):
 
     def request_retry(self, batch_id: str) -> None:
         """Confirm how many requests go again, then resubmit them as one new batch."""
-        if batch_id in self._busy:
-            return
-        self._spawn("retry", batch_id, self._retry(batch_id))
-
-    async def _retry(self, batch_id: str) -> str | None:
-        count = await self.operations.retry_count(batch_id)
-        noun = "request" if count == 1 else "requests"
-        if not self.confirm(
-            "Retry batch",
-            f"Resubmit {count} {noun} from {batch_id} as a new batch?\n\n"
-            "Only what did not succeed goes again; finished assets keep their tags.",
-        ):
-            return None
-        new_id = await self.operations.retry(batch_id)
-        self.banner.show_message(
-            f"Resubmitted {count} {noun} from {batch_id} as {new_id}.",
-            "success",
-            action_text="Show",
-            action=lambda: self.select_batch(new_id),
-        )
-        return new_id
+        self.runner.retry(batch_id)
 
     def request_cancel(self, batch_id: str) -> None:
         """Confirm, then ask OpenAI to cancel the batch (finished requests keep results)."""
-        if batch_id in self._busy:
-            return
-        self._spawn("cancel", batch_id, self._cancel(batch_id))
-
-    async def _cancel(self, batch_id: str) -> str | None:
-        if not self.confirm(
-            "Cancel batch",
-            f"Cancel {batch_id}?\n\nRequests that already finished keep their results; "
-            "the rest can be retried afterwards.",
-        ):
-            return None
-        status = await self.operations.cancel(batch_id)
-        self.banner.show_message(f"Cancelling {batch_id} (now {status}).", "info")
-        return status
+        self.runner.cancel(batch_id)
 
     def request_retry_all(self) -> None:
         """Retry every batch whose state allows it, after one confirmation."""
-        items = [item for item in self.model.batch_list if Action.RETRY in self._actions_for(item)]
-        if not items:
-            self.banner.show_message("No failed batches to retry.", "info")
-            return
-        self._spawn("retry_all", "", self._retry_all(items))
-
-    async def _retry_all(self, items: list[BatchItem]) -> list[str] | None:
-        total = sum(
-            resubmit_count(item.status, item.batch.request_counts, item.asset_count)
-            for item in items
+        self.runner.retry_all(
+            [item for item in self.model.batch_list if Action.RETRY in self._actions_for(item)]
         )
-        batches = "batch" if len(items) == 1 else "batches"
-        if not self.confirm(
-            "Retry all failed",
-            f"Resubmit about {total} requests from {len(items)} {batches}?",
-        ):
-            return None
-        created: list[str] = []
-        problems: list[str] = []
-        for item in items:
-            self._busy.add(item.id)
-            try:
-                created.append(await self.operations.retry(item.id))
-            except Exception as exc:
-                log.warning("retry of %s failed: %s", item.id, exc)
-                problems.append(f"{item.id}: {exc}")
-            finally:
-                self._busy.discard(item.id)
-        if problems:
-            self.banner.show_message(
-                f"Retried {len(created)} of {len(items)} {batches}. Failed: "
-                + "; ".join(problems[:3]),
-                "warning",
-            )
-        else:
-            self.banner.show_message(f"Retried {len(created)} {batches}.", "success")
-        return created
+
+    def retry_selected(self) -> None:
+        """Ctrl+R: retry the selected batch, when its state allows a retry."""
+        self._on_selected(
+            Action.RETRY, self.request_retry, "Select a failed batch to retry its failed requests."
+        )
+
+    def cancel_selected(self) -> None:
+        """Delete: cancel the selected batch, when it is still running."""
+        self._on_selected(
+            Action.CANCEL, self.request_cancel, "Select a running batch to cancel it."
+        )
+
+    def _on_selected(self, action: Action, run: Callable[[str], None], otherwise: str) -> None:
+        """A key's action on the selected batch; or, when it does not apply, say why."""
+        item = self.selected_item()
+        if item is None or action not in self._actions_for(item):
+            self.banner.show_message(otherwise)
+            return
+        run(item.id)
+
+    def focus_search(self) -> None:
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    def _busy_changed(self, batch_id: str, busy: bool) -> None:
+        if self.detail.batch_id != batch_id:
+            return
+        self.detail.set_busy(busy)
+        if not busy:
+            self._detail_timer.start()
 
     # -- task plumbing ------------------------------------------------------------------
 
-    def _spawn(
-        self,
-        action: str,
-        batch_id: str,
-        coro: Coroutine[Any, Any, Any],
-        *,
-        report_errors: bool = True,
-    ) -> asyncio.Task[Any]:
-        """Run ``coro`` on the loop, keep it alive, and report how it ended."""
-        if action in ("retry", "cancel"):
-            self._busy.add(batch_id)
-            if self.detail.batch_id == batch_id:
-                self.detail.set_busy(True)
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-
-        def done(t: asyncio.Task[Any]) -> None:
-            self._tasks.discard(t)
-            if action in ("retry", "cancel"):
-                self._busy.discard(batch_id)
-                if self.detail.batch_id == batch_id:
-                    self.detail.set_busy(False)
-                    self._detail_timer.start()
-            if t.cancelled():
-                return
-            exc = t.exception()
-            if exc is not None:
-                if report_errors:
-                    self.show_error(f"{action.replace('_', ' ').capitalize()} failed", exc)
-                self.action_finished.emit(action, batch_id, exc)
-            else:
-                self.action_finished.emit(action, batch_id, t.result())
-
-        task.add_done_callback(done)
-        return task
-
     def show_error(self, what: str, exc: BaseException) -> None:
         """Show an error to the person (banner) and log it; the hint, when there is one."""
-        hint = getattr(exc, "hint", None)
-        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-        text = f"{what}: {message}"
-        if hint and hint not in text:
-            text += f" — {hint}"
-        log.error("%s", text, exc_info=(type(exc), exc, exc.__traceback__))
-        self.banner.show_message(text, "error")
+        self.banner.show_error(what, exc)
 
     @property
     def pending_tasks(self) -> int:
-        return len(self._tasks)
+        return len(self.runner.tasks) + len(self._detail_tasks)
 
     def set_paused(self, paused: bool) -> None:
         """Mirror the poller's pause state in the toolbar without re-emitting it."""
-        self.pause_action.blockSignals(True)
-        self.pause_action.setChecked(paused)
-        self.pause_action.blockSignals(False)
+        _mirror(self.pause_action, paused)
+
+    def set_notifications_paused(self, paused: bool) -> None:
+        """Mirror the notifications' pause (it also ends by itself after an hour)."""
+        _mirror(self.pause_notifications_action, paused)
+
+    def set_muted(self, batch_id: str, muted: bool) -> None:
+        """Remember which batches are muted, for the row menu's check mark."""
+        if muted:
+            self._muted.add(batch_id)
+        else:
+            self._muted.discard(batch_id)
 
     async def cancel_actions(self) -> None:
         """Cancel running actions and detail loads, and wait until they have ended."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self.runner.aclose()
+        await self._detail_tasks.aclose()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        self.runner.tasks.cancel()
+        self._detail_tasks.cancel()
         super().closeEvent(event)
+        if event.isAccepted():
+            self.closed.emit()
+
+
+def _mirror(action: QAction, checked: bool) -> None:
+    """Show ``checked`` on a checkable action without emitting ``toggled``."""
+    action.blockSignals(True)
+    action.setChecked(checked)
+    action.blockSignals(False)
+
+
+def _log_failure(task: Any) -> None:
+    """Detail loads report to the banner themselves; here only retrieve the exception."""
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("detail load ended with %r", task.exception())

@@ -17,9 +17,9 @@ pops up later. Showing is delegated to a :class:`Notifier`, chosen by
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -32,6 +32,8 @@ from batchmon.core.diff import BatchEvent
 from batchmon.core.status import TERMINAL_STATUSES, outcome
 from batchmon.store.protocol import Change
 from batchmon.ui.actions import Action, allowed_actions
+from batchmon.ui.resources import notification_icon_path
+from batchmon.ui.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,19 @@ _TITLES = {
 }
 
 
+def rejected_text(batch: Any) -> str:
+    """Why validation failed, in OpenAI's error codes rather than any server's sentences.
+
+    The title already says "Batch failed"; the body says what to look at.
+    """
+    errors = batch.errors.data if getattr(batch, "errors", None) and batch.errors.data else []
+    if not errors:
+        return "The input file was rejected; no request ran."
+    codes = sorted({error.code or "invalid_request" for error in errors})
+    count = f"{len(errors)} error{'' if len(errors) == 1 else 's'}"
+    return f"The input file was rejected ({count}: {', '.join(codes)}); no request ran."
+
+
 def make_notice(batch_id: str, status: str, batch: Any | None = None) -> Notice:
     """Word a transition for a person; with the ``Batch`` it says how it went.
 
@@ -89,7 +104,9 @@ def make_notice(batch_id: str, status: str, batch: Any | None = None) -> Notice:
         "cancelled": Severity.WARNING,
     }.get(status, Severity.INFO)
     counts = getattr(batch, "request_counts", None)
-    if batch is not None:
+    if batch is not None and status == "failed":
+        body = f"{rejected_text(batch)}\n{batch_id}"
+    elif batch is not None:
         result = outcome(batch)
         body = f"{result.text}\n{batch_id}"
         if result.kind == "partial":
@@ -211,18 +228,23 @@ class DesktopNotifier:
 
     name = "desktop"
     RETRY_BUTTON = "Retry"
+    SENT_KEPT = 100
 
     def __init__(self, notifier: Any | None = None, *, app_name: str = "batchmon") -> None:
+        from desktop_notifier import Icon
+
+        self._icon = Icon(path=notification_icon_path())
         if notifier is None:
             from desktop_notifier import DesktopNotifier as _Library
 
-            notifier = _Library(app_name=app_name)
+            notifier = _Library(app_name=app_name, app_icon=self._icon)
         self._notifier = notifier
         self._open: OpenHandler = _ignore
         self._retry: RetryHandler = _ignore
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self.sent: list[str] = []
-        """Identifiers of notifications handed to the notification service."""
+        self._tasks = TaskSet()
+        self.sent: deque[str] = deque(maxlen=self.SENT_KEPT)
+        """Identifiers of the latest notifications handed to the notification service
+        (bounded: a window left open for weeks must not grow)."""
 
     @property
     def library(self) -> Any:
@@ -249,9 +271,7 @@ class DesktopNotifier:
         self._open, self._retry = open_batch, retry_batch
 
     def show(self, notice: Notice) -> None:
-        task = asyncio.ensure_future(self.send(notice))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self.send(notice))
 
     async def send(self, notice: Notice) -> str | None:
         """Send one notice; returns its identifier, or None when sending failed."""
@@ -272,20 +292,28 @@ class DesktopNotifier:
             urgency=urgency,
             buttons=buttons,
             on_clicked=lambda: self._open(batch_id),
+            icon=self._icon,
         )
         try:
             identifier = await self._notifier.send_notification(notification)
         except Exception:
             log.warning("could not send a desktop notification", exc_info=True)
             return None
-        self.sent.append(identifier)
+        self.sent.append(str(identifier))
         return str(identifier)
 
     async def drain(self) -> None:
         """Wait for notifications still being sent (tests, shutdown)."""
-        while self._tasks:
-            with contextlib.suppress(Exception):
-                await asyncio.gather(*list(self._tasks))
+        await self._tasks.join()
+
+    def close(self) -> None:
+        """Drop the connection to the notification service (D-Bus on Linux), if one is open.
+
+        Buttons of notifications still on screen stop working afterwards.
+        """
+        bus = getattr(getattr(self._notifier, "_backend", None), "bus", None)
+        if bus is not None:
+            bus.disconnect()
 
 
 async def choose_notifier(
@@ -354,7 +382,7 @@ class NotificationCenter(QObject):
         self._notify_statuses = frozenset(notify_statuses)
         self._pause_timer = QTimer(self)
         self._pause_timer.setSingleShot(True)
-        self._pause_timer.timeout.connect(self._check_pause)
+        self._pause_timer.timeout.connect(self.expire_pause)
         self._notifier: Notifier = notifier or BannerNotifier(self)
         self._notifier.set_handlers(self.open_requested.emit, self.retry_requested.emit)
 
@@ -475,7 +503,7 @@ class NotificationCenter(QObject):
         """Quiet for ``seconds`` (an hour by default); transitions are still recorded."""
         if seconds <= 0:
             raise ValueError(f"pause length must be positive, got {seconds} s")
-        was = self.paused
+        was = self._paused_until is not None  # what paused_changed last said
         self._paused_until = self._now() + seconds
         self._pause_timer.start(max(1, round(seconds * 1000)))
         if not was:
@@ -483,7 +511,7 @@ class NotificationCenter(QObject):
 
     def resume(self) -> None:
         """End a pause early."""
-        was = self.paused
+        was = self._paused_until is not None
         self._paused_until = None
         self._pause_timer.stop()
         if was:
@@ -491,24 +519,24 @@ class NotificationCenter(QObject):
 
     @property
     def paused(self) -> bool:
-        """True while a pause is in force (judged by ``now``)."""
-        if self._paused_until is None:
-            return False
-        if self._now() >= self._paused_until:
-            self._paused_until = None
-            self._pause_timer.stop()
-            self.paused_changed.emit(False)
-            return False
-        return True
+        """True while a pause is in force (judged by ``now``); reading changes nothing."""
+        return self._paused_until is not None and self._now() < self._paused_until
 
     @property
     def paused_until(self) -> float | None:
         """``now()`` value at which the pause ends, or None."""
         return self._paused_until if self.paused else None
 
-    def _check_pause(self) -> None:
-        if self._paused_until is not None and not self.paused:
+    def expire_pause(self) -> None:
+        """End a pause whose time has come and say so; early (by ``now``), wait on.
+
+        The pause timer calls this; a test with its own clock calls it after moving it.
+        """
+        if self._paused_until is None:
             return
-        if self._paused_until is not None:  # the timer ran early by the injected clock
-            remaining = self._paused_until - self._now()
+        remaining = self._paused_until - self._now()
+        if remaining > 0:
             self._pause_timer.start(max(1, round(remaining * 1000)))
+            return
+        self._paused_until = None
+        self.paused_changed.emit(False)

@@ -20,7 +20,6 @@ loop (the qasync loop in the app); their references are kept until they finish.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -32,6 +31,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from batchmon.core.backoff import Backoff
 from batchmon.core.status import is_terminal
+from batchmon.ui.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,8 @@ class Poller(QObject):
         self._retry_at: float | None = None
         self._retry_delay: float | None = None
         self._last_error: str | None = None
-        self._task: asyncio.Task[Any] | None = None
+        self._tasks = TaskSet()
+        self._task: asyncio.Future[Any] | None = None
         self._again = False
         self._passes = 0
         self._skipped = 0
@@ -296,17 +297,13 @@ class Poller(QObject):
         self._shut_down = True
         self._stop_timers()
         self._again = False
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        self._tasks.cancel()
         self._set_state(PollState.STOPPED)
 
     async def aclose(self) -> None:
         """:meth:`stop`, then wait until a cancelled pass has really ended."""
-        task = self._task
         self.stop()
-        if task is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._tasks.join()
 
     # -- internals ----------------------------------------------------------------
 
@@ -367,14 +364,12 @@ class Poller(QObject):
     def _start_pass(self) -> None:
         self._passes += 1
         self.tick_started.emit()
-        task = asyncio.ensure_future(self._run_pass())
-        self._task = task
-        task.add_done_callback(self._pass_done)
+        self._task = self._tasks.spawn(self._run_pass(), self._pass_done)
 
     async def _run_pass(self) -> Any:
         return await self._sync()
 
-    def _pass_done(self, task: asyncio.Task[Any]) -> None:
+    def _pass_done(self, task: asyncio.Future[Any]) -> None:
         if task is not self._task:
             return
         if task.cancelled():

@@ -81,6 +81,11 @@ def app_icon() -> QIcon:
     return icon
 
 
+def notification_icon_path() -> Path:
+    """The app icon as a PNG file, for notification servers that want a file, not a QIcon."""
+    return resource_path("icons", "batchmon-128.png")
+
+
 def status_color(status: str | None) -> QColor:
     """The colour that stands for ``status`` everywhere in the window."""
     return QColor(STATUS_COLORS.get(status or "", _UNKNOWN_COLOR))

@@ -7,6 +7,9 @@ window. Run it on a real X server so fonts and styles are the ones people see::
 
     QT_QPA_PLATFORM=xcb xvfb-run -s "-screen 0 1400x900x24" \\
         .venv/bin/python -m batchmon.ui.screenshot docs/screenshot.png
+    QT_QPA_PLATFORM=xcb xvfb-run -s "-screen 0 1400x900x24" \\
+        .venv/bin/python -m batchmon.ui.screenshot --select rejected --part detail \\
+        docs/detail-failed.png
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication
 
 from batchmon.config import Settings
+from batchmon.ui.main_window import DEFAULT_SIZE
 
 
 def _parse_args(argv: list[str]) -> argparse.Namespace:
@@ -27,14 +31,20 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("output", type=Path, help="PNG file to write")
     parser.add_argument("--after", type=float, default=44.0, help="seconds into the demo")
     parser.add_argument("--select", default="partial", help="demo label of the row to open")
-    parser.add_argument("--width", type=int, default=1400)
-    parser.add_argument("--height", type=int, default=820)
+    parser.add_argument(
+        "--part",
+        choices=("window", "detail"),
+        default="window",
+        help="grab the whole window, or only the detail pane of the selected row",
+    )
+    parser.add_argument("--width", type=int, default=DEFAULT_SIZE.width())
+    parser.add_argument("--height", type=int, default=DEFAULT_SIZE.height())
     return parser.parse_args(argv)
 
 
 async def take(app: QApplication, args: argparse.Namespace) -> int:
-    from batchmon.ui.app import Desktop
     from batchmon.ui.demo import DEMO_BATCHES, DemoEnvironment
+    from batchmon.ui.desktop import Desktop
 
     with tempfile.TemporaryDirectory(prefix="batchmon-screenshot-") as tmp:
         await asyncio.to_thread(Path(tmp).chmod, 0o755)  # the server may run as its own user
@@ -46,7 +56,7 @@ async def take(app: QApplication, args: argparse.Namespace) -> int:
         try:
             await env.start()
             assert env.store is not None and env.client is not None
-            desktop.use_clock(env.simulator.clock.now)
+            desktop.use_clock(env.simulator.clock.now, env.time_base)
             await desktop.attach(env.store, env.client)
             env.start_worker()
             ids = await env.submit_demo_batches()
@@ -58,7 +68,8 @@ async def take(app: QApplication, args: argparse.Namespace) -> int:
             if wanted:
                 window.select_batch(wanted)
             await asyncio.sleep(2.0)  # let the detail pane load and paint
-            if not window.grab().save(str(args.output)):
+            target = window.detail if args.part == "detail" else window
+            if not target.grab().save(str(args.output)):
                 print(f"could not write {args.output}", file=sys.stderr)
                 return 1
             print(f"wrote {args.output}")

@@ -25,7 +25,7 @@ from batchmon.config import Settings
 from batchmon.ui.resources import STATUS_COLORS, TRAY_STATES, app_icon, status_icon, tray_icon
 
 if TYPE_CHECKING:
-    from batchmon.ui.app import ErrorReporter
+    from batchmon.ui.error_reporter import ErrorReporter
 
 #: Generous: a cold embedded PostgreSQL (initdb) on a slow CI machine takes seconds.
 TIMEOUT_SECONDS = 180.0
@@ -81,8 +81,8 @@ async def run_self_test(app: QApplication, reporter: ErrorReporter | None = None
 
 
 async def _run_steps(app: QApplication, reporter: ErrorReporter | None) -> int:
-    from batchmon.ui.app import Desktop
     from batchmon.ui.demo import DEMO_BATCHES, DemoEnvironment, DemoPace
+    from batchmon.ui.desktop import Desktop
 
     with _step("loading icons from resources/"):
         _check(not app_icon().isNull(), "loading icons", "the application icon is empty")
@@ -98,7 +98,6 @@ async def _run_steps(app: QApplication, reporter: ErrorReporter | None) -> int:
         desktop = Desktop(
             Settings(data_dir=str(data_dir)),
             demo=True,
-            confirm=lambda _title, _text: False,
             native_notifications=False,
         )
         if reporter is not None:

@@ -22,12 +22,13 @@ are formatted once per snapshot (cached by item identity), not once per paint.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
+    QAbstractProxyModel,
     QAbstractTableModel,
     QModelIndex,
     QObject,
@@ -35,11 +36,24 @@ from PySide6.QtCore import (
     Qt,
 )
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QAbstractItemView
 
 from batchmon.core.formatting import format_duration
-from batchmon.core.status import eta_seconds, is_pending, is_stuck, outcome, time_in_state
+from batchmon.core.status import (
+    DEFAULT_STUCK_LIMITS,
+    StuckLimits,
+    eta_seconds,
+    is_pending,
+    is_stuck,
+    outcome,
+    time_in_state,
+)
 from batchmon.ui import resources
 from batchmon.ui.batch_list import BatchItem, BatchList, Column
+from batchmon.ui.time_base import REAL_TIME, TimeBase
+
+if TYPE_CHECKING:
+    from openai.types import Batch
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -141,16 +155,31 @@ def format_usd(value: float) -> str:
     return f"${value:.2f}" if value >= 0.1 else f"${value:.4f}"
 
 
-def progress_text(item: BatchItem) -> str:
-    """``97 / 100 (3 failed)``, or an empty string before OpenAI has counted."""
-    p = item.progress
-    if p.total == 0:
+def progress_label(completed: int, failed: int, total: int) -> str:
+    """``97/100`` or ``97/100 · 3 failed``; empty before OpenAI has counted."""
+    if total <= 0:
         return ""
-    text = f"{p.done} / {p.total}"
-    return f"{text} ({p.failed} failed)" if p.failed else text
+    text = f"{completed + failed}/{total}"
+    return f"{text} · {failed} failed" if failed else text
 
 
-def time_text(item: BatchItem, now: float) -> str:
+def rejected_label(batch: Batch) -> str:
+    """``rejected: 3 errors``: a batch that failed validation never gets counts."""
+    errors = batch.errors.data if batch.errors and batch.errors.data else []
+    if not errors:
+        return "rejected"
+    return f"rejected: {len(errors)} error{'' if len(errors) == 1 else 's'}"
+
+
+def progress_text(item: BatchItem) -> str:
+    """What the progress bar says, in the table and the detail pane alike."""
+    p = item.progress
+    if p.total == 0 and item.status == "failed":
+        return rejected_label(item.batch)
+    return progress_label(p.completed, p.failed, p.total)
+
+
+def time_text(item: BatchItem, now: float, limits: StuckLimits = DEFAULT_STUCK_LIMITS) -> str:
     """The ETA while a rate is known, else how long the batch has been in its state."""
     eta = eta_seconds(item.batch, now)
     if eta is not None:
@@ -160,7 +189,7 @@ def time_text(item: BatchItem, now: float) -> str:
         return ""
     if is_pending(item.status):
         text = format_duration(spent)
-        return f"{text} (stuck?)" if is_stuck(item.batch, now) else text
+        return f"{text} (stuck?)" if is_stuck(item.batch, now, limits) else text
     return f"{format_duration(spent)} ago"
 
 
@@ -183,11 +212,11 @@ def assets_text(item: BatchItem) -> str:
     return str(item.asset_count)
 
 
-def created_text(item: BatchItem) -> str:
-    """Local creation time, minute precision."""
+def created_text(item: BatchItem, to_wall: Callable[[float], float] = REAL_TIME.to_wall) -> str:
+    """Local wall-clock creation time, minute precision."""
     if not item.created_at:
         return ""
-    return datetime.fromtimestamp(item.created_at).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromtimestamp(to_wall(item.created_at)).strftime("%Y-%m-%d %H:%M")
 
 
 def filter_text(item: BatchItem) -> str:
@@ -206,10 +235,11 @@ class _Cells:
     The time column is missing: it moves with the clock, so it is formatted per paint.
     """
 
-    __slots__ = ("_display", "filter", "item", "progress", "sort")
+    __slots__ = ("_display", "_to_wall", "filter", "item", "progress", "sort")
 
-    def __init__(self, item: BatchItem) -> None:
+    def __init__(self, item: BatchItem, to_wall: Callable[[float], float]) -> None:
         self.item = item
+        self._to_wall = to_wall
         p = item.progress
         self.progress = (p.completed, p.failed, p.total)
         cost = item.cost.batch_usd
@@ -237,7 +267,7 @@ class _Cells:
                 progress_text(item),
                 assets_text(item),
                 item.model or "",
-                created_text(item),
+                created_text(item, self._to_wall),
                 "",
                 cost_text(item),
             )
@@ -263,6 +293,8 @@ class BatchTableModel(QAbstractTableModel):
         self._list = batches if batches is not None else BatchList()
         self._items = self._list.live_items()
         self._now = now
+        self._limits = DEFAULT_STUCK_LIMITS
+        self._to_wall = REAL_TIME.to_wall
         self._cells: dict[str, _Cells] = {}
         self._status_colors: dict[str, QColor] = {}
         self._list.about_to_insert.connect(self._about_to_insert)
@@ -287,12 +319,44 @@ class BatchTableModel(QAbstractTableModel):
         row = self._list.row_of(batch_id)
         return QModelIndex() if row is None else self.index(row, int(column))
 
+    def set_time_base(self, base: TimeBase) -> None:
+        """Judge and show every time on ``base`` (the demo's clock); repaints all rows."""
+        self._now = base.now
+        self._limits = base.stuck_limits
+        self._to_wall = base.to_wall
+        self._cells.clear()
+        if self._items:
+            last = len(self._items) - 1
+            self.dataChanged.emit(self.createIndex(0, 0), self.createIndex(last, _COLUMN_COUNT - 1))
+
+    def is_stuck(self, item: BatchItem) -> bool:
+        """Whether ``item`` has sat in its state longer than this clock's limits allow."""
+        return is_stuck(item.batch, self._now(), self._limits)
+
     def refresh_time_column(self) -> None:
         """Tell views the clock moved: one ``dataChanged`` over the time column."""
         if self._items:
             self.dataChanged.emit(
                 self.createIndex(0, _TIME), self.createIndex(len(self._items) - 1, _TIME)
             )
+
+    def refresh_time_rows(self, rows: Iterable[int]) -> int:
+        """The clock moved for these rows only: one ``dataChanged`` per run of rows.
+
+        Returns how many cells were announced.
+        """
+        ordered = sorted({r for r in rows if 0 <= r < len(self._items)})
+        emit, index = self.dataChanged.emit, self.createIndex
+        start = prev = -2
+        for row in ordered:
+            if row != prev + 1:
+                if start >= 0:
+                    emit(index(start, _TIME), index(prev, _TIME))
+                start = row
+            prev = row
+        if start >= 0:
+            emit(index(start, _TIME), index(prev, _TIME))
+        return len(ordered)
 
     def sort_key(self, row: int, column: int) -> Any:
         """The ``SortRole`` value of a cell, without a ``QModelIndex`` (for the proxy)."""
@@ -339,14 +403,14 @@ class BatchTableModel(QAbstractTableModel):
         column = index.column()
         if role == _DISPLAY:
             if column == _TIME:
-                return time_text(item, self._now())
+                return time_text(item, self._now(), self._limits)
             return self._cells_of(item).display[column]
         if role == _ALIGN_ROLE:
             return _ALIGNMENT[column]
         if role == _FOREGROUND:
             if column == _STATUS:
                 return self._status_color(item.status)
-            if column == _TIME and is_stuck(item.batch, self._now()):
+            if column == _TIME and self.is_stuck(item):
                 return QColor(STUCK_COLOR)
             return None
         if role == _DECORATION:
@@ -368,7 +432,7 @@ class BatchTableModel(QAbstractTableModel):
     def _cells_of(self, item: BatchItem) -> _Cells:
         cells = self._cells.get(item.id)
         if cells is None or cells.item is not item:
-            cells = self._cells[item.id] = _Cells(item)
+            cells = self._cells[item.id] = _Cells(item, self._to_wall)
         return cells
 
     def _status_color(self, status: str) -> QColor:
@@ -398,7 +462,7 @@ class BatchTableModel(QAbstractTableModel):
             if item.retried_by:
                 lines.append(f"Retried as {item.retried_by}")
             return "\n".join(lines)
-        if column == Column.TIME and is_stuck(item.batch, self._now()):
+        if column == Column.TIME and self.is_stuck(item):
             return f"{status_label(item.status)} for longer than usual: it may be stuck"
         if column == Column.COST and item.cost.batch_usd is not None:
             c = item.cost
@@ -465,3 +529,36 @@ def _column_runs(columns: frozenset[Column]) -> list[tuple[int, int]]:
 
 
 _RUNS: dict[frozenset[Column], list[tuple[int, int]]] = {}
+
+
+def visible_source_rows(view: QAbstractItemView) -> list[int]:
+    """The model rows a view shows on screen right now (through its proxy, if any)."""
+    if not view.isVisible() or view.model() is None:
+        return []
+    shown = view.model()
+    count = shown.rowCount()
+    if count == 0:
+        return []
+    viewport = view.viewport()
+    first = view.indexAt(viewport.rect().topLeft()).row()
+    last = view.indexAt(viewport.rect().bottomLeft()).row()
+    first = max(first, 0)
+    last = count - 1 if last < 0 else last
+    rows = []
+    for row in range(first, last + 1):
+        index = shown.index(row, _TIME)
+        model = shown
+        while isinstance(model, QAbstractProxyModel):
+            index = model.mapToSource(index)
+            model = model.sourceModel()
+        rows.append(index.row())
+    return rows
+
+
+def refresh_visible_times(view: QAbstractItemView, model: BatchTableModel) -> int:
+    """The one-second tick: only the time cells on screen are repainted.
+
+    Runs while nothing is pending too, so "3h ago" keeps counting on an idle window;
+    returns how many cells it announced.
+    """
+    return model.refresh_time_rows(visible_source_rows(view))

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
 from batchmon.core.status import PENDING_STATUSES, Progress
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 class TrayItem(Protocol):
-    """What the tray needs from a batch (a ``BatchItem`` fits): status, progress, assets."""
+    """What the tray needs from a batch (a ``BatchItem`` fits): status, progress, lineage."""
 
     @property
     def status(self) -> str: ...
@@ -34,6 +34,12 @@ class TrayItem(Protocol):
 
     @property
     def asset_count(self) -> int | None: ...
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def retried_by(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,24 +57,48 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}es" if word.endswith(("s", "ch")) else f"{n} {word}s"
 
 
-def tray_summary(items: Iterable[TrayItem], *, demo: bool = False) -> TraySummary:
-    """Worst state first: failed (or expired) > running > completed > idle.
+def _broken(item: TrayItem) -> bool:
+    """Ended without every request succeeding (a partial batch counts)."""
+    if item.status in ("failed", "expired"):
+        return True
+    return item.status == "completed" and item.progress.failed > 0
 
-    The count is how many batches are in that worst state; the tooltip says what is
-    being worked on, e.g. "Tagging 20 images... (Batch API - 50% savings)".
+
+def _needs_attention(item: TrayItem, by_id: dict[str, TrayItem]) -> bool:
+    """A broken batch needs a person unless its retry took over.
+
+    Follows ``retried_by`` to the newest retry: a retry that succeeded resolves the
+    whole chain; one still running or cancelled leaves the original counted (nothing is
+    fixed yet); one that broke again counts by itself, so a chain is counted once.
     """
-    running = []
-    broken = 0
-    done = 0
-    for item in items:
-        if item.status in PENDING_STATUSES:
-            running.append(item)
-        elif item.status in ("failed", "expired") or (
-            item.status == "completed" and item.progress.failed > 0
-        ):
-            broken += 1
-        elif item.status == "completed":
-            done += 1
+    if not _broken(item):
+        return False
+    seen = {item.id}
+    latest = item
+    while latest.retried_by is not None and latest.retried_by in by_id:
+        latest = by_id[latest.retried_by]
+        if latest.id in seen:
+            break
+        seen.add(latest.id)
+    if latest is item:
+        return True
+    if _broken(latest):
+        return False
+    return latest.status != "completed"
+
+
+def tray_summary(items: Iterable[TrayItem], *, demo: bool = False) -> TraySummary:
+    """Worst state first: needs attention > running > completed > idle.
+
+    The count is how many batches are in that worst state; a failure whose retry
+    succeeded no longer needs attention. The tooltip says what is being worked on,
+    e.g. "Tagging 20 images... (Batch API - 50% savings)".
+    """
+    items = list(items)
+    by_id = {item.id: item for item in items}
+    running = [item for item in items if item.status in PENDING_STATUSES]
+    broken = sum(1 for item in items if _needs_attention(item, by_id))
+    done = any(item.status == "completed" for item in items)
     prefix = "batchmon (demo)" if demo else "batchmon"
     lines = [prefix]
     if running:
@@ -93,6 +123,7 @@ class Tray(QObject):
 
     open_requested = Signal()
     pause_toggled = Signal(bool)
+    notifications_paused_toggled = Signal(bool)
     quit_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -105,10 +136,16 @@ class Tray(QObject):
         self.pause_action = QAction("Pause polling", self.menu)
         self.pause_action.setCheckable(True)
         self.pause_action.toggled.connect(self.pause_toggled)
+        self.pause_notifications_action = QAction("Pause notifications for an hour", self.menu)
+        self.pause_notifications_action.setCheckable(True)
+        self.pause_notifications_action.toggled.connect(self.notifications_paused_toggled)
         self.quit_action = QAction("Quit", self.menu)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))  # shown; the window handles it
+        self.quit_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.quit_action.triggered.connect(self.quit_requested)
         self.menu.addAction(self.open_action)
         self.menu.addAction(self.pause_action)
+        self.menu.addAction(self.pause_notifications_action)
         self.menu.addSeparator()
         self.menu.addAction(self.quit_action)
         if QSystemTrayIcon.isSystemTrayAvailable():
@@ -129,6 +166,12 @@ class Tray(QObject):
         self.pause_action.blockSignals(True)
         self.pause_action.setChecked(paused)
         self.pause_action.blockSignals(False)
+
+    def set_notifications_paused(self, paused: bool) -> None:
+        """Mirror the notifications' pause without re-emitting it."""
+        self.pause_notifications_action.blockSignals(True)
+        self.pause_notifications_action.setChecked(paused)
+        self.pause_notifications_action.blockSignals(False)
 
     def show_summary(self, summary: TraySummary) -> None:
         if summary == self.summary:

@@ -6,8 +6,8 @@ with ``pg_terminate_backend`` (direct Postgres), or every Realtime socket is clo
 the gateway (Supabase). NOTIFY and Realtime never replay what was sent while nobody
 listened, so the desktop relies on the ``resync`` that follows every reconnect.
 
-The desktop side here does what the desktop does with push: on a change it fetches the
-batch row, merges it into a :class:`BatchList` and hands the change to the
+The desktop side here is the desktop's own :class:`PushFollower`: on a change it fetches
+the batch row, merges it into a :class:`BatchList` and hands the change to the
 :class:`NotificationCenter`; on ``resync`` it refetches every row and observes each.
 It must end with every batch completed in its list, each completion notified exactly
 once (counted from ``NotificationCenter.notified`` and from the notifier).
@@ -33,8 +33,9 @@ from batchmon.sim import Simulator
 from batchmon.store.postgres import CHANNEL, PostgresStore
 from batchmon.store.protocol import Change, Store
 from batchmon.store.supabase_feed import RESYNC_POSTGRES_READY, FeedOptions
-from batchmon.ui.batch_list import BatchList, batch_from_row
+from batchmon.ui.batch_list import BatchList
 from batchmon.ui.notifications import Notice, NotificationCenter
+from batchmon.ui.push_follower import PushFollower
 from tests.fixtures.postgres import PgServer, insert_assets, openai_batch
 from tests.helpers.supabase import PASSWORD, StoreFactory, Users
 from tests.reliability.helpers import ledger, submit_batches
@@ -68,66 +69,74 @@ class RecordingNotifier:
         self.shown.append(notice)
 
 
+class NoPoller:
+    """No poll pass here: push alone must get every completion to the desktop."""
+
+    def __init__(self) -> None:
+        self.resumed = 0
+
+    def resume(self) -> None:
+        self.resumed += 1
+
+
+class PushStates:
+    """The push indicator's states, in order (what the status bar would show)."""
+
+    def __init__(self) -> None:
+        self.states: list[str] = []
+
+    def set_push(self, state: Any, detail: str = "", retry_in: float | None = None) -> None:
+        self.states.append(str(state))
+
+
 class DesktopSide:
-    """The desktop's push handling, with a record of what it notified and why."""
+    """The desktop's own push code (:class:`PushFollower`), with a record of what it did."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.notifier = RecordingNotifier()
         self.center = NotificationCenter(self.notifier)
         self.batches = BatchList()
+        self.poller = NoPoller()
+        self.status = PushStates()
+        self.follower = PushFollower(store, self.batches, self.center, self.poller, self.status)
         self.notified: Counter[Key] = Counter()
         self.from_resync: set[str] = set()
         self.resyncs: list[Change] = []
         self.seen: set[str] = set()
-        self._changed = asyncio.Condition()
+        self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.center.notified.connect(self._count)
+        self.follower.on_handled(self._handled)
 
     def _count(self, notice: Notice) -> None:
         self.notified[notice.key] += 1
 
+    def _handled(self, change: Change, announced: frozenset[str]) -> None:
+        if change.kind == "resync":
+            self.from_resync |= announced
+            self.resyncs.append(change)
+        elif change.batch_id:
+            self.seen.add(change.batch_id)
+        self._changed.set()
+
     async def start(self) -> None:
-        """Load the rows as a silent baseline, then follow the feed."""
+        """Load the rows as a silent baseline (as ``Desktop.attach`` does), then follow.
+
+        In the desktop the first poll pass ends the baseline; with no poller here, it
+        ends once the rows are loaded, so only push can announce what follows.
+        """
         rows = await self.store.list_batches()
         self.batches.load_rows(rows)
-        self.center.seed((row.id, row.status) for row in rows)
-        self._task = asyncio.create_task(self._follow())
+        self.center.seed(((row.id, row.status) for row in rows), finish=False)
+        self.center.finish_baseline()
+        self._task = asyncio.create_task(self.follower.follow())
+        self._task.add_done_callback(lambda _: self._changed.set())
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _follow(self) -> None:
-        try:
-            async for change in self.store.changes():
-                await self._on_change(change)
-                async with self._changed:
-                    self._changed.notify_all()
-        finally:
-            async with self._changed:
-                self._changed.notify_all()
-
-    async def _on_change(self, change: Change) -> None:
-        if change.kind == "resync":
-            rows = await self.store.list_batches()
-            self.batches.load_rows(rows)
-            for listed in rows:
-                batch = batch_from_row(listed)
-                if self.center.observe(listed.id, listed.status, batch) is not None:
-                    self.from_resync.add(listed.id)
-            self.resyncs.append(change)
-            return
-        if not change.batch_id:
-            return
-        row = await self.store.get_batch(change.batch_id)
-        if row is None:
-            return
-        self.batches.upsert_rows([row])
-        if change.kind == "batch":
-            self.center.handle_change(change, batch_from_row(row))
-        self.seen.add(change.batch_id)
 
     async def wait_until(self, predicate: Callable[[], bool], within: float = WITHIN) -> None:
         """Wait (bounded) until ``predicate`` holds; a feed that ended or failed fails here."""
@@ -135,12 +144,13 @@ class DesktopSide:
         assert task is not None
 
         async def settled() -> None:
-            async with self._changed:
-                await self._changed.wait_for(lambda: predicate() or task.done())
+            while not (predicate() or task.done()):
+                self._changed.clear()
+                await self._changed.wait()
 
         await asyncio.wait_for(settled(), within)
         if not predicate():
-            task.result()  # the feed's own exception, if it raised
+            task.result()  # the follower's own exception, if it raised
             raise AssertionError("the change feed ended before the condition held")
 
 

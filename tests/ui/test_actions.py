@@ -7,7 +7,7 @@ import pytest
 from batchmon.core.status import PENDING_STATUSES, TERMINAL_STATUSES
 from batchmon.ui.actions import Action, RequestCounts, allowed_actions, resubmit_count
 
-ALWAYS = {Action.OPEN, Action.COPY_ID}
+ALWAYS = {Action.COPY_ID}
 NO_FAILURES = RequestCounts(total=10, completed=10, failed=0)
 SOME_FAILURES = RequestCounts(total=10, completed=7, failed=3)
 

@@ -12,12 +12,9 @@ from pytestqt.qtbot import QtBot
 
 from batchmon import __version__
 from batchmon.config import Settings
-from batchmon.ui.app import (
-    Desktop,
-    ErrorReporter,
-    configure_application,
-    install_error_reporting,
-)
+from batchmon.ui.app import configure_application
+from batchmon.ui.desktop import Desktop
+from batchmon.ui.error_reporter import ErrorReporter, install_error_reporting
 
 
 @pytest.mark.qt_no_exception_capture

@@ -142,15 +142,14 @@ def test_remove_and_clear() -> None:
     assert len(batches) == 0
 
 
-def test_events_and_sync_results_feed_the_list() -> None:
-    from batchmon.core.diff import diff
+def test_sync_results_feed_the_list() -> None:
     from batchmon.engine.sync import SyncResult
 
     batches = BatchList()
     first = make_batch("a", "in_progress", completed=2)
     batches.apply_sync(SyncResult(events=[], batches={"a": first}, requests=1))
     later = make_batch("a", "completed", completed=10)
-    assert batches.apply_events(diff(first, later)) == 1
+    assert batches.apply_sync(SyncResult(events=[], batches={"a": later}, requests=1)) == 1
     item = batches.get("a")
     assert item is not None and item.status == "completed"
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
 from batchmon.store.protocol import AssetRow, BatchRow
-from batchmon.ui.detail_pane import BatchDetail, DetailPane, group_errors
+from batchmon.ui.batch_list import BatchItem
+from batchmon.ui.detail_pane import BatchDetail, DetailPane, format_time, group_errors
+from batchmon.ui.progress_delegate import COMPLETED_COLOR, FAILED_COLOR
+from batchmon.ui.table_model import progress_text
+from batchmon.ui.time_base import TimeBase
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -25,20 +30,28 @@ def _texts(tree: object) -> list[str]:
     return out
 
 
+def _row(batch_id: str, status: str, **fields: Any) -> BatchRow:
+    """A stored batch row created at ``T0``, with only what the test is about."""
+    return BatchRow(id=batch_id, user_id=None, status=status, created_at=T0, **fields)
+
+
+def _rejected_row(**changes: Any) -> BatchRow:
+    """A batch OpenAI rejected at validation 12 s after it was created."""
+    row = _row(
+        "batch_failed",
+        "failed",
+        total=0,
+        failed_at=T0 + timedelta(seconds=12),
+        errors=[{"code": "invalid_json_line", "line": 3, "message": "not JSON", "param": None}],
+        asset_count=6,
+    )
+    return replace(row, **changes)
+
+
 def test_validation_errors_with_line_numbers_and_lineage(qtbot: QtBot) -> None:
     pane = DetailPane()
     qtbot.addWidget(pane)
-    row = BatchRow(
-        id="batch_failed",
-        user_id=None,
-        status="failed",
-        total=0,
-        created_at=T0,
-        failed_at=T0 + timedelta(seconds=12),
-        errors=[{"code": "invalid_json_line", "line": 3, "message": "not JSON", "param": None}],
-        retried_by="batch_retry",
-        asset_count=6,
-    )
+    row = _rejected_row(retried_by="batch_retry")
     pane.show_detail(BatchDetail(row), can_retry=False, can_cancel=False)
     assert pane.title.text() == "batch_failed"
     assert "Failed validation" in pane.summary.text()
@@ -65,14 +78,12 @@ def test_error_file_groups_assets_and_copy(qtbot: QtBot) -> None:
     )
     assert [(g.code, g.count) for g in groups] == [("rate_limit", 4), ("server_error", 1)]
     assert len(groups[0].samples) == 3
-    row = BatchRow(
-        id="batch_partial",
-        user_id=None,
-        status="completed",
+    row = _row(
+        "batch_partial",
+        "completed",
         total=10,
         completed=5,
         failed=5,
-        created_at=T0,
         completed_at=T0 + timedelta(minutes=3),
         asset_count=2,
     )
@@ -102,13 +113,11 @@ def test_facts_say_whether_results_still_wait(qtbot: QtBot) -> None:
     """A finished, applied batch must not read as if its assets were still pending."""
     pane = DetailPane()
     qtbot.addWidget(pane)
-    row = BatchRow(
-        id="batch_done",
-        user_id=None,
-        status="completed",
+    row = _row(
+        "batch_done",
+        "completed",
         total=16,
         completed=16,
-        created_at=T0,
         completed_at=T0 + timedelta(minutes=5),
         asset_count=16,
         pending_assets=0,
@@ -117,3 +126,62 @@ def test_facts_say_whether_results_still_wait(qtbot: QtBot) -> None:
     assert "16 assets, all results applied" in pane.facts.text()
     pane.show_detail(BatchDetail(replace(row, pending_assets=4)), can_retry=False, can_cancel=False)
     assert "16 assets (4 awaiting results)" in pane.facts.text()
+
+
+def _bar_colours(pane: DetailPane) -> set[str]:
+    image = pane.progress.grab().toImage()
+    return {image.pixelColor(x, image.height() // 2).name() for x in range(0, image.width(), 2)}
+
+
+def test_the_bar_shows_the_tables_numbers_with_the_failed_part_in_red(qtbot: QtBot) -> None:
+    """The pane draws what the table draws, from the table's (newer) item."""
+    pane = DetailPane()
+    qtbot.addWidget(pane)
+    pane.resize(400, 500)
+    pane.show()
+    stored = _row(
+        "batch_run",
+        "in_progress",
+        total=20,
+        completed=3,
+        in_progress_at=T0 + timedelta(seconds=5),
+        asset_count=20,
+    )
+    live = BatchItem.from_row(replace(stored, completed=1, failed=3))
+    pane.show_detail(BatchDetail(stored), can_retry=False, can_cancel=True, live=live)
+    assert pane.progress.counts == (1, 3, 20)
+    assert pane.progress.text == progress_text(live) == "4/20 · 3 failed"
+    assert "1 completed  ·  3 failed  ·  16 not run" in pane.counts.text()
+    assert "4 of 20 done" in pane.summary.text()
+    colours = _bar_colours(pane)
+    assert {FAILED_COLOR.lower(), COMPLETED_COLOR.lower()} <= colours
+
+    done = replace(stored, status="completed", completed=13, failed=3, total=16)
+    pane.show_detail(BatchDetail(done), can_retry=True, can_cancel=False)
+    assert pane.progress.text == "16/16 · 3 failed"
+    assert FAILED_COLOR.lower() in _bar_colours(pane), "3 failed of 16 is not all green"
+
+
+def test_a_rejected_batch_says_rejected_not_not_counted_yet(qtbot: QtBot) -> None:
+    pane = DetailPane()
+    qtbot.addWidget(pane)
+    row = _rejected_row(
+        errors=[{"code": "invalid_json_line", "line": n, "message": "x"} for n in (1, 2)]
+    )
+    pane.show_detail(BatchDetail(row), can_retry=True, can_cancel=False)
+    assert pane.progress.text == "rejected: 2 errors"
+    assert pane.counts.text() == "No request ran: OpenAI rejected the input file."
+    assert pane.retry_button.text() == "Resubmit all requests"
+    validating = replace(row, status="validating", failed_at=None, errors=None)
+    pane.show_detail(BatchDetail(validating), can_retry=False, can_cancel=True)
+    assert pane.progress.text == "not counted yet"
+    assert pane.retry_button.text() == "Retry failed requests"
+
+
+def test_timeline_times_are_wall_clock_times_on_the_demo_clock(qtbot: QtBot) -> None:
+    pane = DetailPane()
+    qtbot.addWidget(pane)
+    pane.set_time_base(TimeBase(to_wall=lambda s: s - 3600))
+    row = _row("b", "validating", total=0)
+    pane.show_detail(BatchDetail(row), can_retry=False, can_cancel=True)
+    assert _texts(pane.timeline)[0] == f"Created | {format_time(T0 - timedelta(hours=1))} | "

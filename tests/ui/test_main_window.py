@@ -1,29 +1,47 @@
 """The main window end to end: a click goes through the engine to the simulator and back.
 
 Real parts only: the embedded PostgreSQL (``store``), the real BatchClient over the
-in-process simulator on a ManualClock, the real engine, real widgets offscreen. Waits
-are futures on signals; simulated time moves only when the test advances it.
+in-process simulator on a ManualClock, the real engine and worker, real widgets and real
+confirmation dialogs offscreen (the test clicks them). Waits are futures on signals;
+simulated time moves only when the test advances it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx2
+import psycopg
+import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from batchmon.config import Settings
+from batchmon.engine.submit import submit_assets
+from batchmon.engine.worker import Worker, WorkerConfig
 from batchmon.openai_batches import BatchClient
 from batchmon.sim import Simulator
+from batchmon.sim.rules import request_fails
 from batchmon.store.postgres import PostgresStore
+from batchmon.ui import dialogs
 from batchmon.ui.actions import Action
-from batchmon.ui.app import Desktop
-from tests.helpers.clients import sim_batch_client
-from tests.helpers.engine import submit_new
-from tests.helpers.qt import next_emit, until
+from batchmon.ui.desktop import Desktop
+from batchmon.ui.notifications import DesktopNotifier
+from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY
+from tests.helpers.batches import make_batch
+from tests.ui.clicks import click, next_dialog, next_emit, press, question, until
+from tests.ui.notification_server import notification_session
+
+TIMEOUT = 20.0
+#: The desktop must stop within this after any dialog (a frozen loop never would).
+QUIT_SECONDS = 5.0
 
 
 @dataclass
@@ -31,83 +49,155 @@ class Running:
     desktop: Desktop
     store: PostgresStore
     client: BatchClient
-    confirmations: list[str]
+    worker: Worker
 
 
 @asynccontextmanager
 async def running_desktop(
-    qtbot: QtBot, database_url: str, http_client: httpx2.AsyncClient
+    qtbot: QtBot, database_url: str, http_client: httpx2.AsyncClient, *, native: bool = False
 ) -> AsyncIterator[Running]:
-    """The whole desktop over the test database and simulator; confirmations say yes.
+    """The whole desktop over the test database and simulator, with a server-side worker.
 
     Opened and closed inside the test body, so every task ends on the loop it ran on.
+    Closing must take less than QUIT_SECONDS: a frozen loop (a nested dialog loop) fails.
     """
-    confirmations: list[str] = []
-
-    def confirm(title: str, question: str) -> bool:
-        confirmations.append(question)
-        return True
-
     store = await PostgresStore.open(database_url)
-    client = sim_batch_client(http_client)
-    desktop = Desktop(
-        Settings(poll_interval=0.05, poll_limit=600.0),
-        confirm=confirm,
-        native_notifications=False,
+    client = BatchClient(
+        api_key=SIM_API_KEY, base_url=f"{ASGI_BASE_URL}/v1", http_client=http_client
     )
+    desktop = Desktop(Settings(poll_interval=0.05, poll_limit=600.0), native_notifications=native)
+    worker = Worker(
+        client,
+        store,
+        WorkerConfig(interval=timedelta(seconds=0.05), min_age=timedelta(0), worker_id="test"),
+    )
+    worker_task = asyncio.ensure_future(worker.run_forever())
     qtbot.addWidget(desktop.window)
     desktop.window.show()
     try:
-        yield Running(desktop, store, client, confirmations)
+        yield Running(desktop, store, client, worker)
     finally:
-        await desktop.aclose()
+        async with asyncio.timeout(QUIT_SECONDS):
+            worker.request_stop()
+            await worker_task
+            await desktop.aclose()
         await client.aclose()
         await store.close()
 
 
+def failing_asset_ids(count: int, failing: int, fraction: float = 0.5) -> list[str]:
+    """Asset ids of which exactly ``failing`` are scripted failures at ``fraction``.
+
+    The simulator decides failures by hashing each custom_id (the asset id); fixed ids
+    make the test's numbers the same on every run.
+    """
+    fails: list[str] = []
+    passes: list[str] = []
+    n = 0
+    while len(fails) < failing or len(passes) < count - failing:
+        candidate = str(uuid.uuid5(uuid.NAMESPACE_URL, f"batchmon-test-asset-{n}"))
+        n += 1
+        bucket = fails if request_fails(candidate, fraction) else passes
+        bucket.append(candidate)
+    return fails[:failing] + passes[: count - failing]
+
+
 async def submit(
-    client: BatchClient, store: PostgresStore, database_url: str, count: int, **meta: str
+    client: BatchClient,
+    store: PostgresStore,
+    database_url: str,
+    count: int,
+    *,
+    failing: int = 0,
+    **meta: str,
 ) -> tuple[str, list[str]]:
-    return await submit_new(client, store, database_url, count, metadata=meta)
+    ids = failing_asset_ids(count, failing)
+    with psycopg.connect(database_url, autocommit=True) as conn, conn.cursor() as cur:
+        cur.executemany(
+            "insert into public.assets (id, image_url) values (%s, %s)",
+            [(i, f"https://img.example.test/red-fox/{n}.jpg") for n, i in enumerate(ids)],
+        )
+    if failing:
+        meta["sim_fail_fraction"] = "0.5"
+    result = await submit_assets(client, store, await store.assets_by_ids(ids), metadata=meta)
+    return result.batches[0].id, ids
 
 
-async def test_retry_button_resubmits_failed_requests_and_updates_the_row(
+async def poll_runs(store: PostgresStore) -> int:
+    return len(await store.recent_poll_runs(limit=1000))
+
+
+async def reaches(desktop: Desktop, batch_id: str, status: str) -> None:
+    """Wait until the window's list shows ``batch_id`` in ``status``."""
+    await until(
+        desktop.synced,
+        lambda: (item := desktop.batches.get(batch_id)) is not None and item.status == status,
+    )
+
+
+async def completes_and_the_loop_runs_on(run: Running, simulator: Simulator, batch_id: str) -> None:
+    """The new batch is polled to completion, then Refresh and the worker run on."""
+    simulator.advance(3600)
+    await reaches(run.desktop, batch_id, "completed")
+    await loop_keeps_running(run)
+
+
+async def loop_keeps_running(run: Running) -> None:
+    """After a dialog: Refresh still makes passes, and the worker records runs again."""
+    runs = await poll_runs(run.store)
+    passes = 0
+    while passes < 2 or await poll_runs(run.store) <= runs:
+        synced = next_emit(run.desktop.synced)
+        run.desktop.window.refresh_action.trigger()
+        await synced
+        passes += 1
+
+
+async def completed_partially(
+    run: Running, simulator: Simulator, qtbot: QtBot, database_url: str
+) -> tuple[str, int]:
+    """A completed batch of 8 with 3 failed requests, applied and shown in the pane."""
+    desktop = run.desktop
+    old_id, _ = await submit(run.client, run.store, database_url, 8, failing=3)
+    await desktop.attach(run.store, run.client)
+    simulator.advance(3600)  # validating -> in_progress -> finalizing -> completed
+    await until(
+        desktop.synced,
+        lambda: (
+            (item := desktop.batches.get(old_id)) is not None
+            and item.status == "completed"
+            and item.pending_assets == 0
+        ),
+    )
+    old = desktop.batches.get(old_id)
+    assert old is not None and old.progress.failed == 3
+    shown = next_emit(desktop.window.detail_shown, lambda batch_id: batch_id == old_id)
+    assert desktop.window.select_batch(old_id)
+    await shown
+    return old_id, 3
+
+
+async def test_retry_button_asks_then_resubmits_failed_requests_and_the_loop_runs_on(
     simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
 ) -> None:
     async with running_desktop(qtbot, database_url, asgi_http_client) as run:
         desktop = run.desktop
-        old_id, _ = await submit(run.client, run.store, database_url, 8, sim_fail_fraction="0.5")
-        await desktop.attach(run.store, run.client)
-        assert old_id in desktop.batches
-
-        simulator.advance(3600)  # validating -> in_progress -> finalizing -> completed
-        await until(
-            desktop.synced,
-            lambda: (
-                (item := desktop.batches.get(old_id)) is not None
-                and item.status == "completed"
-                and item.pending_assets == 0
-            ),
-        )
-        old = desktop.batches.get(old_id)
-        assert old is not None
-        failed = old.progress.failed
-        assert 0 < failed < 8, "the script fails about half of the requests"
-
-        shown = next_emit(desktop.window.detail_shown, lambda batch_id: batch_id == old_id)
-        assert desktop.window.select_batch(old_id)
-        await shown
+        old_id, failed = await completed_partially(run, simulator, qtbot, database_url)
         pane = desktop.window.detail
         assert pane.retry_button.isVisible() and pane.retry_button.isEnabled()
         assert not pane.cancel_button.isVisible()
 
         finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "retry")
+        opened = next_dialog()
         qtbot.mouseClick(pane.retry_button, Qt.MouseButton.LeftButton)
+        box = await question(opened)
+        assert f"Resubmit {failed} requests from {old_id}" in box.text()
+        click(qtbot, box, QMessageBox.StandardButton.Yes)
         _, batch_id, new_id = await finished
         assert batch_id == old_id
         assert isinstance(new_id, str) and new_id != old_id
+        assert not dialogs.open_dialogs()
 
-        assert run.confirmations and f"Resubmit {failed} requests" in run.confirmations[0]
         simulator.advance(10)  # past validation: OpenAI counts the requests from here
         new_batch = simulator.batch(new_id)
         assert new_batch.metadata is not None and new_batch.metadata["retry_of"] == old_id
@@ -117,51 +207,196 @@ async def test_retry_button_resubmits_failed_requests_and_updates_the_row(
         row = desktop.batches.get(old_id)
         assert row is not None and row.retried_by == new_id
         assert Action.RETRY not in desktop.window._actions_for(row)
-        new_row = desktop.batches.get(new_id)
-        assert new_row is not None and new_row.retry_of == old_id
         assert "Resubmitted" in desktop.window.banner.text
         assert new_id in desktop.window.banner.text
 
-        # The old batch's pane now points at its retry and no longer offers Retry.
+        # The loop is alive: the new batch is polled to completion, the worker runs on.
+        await completes_and_the_loop_runs_on(run, simulator, new_id)
         await until(desktop.window.detail_shown, lambda: not pane.retry_button.isVisible())
         assert new_id in pane.lineage.text()
 
 
-async def test_cancel_button_cancels_a_running_batch(
+async def test_retry_answered_no_resubmits_nothing(
     simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
 ) -> None:
     async with running_desktop(qtbot, database_url, asgi_http_client) as run:
         desktop = run.desktop
-        batch_id, _ = await submit(run.client, run.store, database_url, 5, sim_duration="600")
+        old_id, _ = await completed_partially(run, simulator, qtbot, database_url)
+        before = len(simulator.list_batches(limit=100)["data"])
+        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "retry")
+        opened = next_dialog()
+        qtbot.keyClick(desktop.window.table, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+        box = await question(opened)
+        click(qtbot, box, QMessageBox.StandardButton.No)
+        assert await finished == ("retry", old_id, None)
+        assert len(simulator.list_batches(limit=100)["data"]) == before
+        item = desktop.batches.get(old_id)
+        assert item is not None and item.retried_by is None
+        assert desktop.window.detail.retry_button.isEnabled()
+        await loop_keeps_running(run)
+
+
+async def test_retry_all_failed_by_keyboard_enter_accepts(
+    simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
+) -> None:
+    async with running_desktop(qtbot, database_url, asgi_http_client) as run:
+        desktop = run.desktop
+        old_id, failed = await completed_partially(run, simulator, qtbot, database_url)
+        await until(desktop.window.summary_changed, desktop.window.retry_all_action.isEnabled)
+        finished = next_emit(
+            desktop.window.action_finished, lambda action, *_: action == "retry_all"
+        )
+        opened = next_dialog()
+        qtbot.keyClick(
+            desktop.window.table,
+            Qt.Key.Key_R,
+            Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+        )
+        box = await question(opened)
+        assert f"Resubmit about {failed} requests from 1 batch?" in box.text()
+        press(qtbot, box, Qt.Key.Key_Return)
+        _, _, created = await finished
+        assert isinstance(created, list) and len(created) == 1
+        (new_id,) = created
+        assert simulator.batch(new_id).metadata["retry_of"] == old_id  # type: ignore[index]
+        await completes_and_the_loop_runs_on(run, simulator, new_id)
+
+
+async def test_the_notifications_retry_asks_and_resubmits(
+    simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
+) -> None:
+    """Without a notification server, the notice is the banner; its Retry… is the action."""
+    async with running_desktop(qtbot, database_url, asgi_http_client) as run:
+        desktop = run.desktop
+        banner = desktop.window.banner
+        old_id, _ = await submit(run.client, run.store, database_url, 8, failing=3)
+        baseline = next_emit(desktop.synced)
         await desktop.attach(run.store, run.client)
-        simulator.advance(30)  # past validation, well before the end
+        await baseline  # the first pass is a silent baseline: finish only after it
+        simulator.advance(3600)
         await until(
             desktop.synced,
-            lambda: (
-                (item := desktop.batches.get(batch_id)) is not None and item.status == "in_progress"
-            ),
+            lambda: banner.action_button.isVisible() and banner.action_button.text() == "Retry…",
         )
-        shown = next_emit(desktop.window.detail_shown, lambda shown_id: shown_id == batch_id)
-        desktop.window.select_batch(batch_id)
-        await shown
+        assert old_id in banner.text or "failed" in banner.text
+        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "retry")
+        opened = next_dialog()
+        qtbot.mouseClick(banner.action_button, Qt.MouseButton.LeftButton)
+        box = await question(opened)
+        assert old_id in box.text()
+        click(qtbot, box, QMessageBox.StandardButton.Yes)
+        _, batch_id, new_id = await finished
+        assert batch_id == old_id and isinstance(new_id, str)
+        await completes_and_the_loop_runs_on(run, simulator, new_id)
+
+
+async def test_the_desktop_notifications_retry_button_asks_and_resubmits(
+    simulator: Simulator,
+    database_url: str,
+    asgi_http_client: httpx2.AsyncClient,
+    qtbot: QtBot,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The partial failure reaches a notification server; pressing its Retry asks first."""
+    async with (
+        notification_session(monkeypatch) as session,
+        running_desktop(qtbot, database_url, asgi_http_client, native=True) as run,
+    ):
+        desktop = run.desktop
+        old_id, _ = await submit(run.client, run.store, database_url, 8, failing=3)
+        chosen = next_emit(desktop.notifier_chosen)
+        baseline = next_emit(desktop.synced)
+        await desktop.attach(run.store, run.client)
+        assert isinstance(await chosen, DesktopNotifier)
+        await baseline
+        simulator.advance(3600)
+        note = await asyncio.wait_for(session.server.received.get(), TIMEOUT)
+        assert note.summary == "Batch completed with failures" and old_id in note.body
+        (retry_key,) = [key for key, title in note.actions.items() if title == "Retry"]
+
+        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "retry")
+        opened = next_dialog()
+        session.server.press(note.id, retry_key)
+        box = await question(opened)
+        assert f"Resubmit 3 requests from {old_id}" in box.text()
+        click(qtbot, box, QMessageBox.StandardButton.Yes)
+        _, batch_id, new_id = await finished
+        assert batch_id == old_id and isinstance(new_id, str)
+        await completes_and_the_loop_runs_on(run, simulator, new_id)
+
+
+async def running_batch(
+    run: Running, simulator: Simulator, database_url: str
+) -> tuple[str, Desktop]:
+    desktop = run.desktop
+    batch_id, _ = await submit(run.client, run.store, database_url, 5, sim_duration="600")
+    await desktop.attach(run.store, run.client)
+    simulator.advance(30)  # past validation, well before the end
+    await reaches(desktop, batch_id, "in_progress")
+    shown = next_emit(desktop.window.detail_shown, lambda shown_id: shown_id == batch_id)
+    desktop.window.select_batch(batch_id)
+    await shown
+    return batch_id, desktop
+
+
+async def test_cancel_button_asks_then_cancels_a_running_batch(
+    simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
+) -> None:
+    async with running_desktop(qtbot, database_url, asgi_http_client) as run:
+        batch_id, desktop = await running_batch(run, simulator, database_url)
         pane = desktop.window.detail
         assert pane.cancel_button.isVisible() and not pane.retry_button.isVisible()
 
         finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "cancel")
+        opened = next_dialog()
         qtbot.mouseClick(pane.cancel_button, Qt.MouseButton.LeftButton)
+        box = await question(opened)
+        assert f"Cancel {batch_id}?" in box.text()
+        click(qtbot, box, QMessageBox.StandardButton.Yes)
         _, _, status = await finished
         assert status == "cancelling"
         assert simulator.batch(batch_id).status == "cancelling"
 
         simulator.advance(60)
-        await until(
-            desktop.synced,
-            lambda: (
-                (item := desktop.batches.get(batch_id)) is not None and item.status == "cancelled"
-            ),
-        )
+        await reaches(desktop, batch_id, "cancelled")
         item = desktop.batches.get(batch_id)
         assert item is not None and Action.RETRY in desktop.window._actions_for(item)
+        await loop_keeps_running(run)
+
+
+async def test_the_row_menu_pops_up_without_blocking_and_its_cancel_asks(
+    simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
+) -> None:
+    async with running_desktop(qtbot, database_url, asgi_http_client) as run:
+        batch_id, desktop = await running_batch(run, simulator, database_url)
+        table = desktop.window.table
+        row = desktop.window.proxy.mapFromSource(desktop.model.index_of(batch_id))
+        table.customContextMenuRequested.emit(table.visualRect(row).center())  # right-click
+        menu = QApplication.activePopupWidget()
+        assert isinstance(menu, QMenu) and menu.isVisible()
+        await loop_keeps_running(run)  # an open menu does not hold the loop
+        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "cancel")
+        opened = next_dialog()
+        _menu_entry(menu, "Cancel batch").trigger()
+        menu.close()
+        box = await question(opened)
+        click(qtbot, box, QMessageBox.StandardButton.Yes)
+        assert await finished == ("cancel", batch_id, "cancelling")
+
+
+async def test_delete_key_asks_and_escape_keeps_the_batch_running(
+    simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
+) -> None:
+    async with running_desktop(qtbot, database_url, asgi_http_client) as run:
+        batch_id, desktop = await running_batch(run, simulator, database_url)
+        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "cancel")
+        opened = next_dialog()
+        qtbot.keyClick(desktop.window.table, Qt.Key.Key_Delete)
+        box = await question(opened)
+        press(qtbot, box, Qt.Key.Key_Escape)
+        assert await finished == ("cancel", batch_id, None)
+        assert simulator.batch(batch_id).status == "in_progress"
+        await loop_keeps_running(run)
 
 
 async def test_a_failing_action_is_shown_in_the_banner(
@@ -207,3 +442,74 @@ def test_window_title_and_toolbar(qtbot: QtBot) -> None:
     plain = Desktop(Settings(), native_notifications=False)
     qtbot.addWidget(plain.window)
     assert "Demo" not in plain.window.windowTitle()
+
+
+async def test_keys_refresh_search_and_say_what_they_do(qtbot: QtBot) -> None:
+    """F5 refreshes, Ctrl+F goes to the search box; menus and tooltips name the keys."""
+    desktop = Desktop(Settings(), native_notifications=False)
+    window = desktop.window
+    qtbot.addWidget(window)
+    app = QGuiApplication.instance()
+    assert isinstance(app, QGuiApplication)
+    activated = until(app.focusWindowChanged, window.isActiveWindow)
+    window.show()
+    window.activateWindow()
+    await activated
+
+    refreshed = next_emit(window.refresh_requested)
+    qtbot.keyClick(window.table, Qt.Key.Key_F5)
+    await refreshed
+    qtbot.keyClick(window.table, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.search.hasFocus()
+    # Typing in the search box edits the text; Delete there cancels nothing.
+    qtbot.keyClicks(window.search, "fox")
+    qtbot.keyClick(window.search, Qt.Key.Key_Delete)
+    assert "Select a running batch" not in window.banner.text
+    # With nothing selected, Ctrl+R says what to select instead of doing nothing.
+    qtbot.keyClick(window.table, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert "Select a failed batch" in window.banner.text
+
+    expected = {
+        window.refresh_action: "F5",
+        window.quit_action: "Ctrl+Q",
+        window.retry_action: "Ctrl+R",
+        window.retry_all_action: "Ctrl+Shift+R",
+        window.find_action: "Ctrl+F",
+        window.cancel_action: "Del",
+    }
+    in_menus = {a for menu in window.menuBar().findChildren(QMenu) for a in menu.actions()}
+    for action, key in expected.items():
+        assert action.shortcut().toString() == key
+        assert f"({key})" in action.toolTip(), action.toolTip()
+        assert action in in_menus, f"{action.text()} is in no menu"
+    assert "Ctrl+F" in window.search.toolTip()
+    await desktop.aclose()
+
+
+def test_pause_notifications_from_toolbar_or_tray_and_mute_one_batch(qtbot: QtBot) -> None:
+    desktop = Desktop(Settings(), native_notifications=False)
+    window, tray, center = desktop.window, desktop.tray, desktop.notifications
+    qtbot.addWidget(window)
+    center.finish_baseline()
+
+    window.pause_notifications_action.trigger()
+    assert center.paused and tray.pause_notifications_action.isChecked()
+    assert center.observe("batch_a", "completed") is None, "paused: recorded, not shown"
+    tray.pause_notifications_action.trigger()
+    assert not center.paused and not window.pause_notifications_action.isChecked()
+
+    desktop.batches.upsert_batches([make_batch("batch_m", "in_progress")])
+    item = desktop.batches.get("batch_m")
+    assert item is not None
+    mute = _menu_entry(window.build_context_menu(item), "Mute notifications")
+    assert mute.isCheckable() and not mute.isChecked()
+    mute.trigger()
+    assert center.is_muted("batch_m")
+    assert _menu_entry(window.build_context_menu(item), "Mute notifications").isChecked()
+    assert center.observe("batch_m", "completed") is None
+    assert center.observe("batch_n", "completed") is not None, "other batches still notify"
+
+
+def _menu_entry(menu: QMenu, text: str) -> QAction:
+    (entry,) = [a for a in menu.actions() if a.text().startswith(text)]
+    return entry

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -20,13 +23,24 @@ from batchmon.ui.notifications import (
     choose_notifier,
     make_notice,
 )
+from batchmon.ui.resources import notification_icon_path
 from tests.helpers.batches import make_batch
-from tests.helpers.clock import Clock
+from tests.ui.notification_server import NotificationServer, Received, notification_session
+
+TIMEOUT = 10.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 5000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock(5000.0)
+    return Clock()
 
 
 @pytest.fixture
@@ -134,6 +148,9 @@ def test_pause_all_for_an_hour(
     assert shown == [] and center.paused
     clock.now += 1
     assert not center.paused
+    assert not center.paused, "reading paused twice must not change it"
+    assert changes == [True], "the pause ends when its timer says so, not when read"
+    center.expire_pause()
     center.handle_sync_result(completion("b3"))
     center.handle_sync_result(completion("b1"))  # seen while paused: not replayed
     assert [n.batch_id for n in shown] == ["b3"]
@@ -159,6 +176,27 @@ def test_notice_wording_follows_the_outcome() -> None:
     assert all_failed.severity == Severity.ERROR and all_failed.can_retry
     expired = make_notice("b", "expired")
     assert expired.title == "Batch expired" and expired.can_retry and expired.body == "b"
+
+
+def test_a_rejected_batch_says_why_without_repeating_its_title() -> None:
+    errors = {
+        "object": "list",
+        "data": [
+            {"code": "invalid_request", "line": None, "message": "scripted (sim_fail_validation)"},
+            {"code": "invalid_json_line", "line": 3, "message": "not JSON"},
+            {"code": "invalid_json_line", "line": 5, "message": "not JSON"},
+        ],
+    }
+    rejected = make_notice("b", "failed", make_batch("b", "failed", total=0, errors=errors))
+    assert rejected.title == "Batch failed" and rejected.severity == Severity.ERROR
+    first_line = rejected.body.splitlines()[0]
+    assert first_line == (
+        "The input file was rejected (3 errors: invalid_json_line, invalid_request); "
+        "no request ran."
+    )
+    assert "Batch failed" not in rejected.body and "sim_" not in rejected.body
+    bare = make_notice("b", "failed", make_batch("b", "failed", total=0))
+    assert bare.body == "The input file was rejected; no request ran.\nb"
 
 
 def test_banner_clicks_and_retry_reach_the_center(
@@ -197,6 +235,95 @@ async def test_offscreen_without_tray_or_notification_service_falls_back_to_the_
         await choose_notifier(order=("pigeon",))
 
 
-def test_desktop_notifier_is_a_notifier(qapp: Any) -> None:
-    notifier = DesktopNotifier()
-    assert notifier.name == "desktop" and notifier.RETRY_BUTTON == "Retry"
+# -- the real path: desktop-notifier over D-Bus to a notification server ------------------
+
+
+async def _next(queue: asyncio.Queue[Received]) -> Received:
+    return await asyncio.wait_for(queue.get(), TIMEOUT)
+
+
+@asynccontextmanager
+async def desktop_on_a_bus(
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[tuple[NotificationServer, DesktopNotifier]]:
+    """A notification server on a private bus, and the notifier batchmon would choose."""
+    async with notification_session(monkeypatch) as session:
+        chosen = await choose_notifier(probe_timeout=TIMEOUT)
+        assert isinstance(chosen, DesktopNotifier), "a running server is found on the bus"
+        try:
+            yield session.server, chosen
+        finally:
+            chosen.close()
+
+
+class Answers:
+    """A live center over ``notifier``, and what a person's presses asked it for."""
+
+    def __init__(self, notifier: DesktopNotifier) -> None:
+        self.center = NotificationCenter(notifier)
+        self.center.finish_baseline()
+        self.retried: list[str] = []
+        self.opened: list[str] = []
+        self._changed = asyncio.Event()
+        self.center.retry_requested.connect(lambda b: self._record(self.retried, b))
+        self.center.open_requested.connect(lambda b: self._record(self.opened, b))
+
+    def _record(self, into: list[str], batch_id: str) -> None:
+        into.append(batch_id)
+        self._changed.set()
+
+    async def next_press(self) -> None:
+        await asyncio.wait_for(self._changed.wait(), TIMEOUT)
+        self._changed.clear()
+
+
+async def test_a_partial_failure_reaches_the_notification_server_and_its_retry_comes_back(
+    qapp: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with desktop_on_a_bus(monkeypatch) as (server, notifier):
+        answers = Answers(notifier)
+        answers.center.handle_sync_result(completion("batch_p", completed=7, failed=3))
+        note = await _next(server.received)
+        assert note.app_name == "batchmon"
+        assert note.app_icon == notification_icon_path().as_uri()
+        assert note.summary == "Batch completed with failures"
+        assert note.body == "7 of 10 succeeded, 3 failed\nbatch_p"
+        assert note.hints["urgency"] == 1
+        retry_keys = [k for k, title in note.actions.items() if title == "Retry"]
+        assert len(retry_keys) == 1 and "default" in note.actions
+        await notifier.drain()
+        assert list(notifier.sent) and notifier.sent[-1]
+
+        server.press(note.id, retry_keys[0])
+        await answers.next_press()
+        assert answers.retried == ["batch_p"]
+        assert answers.opened == [], "Retry is not a click on the notification"
+
+
+async def test_a_click_opens_the_batch_and_a_rejected_batch_is_critical(
+    qapp: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with desktop_on_a_bus(monkeypatch) as (server, notifier):
+        answers = Answers(notifier)
+        rejected = make_batch("batch_r", "failed", total=0)
+        answers.center.observe("batch_r", "failed", rejected)
+        note = await _next(server.received)
+        assert note.summary == "Batch failed"
+        assert note.body.startswith("The input file was rejected")
+        assert note.hints["urgency"] == 2
+        assert "Retry" in note.actions.values(), "a queue-full rejection is worth a retry"
+        server.press(note.id, "default")
+        await answers.next_press()
+        assert (answers.opened, answers.retried) == (["batch_r"], [])
+
+
+async def test_the_record_of_sent_notifications_stays_bounded(
+    qapp: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with desktop_on_a_bus(monkeypatch) as (server, notifier):
+        notice = make_notice("b", "completed", make_batch("b", "completed", completed=10))
+        ids = [await notifier.send(notice) for _ in range(DesktopNotifier.SENT_KEPT + 5)]
+        assert all(ids)
+        assert len(notifier.sent) == DesktopNotifier.SENT_KEPT
+        assert notifier.sent[-1] == ids[-1] and notifier.sent[0] == ids[5]
+        assert server.received.qsize() == DesktopNotifier.SENT_KEPT + 5

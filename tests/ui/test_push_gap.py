@@ -24,15 +24,16 @@ from batchmon.core.backoff import Backoff
 from batchmon.engine.apply import BatchApplier
 from batchmon.engine.submit import submit_assets
 from batchmon.engine.sync import BatchSync
+from batchmon.openai_batches import BatchClient
 from batchmon.sim import Simulator
 from batchmon.store.postgres import CHANNEL, PostgresStore
 from batchmon.store.protocol import Change
-from batchmon.ui.app import Desktop
+from batchmon.ui.desktop import Desktop
 from batchmon.ui.notifications import Notice
 from batchmon.ui.poller import PollState
 from tests.fixtures.postgres import PgServer, insert_assets
-from tests.helpers.clients import sim_batch_client
-from tests.helpers.qt import until
+from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY
+from tests.ui.clicks import until
 
 TIMEOUT = 20.0
 
@@ -107,7 +108,9 @@ async def test_a_batch_finished_while_push_was_down_is_announced_after_the_resyn
     store = await open_watched(database_url)
     # The worker's own pool, opened up front: it keeps working while connections are refused.
     worker_store = await PostgresStore.open(database_url, min_size=2, max_size=2)
-    client = sim_batch_client(asgi_http_client)
+    client = BatchClient(
+        api_key=SIM_API_KEY, base_url=f"{ASGI_BASE_URL}/v1", http_client=asgi_http_client
+    )
     desktop = Desktop(Settings(poll_interval=0.05), native_notifications=False)
     qtbot.addWidget(desktop.window)
     notified: list[Notice] = []

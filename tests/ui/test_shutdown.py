@@ -22,8 +22,11 @@ import psutil
 import pytest
 
 from tests.fixtures.postgres import server_dir
+from tests.ui.processes import alive, assert_all_end, processes_using, server_processes
 
 DEADLINE = 90.0
+#: Every way out must end the app, its database and its children within this.
+QUIT_SECONDS = 5.0
 
 
 @pytest.fixture(scope="module")
@@ -100,16 +103,8 @@ class Running:
         return "".join(self.lines)
 
 
-def _postmaster_pid(data_dir: Path) -> int:
-    pid_file = data_dir / "demo" / "postgres" / "pgdata" / "postmaster.pid"
-    return int(pid_file.read_text().splitlines()[0])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
+def _pgdata(data_dir: Path) -> Path:
+    return data_dir / "demo" / "postgres" / "pgdata"
 
 
 def test_quit_after_show_exits_cleanly(data_dir: Path) -> None:
@@ -119,36 +114,63 @@ def test_quit_after_show_exits_cleanly(data_dir: Path) -> None:
     app.wait_for_line("connected after")
     assert app.finish() == 0, app.output
     assert "Traceback" not in app.output and "Fatal Python error" not in app.output
-    assert not (data_dir / "demo" / "postgres" / "pgdata" / "postmaster.pid").exists()
+    assert not (_pgdata(data_dir) / "postmaster.pid").exists()
 
 
-def test_sigterm_shuts_down_in_order(data_dir: Path) -> None:
-    """SIGTERM (logout, systemctl, kill): exit 0, and the embedded server stopped.
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_shuts_down_in_order(data_dir: Path, sig: signal.Signals) -> None:
+    """SIGTERM (logout, systemctl, kill) or Ctrl+C: exit 0 within 5 s, database stopped.
 
     Runs after the test above, so this launch reuses an existing database.
     """
-    sig = signal.SIGTERM
     app = Running(["--demo", "--demo-day-seconds", "600"], _env(data_dir))
     app.wait_for_line("batchmon is running (demo)")
-    postmaster = _postmaster_pid(data_dir)
-    assert _alive(postmaster)
+    postgres = server_processes(_pgdata(data_dir))
+    children = psutil.Process(app.proc.pid).children(recursive=True)
+    assert alive(postgres)
+    sent = time.monotonic()
     app.proc.send_signal(sig)
-    assert app.finish() == 0, app.output
+    assert app.finish(timeout=QUIT_SECONDS) == 0, app.output
+    assert_all_end(postgres, QUIT_SECONDS - (time.monotonic() - sent), "the demo's PostgreSQL")
+    assert_all_end(children, 1.0, "the app's child processes")
     assert f"shutting down ({sig.name})" in app.output
     assert "Traceback" not in app.output and "Fatal Python error" not in app.output
-    assert not _alive(postmaster), "the embedded PostgreSQL outlived the app"
-    assert not (data_dir / "demo" / "postgres" / "pgdata" / "postmaster.pid").exists()
+    assert not (_pgdata(data_dir) / "postmaster.pid").exists()
+
+
+def test_sigterm_while_the_settings_error_is_shown(data_dir: Path) -> None:
+    """A broken settings file opens a message box; SIGTERM still ends the app at once."""
+    config = data_dir / "broken-config"
+    (config / "batchmon").mkdir(parents=True, exist_ok=True)
+    (config / "batchmon" / "config.toml").write_text("poll_interval = [not toml\n")
+    app = Running([], {**_env(data_dir), "XDG_CONFIG_HOME": str(config)})
+    app.wait_for_line("batchmon: error:")
+    sent = time.monotonic()
+    app.proc.send_signal(signal.SIGTERM)
+    assert app.finish(timeout=QUIT_SECONDS) == 3, app.output
+    assert time.monotonic() - sent < QUIT_SECONDS
+    assert "shutting down (SIGTERM)" in app.output
 
 
 def test_self_test_passes_on_a_fresh_machine(data_dir: Path) -> None:
-    app = Running(["--self-test"], _env(data_dir / "self-test-home"))
+    """The self-test stops the server it started.
+
+    Its temporary directory is under a TMPDIR of this test's own, so only this run's
+    server can match: other runs on the machine (another checkout's tests) are not
+    mistaken for it. The server's processes are recorded while it runs, and awaited
+    after the app exits: ``pg_ctl stop`` returns once the pid file is gone, a moment
+    before the postmaster itself has finished exiting.
+    """
+    tmp = data_dir / "self-test-tmp"
+    tmp.mkdir(exist_ok=True)
+    tmp.chmod(0o755)  # the server may run as its own user when the tests run as root
+    app = Running(["--self-test"], {**_env(data_dir / "self-test-home"), "TMPDIR": str(tmp)})
+    app.wait_for_line("self-test: connecting the window to the database: ok")
+    servers = processes_using(tmp)
+    assert servers, "no server of this self-test found while it runs"
+    postgres = [p for q in servers for p in (q, *q.children(recursive=True))]
     app.wait_for_line("self-test: running one sync pass: ok")
     assert app.finish() == 0, app.output
     assert "batchmon self-test passed" in app.output
-    leftovers = [p for p in psutil.process_iter(["name", "cmdline"]) if _self_test_server(p)]
-    assert not leftovers, "the self-test left its PostgreSQL running"
-
-
-def _self_test_server(proc: psutil.Process) -> bool:
-    cmdline = " ".join(proc.info.get("cmdline") or [])
-    return "postgres" in (proc.info.get("name") or "") and "batchmon-self-test-" in cmdline
+    assert_all_end(postgres, QUIT_SECONDS, "the self-test left its PostgreSQL running")
+    assert not processes_using(tmp), "the self-test left its PostgreSQL running"

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QModelIndex, QRect, Qt
+from PySide6.QtCore import QModelIndex, QRect, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter
 from PySide6.QtTest import QAbstractItemModelTester
 from PySide6.QtWidgets import QStyleOptionViewItem, QTableView
 
+from batchmon.config import Settings
+from batchmon.core.status import StuckLimits
 from batchmon.ui import resources
 from batchmon.ui.batch_list import BatchItem, BatchList, Column
+from batchmon.ui.desktop import Desktop
 from batchmon.ui.progress_delegate import (
     COMPLETED_COLOR,
     FAILED_COLOR,
     ProgressDelegate,
     bar_widths,
-    progress_label,
 )
 from batchmon.ui.table_model import (
     BatchRole,
@@ -27,11 +30,23 @@ from batchmon.ui.table_model import (
     SortRole,
     StatusRole,
     format_duration,
+    progress_label,
+    refresh_visible_times,
+    visible_source_rows,
 )
+from batchmon.ui.time_base import TimeBase
 from tests.helpers.batches import T0, make_batch
-from tests.helpers.clock import Clock
+from tests.ui.clicks import next_emit
 
 Fatal = QAbstractItemModelTester.FailureReportingMode.Fatal
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @pytest.fixture
@@ -133,7 +148,7 @@ def test_custom_roles_and_display(model: BatchTableModel, clock: Clock) -> None:
 
     assert cell(Column.ID) == "a"
     assert cell(Column.STATUS) == "Completed"
-    assert cell(Column.PROGRESS) == "100 / 100 (3 failed)"
+    assert cell(Column.PROGRESS) == "100/100 · 3 failed"
     assert cell(Column.MODEL) == "gpt-4o-mini"
     assert cell(Column.COST) == "$0.0750 (saved $0.0750)"
     assert "ago" in cell(Column.TIME)
@@ -194,10 +209,8 @@ def test_bar_widths(counts: tuple[int, int, int], width: int, expected: tuple[in
     assert sum(bar_widths(*counts, width)) <= width
 
 
-def test_delegate_paints_completed_and_failed_segments(model: BatchTableModel) -> None:
-    model.batch_list.upsert_batches(
-        [make_batch("a", "completed", completed=50, failed=50, total=100)]
-    )
+def _paint_progress_cell(model: BatchTableModel) -> QImage:
+    """The first row's progress cell as the delegate draws it, 206 x 26 px on white."""
     image = QImage(206, 26, QImage.Format.Format_ARGB32)
     image.fill(QColor("white"))
     painter = QPainter(image)
@@ -205,6 +218,14 @@ def test_delegate_paints_completed_and_failed_segments(model: BatchTableModel) -
     option.rect = QRect(0, 0, 206, 26)
     ProgressDelegate().paint(painter, option, model.index(0, int(Column.PROGRESS)))
     painter.end()
+    return image
+
+
+def test_delegate_paints_completed_and_failed_segments(model: BatchTableModel) -> None:
+    model.batch_list.upsert_batches(
+        [make_batch("a", "completed", completed=50, failed=50, total=100)]
+    )
+    image = _paint_progress_cell(model)
     assert image.pixelColor(10, 4) == QColor(COMPLETED_COLOR)
     assert image.pixelColor(195, 4) == QColor(FAILED_COLOR)
     assert progress_label(50, 50, 100) == "100/100 · 50 failed"
@@ -244,13 +265,13 @@ def test_cells_show_the_latest_snapshot_after_every_kind_of_update(
     progress = model.index(0, int(Column.PROGRESS))
     status = model.index(0, int(Column.STATUS))
     assert (progress.data(), status.data(), progress.data(SortRole)) == (
-        "1 / 10",
+        "1/10",
         "In progress",
         0.1,
     )
     batches.upsert_batches([make_batch("a", "finalizing", completed=10, total=10)])
     assert (progress.data(), status.data(), progress.data(SortRole)) == (
-        "10 / 10",
+        "10/10",
         "Finalizing",
         1.0,
     )
@@ -258,6 +279,88 @@ def test_cells_show_the_latest_snapshot_after_every_kind_of_update(
     batches.remove("a")
     assert model.index(0, int(Column.ID)).data() == "b"
     batches.upsert_batches([make_batch("a", completed=3, total=10)])
-    assert model.index(1, int(Column.PROGRESS)).data() == "3 / 10"
+    assert model.index(1, int(Column.PROGRESS)).data() == "3/10"
     assert model.index(2, 0).data() is None and not model.index(2, 0).isValid()
     assert model.index(0, len(Column)).data() is None
+
+
+def test_a_rejected_batch_reads_rejected_in_its_progress_cell(model: BatchTableModel) -> None:
+    errors = {
+        "object": "list",
+        "data": [{"code": "invalid_json_line", "line": n, "message": "x"} for n in (1, 2, 3)],
+    }
+    model.batch_list.upsert_batches(
+        [make_batch("r", "failed", total=0, errors=errors), make_batch("v", "validating", total=0)]
+    )
+    assert model.index(0, int(Column.PROGRESS)).data() == "rejected: 3 errors"
+    assert model.index(1, int(Column.PROGRESS)).data() == ""  # not counted yet: no words
+
+
+def test_delegate_paints_a_rejected_cell_in_the_failure_colour(model: BatchTableModel) -> None:
+    errors = {"object": "list", "data": [{"code": "invalid_request", "message": "x"}]}
+    model.batch_list.upsert_batches([make_batch("r", "failed", total=0, errors=errors)])
+    image = _paint_progress_cell(model)
+    colours = {image.pixelColor(x, y).name() for x in range(206) for y in range(26)}
+    assert QColor(FAILED_COLOR).name() in colours, "the words are drawn in red"
+
+
+def test_the_demo_clock_sets_stuck_limits_and_shows_created_on_the_wall_clock(
+    model: BatchTableModel, clock: Clock
+) -> None:
+    model.batch_list.upsert_batches([make_batch("v", "validating", total=0)])
+    clock.now = T0 + 2 * 3600
+    assert model.index(0, int(Column.TIME)).data() == "2h 00m (stuck?)"
+    lenient = StuckLimits(validating=6 * 3600)
+    log = SignalLog(model)
+    model.set_time_base(TimeBase(now=clock, stuck_limits=lenient, to_wall=lambda s: s - 3600))
+    assert model.index(0, int(Column.TIME)).data() == "2h 00m"
+    expected = datetime.fromtimestamp(T0 - 3600).strftime("%Y-%m-%d %H:%M")
+    assert model.index(0, int(Column.CREATED)).data() == expected
+    assert log.events == [("dataChanged", 0, 0, 0, len(Column) - 1)]
+
+
+def test_only_the_time_cells_on_screen_are_refreshed(qapp: Any, clock: Clock) -> None:
+    model = BatchTableModel(BatchList(), now=clock)
+    model.batch_list.upsert_batches([make_batch(f"b{i:03d}", "completed") for i in range(300)])
+    proxy = QSortFilterProxyModel()
+    proxy.setSourceModel(model)
+    proxy.sort(int(Column.ID), Qt.SortOrder.DescendingOrder)  # screen order != model order
+    view = QTableView()
+    view.setModel(proxy)
+    view.verticalHeader().setDefaultSectionSize(28)
+    view.resize(800, 400)
+    assert refresh_visible_times(view, model) == 0, "a hidden view costs nothing"
+    view.show()
+    rows = visible_source_rows(view)
+    assert 5 < len(rows) < 30
+    assert rows[0] == 299  # b299 sorts first, descending
+    log = SignalLog(model)
+    assert refresh_visible_times(view, model) == len(rows)
+    assert all(e[2] == e[4] == Column.TIME for e in log.events)
+    announced = {r for e in log.events for r in range(e[1], e[3] + 1)}
+    assert announced == set(rows)
+    view.close()
+
+
+async def test_an_idle_window_keeps_its_visible_time_cells_ticking(qapp: Any) -> None:
+    """Nothing pending, no poll pass: "ago" still moves, once a second, on screen only."""
+    desktop = Desktop(Settings(), native_notifications=False)
+    window = desktop.window
+    now = [float(T0 + 3600)]
+    desktop.use_clock(lambda: now[0])
+    try:
+        desktop.batches.upsert_batches([make_batch(f"b{i}", "completed") for i in range(3)])
+        window.show()
+        assert window.clock_running
+        cell = desktop.model.index(0, int(Column.TIME))
+        before = cell.data()
+        now[0] += 7200
+        ticked = next_emit(
+            desktop.model.dataChanged, lambda tl, br, *_: tl.column() == int(Column.TIME)
+        )
+        top_left, bottom_right, *_ = await ticked
+        assert (top_left.row(), bottom_right.row()) == (0, 2)
+        assert cell.data() != before and cell.data().endswith("ago")
+    finally:
+        await desktop.aclose()
+        window.close()
