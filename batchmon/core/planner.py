@@ -161,7 +161,7 @@ class Planner:
         """
         number = self._lines_seen + 1
         custom_id, endpoint, model, body = _line_parts(number, line)
-        encoded = to_jsonl((dict(line),))
+        encoded = to_jsonl((line if isinstance(line, dict) else dict(line),))
         tokens = self._estimate(body, endpoint)
         inputs = _embedding_inputs(endpoint, body)
         self._refuse_if_alone_too_big(number, custom_id, model, len(encoded), tokens, inputs)
