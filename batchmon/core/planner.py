@@ -10,6 +10,7 @@ holds only its open batches in memory. Why these numbers: docs/jobs.md.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,7 +104,7 @@ class _OpenBatch:
     endpoint: str
     first_line: int
     custom_ids: list[str] = field(default_factory=list)
-    lines: list[bytes] = field(default_factory=list)
+    jsonl: io.BytesIO | None = None
     byte_size: int = 0
     tokens: int = 0
     output_tokens: int = 0
@@ -177,9 +178,11 @@ class Planner:
             current = None
         if current is None:
             current = self._open[key] = _OpenBatch(model, endpoint, number)
+            if self._keep_lines:  # one growing buffer: no second copy when the batch closes
+                current.jsonl = io.BytesIO()
         current.custom_ids.append(custom_id)
-        if self._keep_lines:
-            current.lines.append(encoded)
+        if current.jsonl is not None:
+            current.jsonl.write(encoded)
         current.byte_size += len(encoded)
         current.tokens += tokens
         current.output_tokens += output
@@ -231,7 +234,7 @@ class Planner:
             estimated_tokens=batch.tokens,
             estimated_output_tokens=batch.output_tokens,
             cost=estimate_cost(batch.model, usage, {"completed": len(batch.custom_ids)}),
-            jsonl=b"".join(batch.lines) if self._keep_lines else None,
+            jsonl=batch.jsonl.getvalue() if batch.jsonl is not None else None,
         )
 
 
