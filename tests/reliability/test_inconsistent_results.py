@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from batchmon.engine.apply import ResultsPolicy
+from batchmon.engine.worker import Worker
 from batchmon.openai_batches import BatchClient
 from batchmon.store.postgres import PostgresStore
 from tests.fixtures.postgres import execute
@@ -24,6 +25,22 @@ CONTENT = r"GET /v1/files/.*/content"
 ASSETS = 20
 
 
+async def _finished_batch(
+    api: LiveMisbehavingApi,
+    client: BatchClient,
+    store: PostgresStore,
+    database_url: str,
+    kind: Kind,
+    *,
+    times: int = 1,
+) -> tuple[str, list[str], Worker]:
+    """One finished batch of ASSETS, its download to be answered ``kind`` ``times``."""
+    [batch_id], ids = await submit_batches(client, store, database_url, 1, ASSETS)
+    api.simulator.advance(3600)
+    api.api.add(kind, CONTENT, times=times)
+    return batch_id, ids, fast_worker(client, store)
+
+
 @pytest.mark.parametrize("kind", ["html", "empty", "cut_at_line"])
 async def test_short_content_applies_what_came_and_fetches_the_rest_again(
     kind: Kind,
@@ -32,10 +49,9 @@ async def test_short_content_applies_what_came_and_fetches_the_rest_again(
     store: PostgresStore,
     database_url: str,
 ) -> None:
-    [batch_id], ids = await submit_batches(misbehaving_client, store, database_url, 1, ASSETS)
-    misbehaving_api.simulator.advance(3600)
-    misbehaving_api.api.add(kind, CONTENT)
-    worker = fast_worker(misbehaving_client, store)
+    batch_id, ids, worker = await _finished_batch(
+        misbehaving_api, misbehaving_client, store, database_url, kind
+    )
 
     await worker.run_once()
     first = ledger(database_url, ids)
@@ -61,10 +77,9 @@ async def test_results_still_missing_after_a_few_tries_are_flagged_not_failed(
     store: PostgresStore,
     database_url: str,
 ) -> None:
-    [batch_id], ids = await submit_batches(misbehaving_client, store, database_url, 1, ASSETS)
-    misbehaving_api.simulator.advance(3600)
-    misbehaving_api.api.add("cut_at_line", CONTENT, times=3)
-    worker = fast_worker(misbehaving_client, store)
+    batch_id, ids, worker = await _finished_batch(
+        misbehaving_api, misbehaving_client, store, database_url, "cut_at_line", times=3
+    )
 
     notes = []
     for _ in range(3):
