@@ -8,8 +8,13 @@ failed for a line that never arrived, and none is applied twice.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +22,7 @@ from batchmon.engine.apply import ResultsPolicy
 from batchmon.engine.worker import Worker
 from batchmon.openai_batches import BatchClient
 from batchmon.store.postgres import PostgresStore
+from tests.cli.conftest import cli_env
 from tests.fixtures.postgres import execute
 from tests.reliability.helpers import fast_worker, ledger, submit_batches
 from tests.reliability.misbehaving_api import Kind, LiveMisbehavingApi
@@ -71,11 +77,25 @@ async def test_short_content_applies_what_came_and_fetches_the_rest_again(
     assert await store.results_states([batch_id]) == {}  # nothing left to report
 
 
+async def _status_json(database_url: str, tmp_path: Path) -> list[dict[str, Any]]:
+    """What ``batchmon status --offline --json`` shows a person."""
+    status = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "batchmon", "status", "--offline", "--json"),
+        *("--database-url", database_url),
+        env=cli_env(tmp_path),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(status.communicate(), 60)
+    batches: list[dict[str, Any]] = json.loads(out)["batches"]
+    return batches
+
+
 async def test_results_still_missing_after_a_few_tries_are_flagged_not_failed(
     misbehaving_api: LiveMisbehavingApi,
     misbehaving_client: BatchClient,
     store: PostgresStore,
     database_url: str,
+    tmp_path: Path,
 ) -> None:
     batch_id, ids, worker = await _finished_batch(
         misbehaving_api, misbehaving_client, store, database_url, "cut_at_line", times=3
@@ -100,6 +120,10 @@ async def test_results_still_missing_after_a_few_tries_are_flagged_not_failed(
         3,
     )
     assert ledger(database_url, ids).failed == []
+    shown = await _status_json(database_url, tmp_path)
+    assert [(b["batch_id"], b["results_state"], b["results_note"]) for b in shown] == [
+        (batch_id, "results_incomplete", "results incomplete: 10 of 20 received")
+    ]
 
     await worker.run_once()  # the server answers in full again
     book = ledger(database_url, ids)
