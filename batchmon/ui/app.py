@@ -448,13 +448,15 @@ class Desktop(QObject):
             raise RuntimeError("still connecting to the database")
         from batchmon.engine.retry import plan_retry
 
-        plan = await plan_retry(self.store, batch_id)
+        # Until the confirmation offers "include permanent failures", Retry resends every
+        # failed request, as the confirmation counts them.
+        plan = await plan_retry(self.store, batch_id, include_permanent=True)
         return len(plan.assets)
 
     async def retry(self, batch_id: str) -> str:
         if self._retrier is None:
             raise RuntimeError("still connecting to the database")
-        result = await self._retrier.retry(batch_id)
+        result = await self._retrier.retry(batch_id, include_permanent=True)
         await self._refresh_rows([batch_id, result.new_batch.id])
         self.batches.upsert_batches([result.new_batch])
         self.poller.resume()
