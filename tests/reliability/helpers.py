@@ -6,6 +6,8 @@ history, not only from the assets' final state.
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,6 +23,18 @@ from tests.fixtures.postgres import fetch_all, insert_assets
 
 IMPATIENT = ResultsPolicy(refetch_base=timedelta(0), queue_base=timedelta(0))
 """Fetch missing results and resubmit for queue room on the very next pass."""
+
+
+COMMAND_TIMEOUT = 60.0
+
+
+async def batchmon_output(env: dict[str, str], *args: str) -> str:
+    """What a ``python -m batchmon ...`` process prints on stdout, as a person runs it."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "batchmon", *args, env=env, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), COMMAND_TIMEOUT)
+    return out.decode()
 
 
 def fast_worker(

@@ -8,9 +8,7 @@ failed for a line that never arrived, and none is applied twice.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +22,7 @@ from batchmon.openai_batches import BatchClient
 from batchmon.store.postgres import PostgresStore
 from tests.cli.conftest import cli_env
 from tests.fixtures.postgres import execute
-from tests.reliability.helpers import fast_worker, ledger, submit_batches
+from tests.reliability.helpers import batchmon_output, fast_worker, ledger, submit_batches
 from tests.reliability.misbehaving_api import Kind, LiveMisbehavingApi
 
 CONTENT = r"GET /v1/files/.*/content"
@@ -79,13 +77,9 @@ async def test_short_content_applies_what_came_and_fetches_the_rest_again(
 
 async def _status_json(database_url: str, tmp_path: Path) -> list[dict[str, Any]]:
     """What ``batchmon status --offline --json`` shows a person."""
-    status = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "batchmon", "status", "--offline", "--json"),
-        *("--database-url", database_url),
-        env=cli_env(tmp_path),
-        stdout=asyncio.subprocess.PIPE,
+    out = await batchmon_output(
+        cli_env(tmp_path), "status", "--offline", "--json", "--database-url", database_url
     )
-    out, _ = await asyncio.wait_for(status.communicate(), 60)
     batches: list[dict[str, Any]] = json.loads(out)["batches"]
     return batches
 
