@@ -46,6 +46,7 @@ class BatchSync:
         self._seeded = False
         self._not_ours: set[str] = set()
         self._listed: dict[str, Batch] = {}
+        self._gone: set[str] = set()
 
     @property
     def snapshot(self) -> dict[str, Batch]:
@@ -53,10 +54,15 @@ class BatchSync:
         return self._snapshot
 
     async def ids_that_matter(self, extra_ids: Iterable[str] = ()) -> list[str]:
-        """Batches with pending assets, plus the caller's, plus unfinished recorded ones."""
+        """Batches with pending assets, plus the caller's, plus unfinished recorded ones.
+
+        A batch the API answered 404 for is not asked about again by this sync (its
+        assets wait for a retry); the caller can still name it in ``extra_ids``.
+        """
         ids: dict[str, None] = {}
         for pending in await self._store.pending_batches():
-            ids[pending.batch_id] = None
+            if pending.batch_id not in self._gone:
+                ids[pending.batch_id] = None
         for batch_id in extra_ids:
             ids[batch_id] = None
         if not self._seeded:
@@ -135,6 +141,7 @@ class BatchSync:
         for batch_id, batch in batches.items():
             events.extend(diff(self._snapshot.get(batch_id), batch))
             self._snapshot[batch_id] = batch
+        self._gone.update(report.missing)
         if report.missing:
             log.warning(
                 "%d batch(es) not found by the API: %s",

@@ -1,11 +1,14 @@
 """The server-side poller: claim due batches, check them, apply the finished ones.
 
 It replaces a cron job that checked at most ten batches per minute with one request per
-batch. Here a pass claims every due batch (several workers can run side by side: the
-store leases claims with ``FOR UPDATE SKIP LOCKED``), checks them with list pages, and
-applies finished ones with bounded concurrency. A stop request ends claiming at once;
-in-flight applies finish, or, when cancelled, their claims are released for the next
-worker. Each pass is recorded as a poll run.
+batch. Here a pass claims the due batches a few dozen at a time (several workers share
+them: the store leases claims with ``FOR UPDATE SKIP LOCKED``, and a lease is renewed
+while its apply runs), checks them with list pages, and applies finished ones with
+bounded concurrency. A stop request ends claiming at once; in-flight applies finish, or,
+when cancelled, their claims are released for the next worker. Each pass is recorded as
+a poll run, with its error if it had one: nothing a server answers ends the worker.
+A batch that failed for lack of queue room is resubmitted after a wait; one the API no
+longer knows is recorded as such and left for a retry.
 """
 
 from __future__ import annotations

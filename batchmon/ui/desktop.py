@@ -421,14 +421,16 @@ class Desktop(QObject):
         from batchmon.engine.retry import plan_retry
 
         await self._until_applied(batch_id)
-        plan = await plan_retry(self.store, batch_id)
+        # Until the confirmation offers "include permanent failures", Retry resends every
+        # failed request, as the confirmation counts them.
+        plan = await plan_retry(self.store, batch_id, include_permanent=True)
         return len(plan.assets)
 
     async def retry(self, batch_id: str) -> str:
         if self._retrier is None:
             raise RuntimeError("still connecting to the database")
         await self._until_applied(batch_id)
-        result = await self._retrier.retry(batch_id)
+        result = await self._retrier.retry(batch_id, include_permanent=True)
         await self._refresh_rows([batch_id, result.new_batch.id])
         self.batches.upsert_batches([result.new_batch])
         self.poller.resume()

@@ -20,6 +20,17 @@ from tests.helpers.engine import asset_states, fast_worker, submit_new
 FAILING = {"sim_fail_fraction": "0.3"}
 
 
+async def _applied_with_failures(
+    client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
+) -> tuple[str, set[str]]:
+    """A batch of 20 applied with its scripted invalid_image_url failures, and those."""
+    batch_id, ids = await submit_new(client, store, database_url, 20, metadata=FAILING)
+    simulator.advance(3600)
+    await fast_worker(client, store).run_once()
+    failed = {a for a, s in asset_states(database_url, ids).items() if s["status"] == "failed"}
+    return batch_id, failed
+
+
 async def _models(client: BatchClient, file_id: str) -> list[str]:
     return [json.loads(line)["body"]["model"] async for line in client.iter_output_lines(file_id)]
 
@@ -27,10 +38,7 @@ async def _models(client: BatchClient, file_id: str) -> list[str]:
 async def test_permanent_failures_are_listed_and_left_out_unless_included(
     client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
 ) -> None:
-    batch_id, ids = await submit_new(client, store, database_url, 20, metadata=FAILING)
-    simulator.advance(3600)
-    await fast_worker(client, store).run_once()
-    failed = {a for a, s in asset_states(database_url, ids).items() if s["status"] == "failed"}
+    batch_id, failed = await _applied_with_failures(client, store, database_url, simulator)
     assert failed  # the scripted share
 
     default = await plan_retry(store, batch_id)
@@ -70,10 +78,7 @@ async def test_a_retry_sends_the_expired_requests_and_lists_the_permanent_ones(
 async def test_included_permanent_failures_go_again_too(
     client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
 ) -> None:
-    batch_id, ids = await submit_new(client, store, database_url, 20, metadata=FAILING)
-    simulator.advance(3600)
-    await fast_worker(client, store).run_once()
-    failed = {a for a, s in asset_states(database_url, ids).items() if s["status"] == "failed"}
+    batch_id, failed = await _applied_with_failures(client, store, database_url, simulator)
 
     result = await Retrier(client, store).retry(batch_id, include_permanent=True)
 

@@ -12,7 +12,7 @@ from batchmon.engine.sync import BatchSync
 from batchmon.openai_batches import BatchClient, StatusReport
 from batchmon.sim import Simulator
 from batchmon.store.postgres import PostgresStore
-from tests.fixtures.postgres import insert_assets
+from tests.fixtures.postgres import execute, insert_assets
 
 
 async def _pending_batches(
@@ -119,3 +119,22 @@ async def test_a_stale_read_after_completion_is_ignored_and_not_reported_again(
 
     again = await sync.run()
     assert again.events == []
+
+
+async def test_a_batch_the_api_does_not_know_is_not_asked_about_every_pass(
+    client: BatchClient, store: PostgresStore, database_url: str
+) -> None:
+    ids = insert_assets(database_url, 2)
+    execute(
+        database_url,
+        "update public.assets set auto_tag_status = 'pending', openai_batch_id = 'batch_gone' "
+        "where id = any(%s::uuid[])",
+        (ids,),
+    )
+    sync = BatchSync(client, store)
+
+    first = await sync.run()
+    second = await sync.run()
+
+    assert first.missing == {"batch_gone"} and first.requests >= 1
+    assert (second.missing, second.requests) == (frozenset(), 0)

@@ -6,6 +6,8 @@ history, not only from the assets' final state.
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +22,27 @@ from tests.helpers.engine import (
     submit_batches,
 )
 
-__all__ = ["IMPATIENT", "Ledger", "fast_worker", "ledger", "submit_batches", "unapplied_batches"]
+__all__ = [
+    "IMPATIENT",
+    "Ledger",
+    "batchmon_output",
+    "fast_worker",
+    "ledger",
+    "submit_batches",
+    "unapplied_batches",
+]
+
+
+COMMAND_TIMEOUT = 60.0
+
+
+async def batchmon_output(env: dict[str, str], *args: str) -> str:
+    """What a ``python -m batchmon ...`` process prints on stdout, as a person runs it."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "batchmon", *args, env=env, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), COMMAND_TIMEOUT)
+    return out.decode()
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from batchmon.sim import Simulator, create_app
 from batchmon.sim.serve import quiet_simulated_faults
-from tests.fixtures.sim import SIM_API_KEY, STARTUP_TIMEOUT, _SignallingServer
+from tests.fixtures.sim import SIM_API_KEY
+from tests.helpers.loopback import STARTUP_TIMEOUT, SignallingServer
 
 Headers = list[tuple[bytes, bytes]]
 Answer = tuple[int, Headers, bytes]
@@ -208,7 +209,7 @@ def serve(simulator: Simulator) -> Iterator[LiveMisbehavingApi]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(api, log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
-    server = _SignallingServer(config)
+    server = SignallingServer(config, threading.Event())
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="misbehaving-api", daemon=True
     )

@@ -8,20 +8,41 @@ failed for a line that never arrived, and none is applied twice.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from batchmon.engine.apply import ResultsPolicy
+from batchmon.engine.worker import Worker
 from batchmon.openai_batches import BatchClient
 from batchmon.store.postgres import PostgresStore
 from tests.fixtures.postgres import execute
-from tests.reliability.helpers import fast_worker, ledger, submit_batches
+from tests.helpers.cli import cli_env
+from tests.reliability.helpers import batchmon_output, fast_worker, ledger, submit_batches
 from tests.reliability.misbehaving_api import Kind, LiveMisbehavingApi
 
 CONTENT = r"GET /v1/files/.*/content"
 ASSETS = 20
+
+
+async def _finished_batch(
+    api: LiveMisbehavingApi,
+    client: BatchClient,
+    store: PostgresStore,
+    database_url: str,
+    kind: Kind,
+    *,
+    times: int = 1,
+) -> tuple[str, list[str], Worker]:
+    """One finished batch of ASSETS, its download to be answered ``kind`` ``times``."""
+    [batch_id], ids = await submit_batches(client, store, database_url, 1, ASSETS)
+    api.simulator.advance(3600)
+    api.api.add(kind, CONTENT, times=times)
+    return batch_id, ids, fast_worker(client, store)
 
 
 @pytest.mark.parametrize("kind", ["html", "empty", "cut_at_line"])
@@ -32,10 +53,9 @@ async def test_short_content_applies_what_came_and_fetches_the_rest_again(
     store: PostgresStore,
     database_url: str,
 ) -> None:
-    [batch_id], ids = await submit_batches(misbehaving_client, store, database_url, 1, ASSETS)
-    misbehaving_api.simulator.advance(3600)
-    misbehaving_api.api.add(kind, CONTENT)
-    worker = fast_worker(misbehaving_client, store)
+    batch_id, ids, worker = await _finished_batch(
+        misbehaving_api, misbehaving_client, store, database_url, kind
+    )
 
     await worker.run_once()
     first = ledger(database_url, ids)
@@ -55,16 +75,25 @@ async def test_short_content_applies_what_came_and_fetches_the_rest_again(
     assert await store.results_states([batch_id]) == {}  # nothing left to report
 
 
+async def _status_json(database_url: str, tmp_path: Path) -> list[dict[str, Any]]:
+    """What ``batchmon status --offline --json`` shows a person."""
+    out = await batchmon_output(
+        cli_env(tmp_path), "status", "--offline", "--json", "--database-url", database_url
+    )
+    batches: list[dict[str, Any]] = json.loads(out)["batches"]
+    return batches
+
+
 async def test_results_still_missing_after_a_few_tries_are_flagged_not_failed(
     misbehaving_api: LiveMisbehavingApi,
     misbehaving_client: BatchClient,
     store: PostgresStore,
     database_url: str,
+    tmp_path: Path,
 ) -> None:
-    [batch_id], ids = await submit_batches(misbehaving_client, store, database_url, 1, ASSETS)
-    misbehaving_api.simulator.advance(3600)
-    misbehaving_api.api.add("cut_at_line", CONTENT, times=3)
-    worker = fast_worker(misbehaving_client, store)
+    batch_id, ids, worker = await _finished_batch(
+        misbehaving_api, misbehaving_client, store, database_url, "cut_at_line", times=3
+    )
 
     notes = []
     for _ in range(3):
@@ -85,6 +114,10 @@ async def test_results_still_missing_after_a_few_tries_are_flagged_not_failed(
         3,
     )
     assert ledger(database_url, ids).failed == []
+    shown = await _status_json(database_url, tmp_path)
+    assert [(b["batch_id"], b["results_state"], b["results_note"]) for b in shown] == [
+        (batch_id, "results_incomplete", "results incomplete: 10 of 20 received")
+    ]
 
     await worker.run_once()  # the server answers in full again
     book = ledger(database_url, ids)

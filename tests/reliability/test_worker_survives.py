@@ -21,7 +21,7 @@ from batchmon.openai_batches import BatchClient
 from batchmon.store.postgres import PostgresStore
 from tests.fixtures.postgres import execute, fetch_all
 from tests.helpers.cli import cli_env
-from tests.reliability.helpers import ledger, submit_batches
+from tests.reliability.helpers import batchmon_output, ledger, submit_batches
 from tests.reliability.misbehaving_api import LiveMisbehavingApi
 
 PROCESS_TIMEOUT = 90.0
@@ -114,13 +114,8 @@ async def test_the_worker_process_outlives_malformed_answers(
     row = await store.get_batch(batch_id)
     assert row is not None and row.applied_at is not None
     assert await store.results_states([batch_id]) == {}
-    runs = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "batchmon", "runs", "--database-url", database_url),
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    shown, _ = await asyncio.wait_for(runs.communicate(), PROCESS_TIMEOUT)
-    assert shown.decode().count("MalformedResponse: list batches") == 3
+    shown = await batchmon_output(env, "runs", "--database-url", database_url)
+    assert shown.count("MalformedResponse: list batches") == 3
     book = ledger(database_url, ids)
     assert book.lost == [] and book.applied_twice == []
     assert len(book.completed) == len(ids)
