@@ -16,9 +16,11 @@ from batchmon.desktop_options import add_desktop_arguments
 
 COMMANDS = ("submit", "status", "retry", "cancel", "runs", "worker", "db", "sim", "webhook")
 
-MIN_INTERVAL = timedelta(seconds=5)
+MIN_INTERVAL = timedelta(seconds=1)
 """Shortest pause between the long-running worker's passes. Each pass lists batches from
-the API; a shorter pause spends requests (and rate limit) without finding news sooner."""
+the API; ``0s`` would loop as fast as the API answers (thousands of requests a minute)
+and spend the rate limit without finding news sooner. One pass a second is the most a
+server-side poller can use (the desktop polls every 2 s)."""
 
 MIN_LEASE = timedelta(seconds=30)
 """Shortest claim lease. A pass holds its claims until it ends, so the lease must outlast
