@@ -307,12 +307,14 @@ async def test_the_desktop_notifications_retry_button_asks_and_resubmits(
         chosen = next_emit(desktop.notifier_chosen)
         baseline = next_emit(desktop.synced)
         await desktop.attach(run.store, run.client)
-        assert isinstance(await chosen, DesktopNotifier)
+        notifier = await chosen
+        assert isinstance(notifier, DesktopNotifier)
         await baseline
         simulator.advance(3600)
         note = await asyncio.wait_for(session.server.received.get(), TIMEOUT)
         assert note.summary == "Batch completed with failures" and old_id in note.body
         (retry_key,) = [key for key, title in note.actions.items() if title == "Retry"]
+        await notifier.drain()  # sent and listening for its buttons, as before a person's press
 
         finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "retry")
         opened = next_dialog()
