@@ -312,6 +312,7 @@ async def test_a_click_opens_the_batch_and_a_rejected_batch_is_critical(
         assert note.body.startswith("The input file was rejected")
         assert note.hints["urgency"] == 2
         assert "Retry" in note.actions.values(), "a queue-full rejection is worth a retry"
+        await notifier.drain()  # sent and listening for its buttons, as before a person's click
         server.press(note.id, "default")
         await answers.next_press()
         assert (answers.opened, answers.retried) == (["batch_r"], [])
