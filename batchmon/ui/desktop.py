@@ -411,9 +411,20 @@ class Desktop(QObject):
                 _settle(self._applying.pop(batch_id, None))
 
     async def _until_applied(self, batch_id: str) -> None:
+        """Wait for a pass applying ``batch_id``; apply it here if nobody has yet.
+
+        Push can announce a finish (the worker recorded it) before anyone applied it;
+        Retry plans from the applied results, so it applies them first (idempotent).
+        """
         mark = self._applying.get(batch_id)
         if mark is not None:
             await asyncio.shield(mark)
+        assert self.store is not None and self.client is not None
+        row = await self.store.get_batch(batch_id)
+        if row is None or row.applied_at is not None or not row.pending_assets:
+            return
+        if _has_results(row.status) and row.status != "failed":
+            await self._apply(await self.client.retrieve(batch_id))
 
     async def retry_count(self, batch_id: str) -> int:
         if self.store is None:
