@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from batchmon.sim import Simulator, create_app
 from batchmon.sim.serve import quiet_simulated_faults
 from tests.fixtures.sim import SIM_API_KEY
-from tests.helpers.loopback import STARTUP_TIMEOUT, SignallingServer
+from tests.helpers.loopback import STARTUP_TIMEOUT, SignallingServer, port_of, reserve_port
 
 Headers = list[tuple[bytes, bytes]]
 Answer = tuple[int, Headers, bytes]
@@ -204,18 +203,17 @@ def serve(simulator: Simulator) -> Iterator[LiveMisbehavingApi]:
     """Serve a :class:`MisbehavingApi` over the simulator until the generator closes."""
     quiet_simulated_faults()
     api = MisbehavingApi(create_app(simulator))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    sock = reserve_port()
+    port = port_of(sock)
     config = uvicorn.Config(api, log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
-    server = SignallingServer(config, threading.Event())
+    ready = threading.Event()
+    server = SignallingServer(config, ready)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="misbehaving-api", daemon=True
     )
     thread.start()
     try:
-        if not server.ready.wait(STARTUP_TIMEOUT) or not server.started:
+        if not ready.wait(STARTUP_TIMEOUT) or not server.started:
             raise RuntimeError("the misbehaving API did not start listening on 127.0.0.1")
         yield LiveMisbehavingApi(f"http://127.0.0.1:{port}/v1", api, simulator)
     finally:
