@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from batchmon.config import ConfigError
 from batchmon.core.formatting import format_duration
 from batchmon.core.requests import DEFAULT_MODEL
 from batchmon.core.status import entered_at_field, is_terminal
-from batchmon.engine.retry import Retrier
+from batchmon.engine.retry import Retrier, RetryNotPossible, plan_retry
 from batchmon.engine.submit import submit_assets
 from batchmon.engine.sync import BatchSync
 from batchmon.store.protocol import BatchRow, ResultsState
@@ -173,13 +174,39 @@ async def cmd_status(args: argparse.Namespace) -> int:
 # -- retry / cancel ------------------------------------------------------------------------
 
 
+def _print_left_out(batch_id: str, left_out: dict[str, str]) -> None:
+    """One line per permanent failure not sent again, then how to send them anyway."""
+    if not left_out:
+        return
+    for asset_id, reason in left_out.items():
+        print(f"left out {asset_id}: {reason} (permanent: it would fail again)", file=sys.stderr)
+    print(
+        f"to send these {len(left_out)} unchanged anyway: "
+        f"batchmon retry {batch_id} --include-permanent",
+        file=sys.stderr,
+    )
+
+
 async def cmd_retry(args: argparse.Namespace) -> int:
     settings = settings_from(args)
+    include = args.include_permanent
     async with open_store(settings) as opened, open_client(settings) as client:
-        result = await Retrier(client, opened.store).retry(args.batch_id)
+        try:
+            result = await Retrier(client, opened.store).retry(
+                args.batch_id, include_permanent=include
+            )
+        except RetryNotPossible:
+            if not include:  # nothing left but permanent failures: say which, then why
+                with contextlib.suppress(RetryNotPossible):
+                    plan = await plan_retry(opened.store, args.batch_id)
+                    _print_left_out(
+                        args.batch_id, {a.id: a.error or "failed" for a in plan.left_out}
+                    )
+            raise
     print(result.summary())
     for asset_id in result.skipped_assets:
         print(f"skipped {asset_id}: no image URL to rebuild its request", file=sys.stderr)
+    _print_left_out(args.batch_id, result.left_out)
     return EXIT_OK
 
 

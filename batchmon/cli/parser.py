@@ -119,6 +119,11 @@ def _add_batch_commands(
 
     retry = sub.add_parser("retry", parents=[common], help="resubmit what did not succeed")
     retry.add_argument("batch_id", metavar="BATCH_ID")
+    retry.add_argument(
+        "--include-permanent",
+        action="store_true",
+        help="also resend permanent failures (bad image URL, refused content) unchanged",
+    )
 
     cancel = sub.add_parser("cancel", parents=[common], help="cancel a running batch")
     cancel.add_argument("batch_id", metavar="BATCH_ID")

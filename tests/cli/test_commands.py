@@ -9,29 +9,14 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from batchmon.cli import main
 from batchmon.cli.exit_codes import EXIT_CONFIG, EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from batchmon.cli.worker import pass_printer
 from batchmon.engine.worker import PassReport
 from batchmon.sim.rules import predicted_tags
 from batchmon.store.protocol import PollRun
+from tests.cli.helpers import run
 from tests.fixtures.postgres import PgServer, fetch_all, insert_assets
 from tests.fixtures.sim import LiveSim
-
-
-@pytest.fixture
-def sim_env(
-    clean_env: dict[str, str], live_sim: LiveSim, monkeypatch: pytest.MonkeyPatch
-) -> LiveSim:
-    monkeypatch.setenv("OPENAI_API_KEY", live_sim.api_key)
-    monkeypatch.setenv("OPENAI_BASE_URL", live_sim.base_url)
-    return live_sim
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def last_line(err: str) -> str:
