@@ -36,7 +36,7 @@ from batchmon.ui.desktop import Desktop
 from batchmon.ui.notifications import DesktopNotifier
 from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY
 from tests.helpers.batches import make_batch
-from tests.ui.clicks import click, next_dialog, next_emit, press, question, until
+from tests.helpers.qt import click, next_dialog, next_emit, press, question, until
 from tests.ui.notification_server import notification_session
 
 TIMEOUT = 20.0
@@ -307,7 +307,8 @@ async def test_the_desktop_notifications_retry_button_asks_and_resubmits(
         chosen = next_emit(desktop.notifier_chosen)
         baseline = next_emit(desktop.synced)
         await desktop.attach(run.store, run.client)
-        assert isinstance(await chosen, DesktopNotifier)
+        (notifier,) = await chosen
+        assert isinstance(notifier, DesktopNotifier)
         await baseline
         simulator.advance(3600)
         note = await asyncio.wait_for(session.server.received.get(), TIMEOUT)

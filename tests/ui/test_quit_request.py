@@ -26,7 +26,7 @@ from batchmon.ui.app import parse_args, serve
 from batchmon.ui.desktop import Desktop
 from batchmon.ui.shutdown import QuitRequest
 from tests.fixtures.postgres import server_dir
-from tests.ui.clicks import next_dialog, next_emit, question, until
+from tests.helpers.qt import next_dialog, next_emit, question, until
 from tests.ui.processes import alive, assert_all_end, server_processes
 
 
@@ -102,7 +102,7 @@ async def _served_demo(home: Path, qtbot: QtBot) -> AsyncIterator[Served]:
     desktop = Desktop(Settings(data_dir=str(home)), demo=True, native_notifications=False)
     quit_request = QuitRequest()  # serve() deletes the window once stopped
     children_before = {p.pid for p in psutil.Process().children(recursive=True)}
-    attached = next_emit(desktop.attached, timeout=START_SECONDS)
+    attached = next_emit(desktop.attached, within=START_SECONDS)
     task = asyncio.ensure_future(
         serve(desktop, parse_args(["--demo", "--demo-day-seconds", "600"]), quit_request)
     )
