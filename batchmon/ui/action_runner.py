@@ -22,6 +22,7 @@ from batchmon.ui.actions import resubmit_count
 from batchmon.ui.banner import Banner
 from batchmon.ui.batch_list import BatchItem
 from batchmon.ui.detail_pane import BatchDetail
+from batchmon.ui.results_view import allows_retry
 from batchmon.ui.tasks import TaskSet
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,9 @@ class ActionRunner(QObject):
 
     async def _retry_all(self, items: list[BatchItem]) -> list[str] | None:
         total = sum(
-            resubmit_count(item.status, item.batch.request_counts, item.asset_count)
+            (item.pending_assets or 0)
+            if allows_retry(item.results_state)
+            else resubmit_count(item.status, item.batch.request_counts, item.asset_count)
             for item in items
         )
         if not await dialogs.ask(

@@ -263,6 +263,7 @@ class Desktop(QObject):
         rows = await store.list_batches()
         self.batches.load_rows(rows)
         self.notifications.seed(((row.id, row.status) for row in rows), finish=False)
+        await self.refresh_results()  # still the silent baseline
         self.push = PushFollower(
             store, self.batches, self.notifications, self.poller, self.window.status
         )
@@ -321,6 +322,7 @@ class Desktop(QObject):
         await self._apply_all(finished)
         if finished:
             await self._refresh_rows(finished)
+        await self.refresh_results()
         self.window.status.set_requests(self.client.requests_made)
         self.synced.emit(result)
         return result
@@ -351,6 +353,22 @@ class Desktop(QObject):
             return
         runs = await self.store.recent_poll_runs(limit=1)
         self.window.status.set_server_run(runs[0] if runs else None, datetime.now(UTC))
+        await self.refresh_results()
+
+    async def refresh_results(self) -> None:
+        """Read the results states the engine recorded (waiting for queue room, results
+        incomplete, batch not found, results expired): the rows, the tray and the
+        notices follow them. The worker writes them without a status change, so they
+        are read on every pass and with each server-run check rather than pushed."""
+        if self.store is None:
+            return
+        ids = self.batches.ids()
+        if not ids:
+            return
+        states = await self.store.results_states(ids)
+        self.batches.set_results(states, ids)
+        for batch_id, known in states.items():
+            self.notifications.observe_results(batch_id, known.state, known.note)
 
     # -- BatchOperations ----------------------------------------------------------------
 

@@ -363,7 +363,12 @@ class MainWindow(QMainWindow):
 
     @staticmethod
     def _actions_for(item: BatchItem) -> frozenset[Action]:
-        return allowed_actions(item.status, item.batch.request_counts, retried_by=item.retried_by)
+        return allowed_actions(
+            item.status,
+            item.batch.request_counts,
+            retried_by=item.retried_by,
+            results_state=item.results_state,
+        )
 
     # -- model change bookkeeping --------------------------------------------------------
 

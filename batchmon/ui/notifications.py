@@ -33,6 +33,7 @@ from batchmon.core.status import TERMINAL_STATUSES, outcome
 from batchmon.store.protocol import Change
 from batchmon.ui.actions import Action, allowed_actions
 from batchmon.ui.resources import notification_icon_path
+from batchmon.ui.results_view import LABELS, NOTIFY_STATES, allows_retry, sentence
 from batchmon.ui.tasks import TaskSet
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,13 @@ def make_notice(batch_id: str, status: str, batch: Any | None = None) -> Notice:
         body = batch_id
     can_retry = Action.RETRY in allowed_actions(status, counts)
     return Notice(batch_id, status, title, body, severity, can_retry)
+
+
+def results_notice(batch_id: str, state: str, note: str | None) -> Notice:
+    """Word a results state: a warning, with Retry where only a retry can help."""
+    body = f"{sentence(note or LABELS.get(state, state))}\n{batch_id}"
+    title = LABELS.get(state, state)
+    return Notice(batch_id, state, title, body, Severity.WARNING, allows_retry(state))
 
 
 class Notifier(Protocol):
@@ -436,15 +444,29 @@ class NotificationCenter(QObject):
 
     def observe(self, batch_id: str, status: str, batch: Any | None = None) -> Notice | None:
         """One observation from any channel; returns the notice if one was shown."""
-        key = (batch_id, status)
+        if not self._is_news(batch_id, status) or status not in self._notify_statuses:
+            return None
+        return self._show(make_notice(batch_id, status, batch))
+
+    def observe_results(self, batch_id: str, state: str, note: str | None) -> Notice | None:
+        """A results state the store reports (``Store.results_states``).
+
+        Only "results incomplete" and "batch not found" notify, once per batch and
+        state; muting and pausing hold as for statuses.
+        """
+        if not self._is_news(batch_id, state) or state not in NOTIFY_STATES:
+            return None
+        return self._show(results_notice(batch_id, state, note))
+
+    def _is_news(self, batch_id: str, key_status: str) -> bool:
+        """Records the observation; True when it is new and may be shown now."""
+        key = (batch_id, key_status)
         if key in self._seen:
-            return None
+            return False
         self._seen.add(key)
-        if self._in_baseline or status not in self._notify_statuses:
-            return None
-        if batch_id in self._muted or self.paused:
-            return None
-        notice = make_notice(batch_id, status, batch)
+        return not self._in_baseline and batch_id not in self._muted and not self.paused
+
+    def _show(self, notice: Notice) -> Notice | None:
         try:
             self._notifier.show(notice)
         except Exception:
