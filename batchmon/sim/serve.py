@@ -90,6 +90,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fail batches with token_limit_exceeded past this many enqueued prompt tokens",
     )
     queue.add_argument(
+        "--image-size",
+        metavar="WxH",
+        help="pixel size of every image, for the queue's token count (default: the costliest)",
+    )
+    queue.add_argument(
         "--cancelling-seconds", type=float, default=5.0, help="simulated seconds in cancelling"
     )
     parser.add_argument("--log-level", default="info", help="uvicorn log level")
@@ -123,7 +128,18 @@ def queue_limits(args: argparse.Namespace) -> QueueLimits:
         if not sep or not tokens.strip().isdigit():
             raise ValueError(f"--enqueued-token-limit wants MODEL=TOKENS; got {item!r}")
         limits[model.strip()] = int(tokens)
-    return QueueLimits.from_dict({"enqueued_token_limits": limits})
+    size = getattr(args, "image_size", None)
+    return QueueLimits.from_dict({"enqueued_token_limits": limits, "image_size": _size(size)})
+
+
+def _size(text: str | None) -> list[int] | None:
+    """``640x480`` as [640, 480] (ValueError if malformed)."""
+    if text is None:
+        return None
+    width, sep, height = text.lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit():
+        raise ValueError(f"--image-size wants WIDTHxHEIGHT, e.g. 640x480; got {text!r}")
+    return [int(width), int(height)]
 
 
 def webhook_endpoint(args: argparse.Namespace) -> WebhookEndpoint | None:
