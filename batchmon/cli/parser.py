@@ -10,11 +10,22 @@ import argparse
 from datetime import timedelta
 
 from batchmon import __version__
-from batchmon.cli.arg_types import duration_at_least, parse_duration, positive_int
+from batchmon.cli.arg_types import duration_at_least, job_id, parse_duration, positive_int
 from batchmon.core.formatting import format_duration
 from batchmon.desktop_options import add_desktop_arguments
 
-COMMANDS = ("submit", "status", "retry", "cancel", "runs", "worker", "db", "sim", "webhook")
+COMMANDS = (
+    "submit",
+    "jobs",
+    "status",
+    "retry",
+    "cancel",
+    "runs",
+    "worker",
+    "db",
+    "sim",
+    "webhook",
+)
 
 MIN_INTERVAL = timedelta(seconds=1)
 """Shortest pause between the long-running worker's passes. Each pass lists batches from
@@ -127,6 +138,25 @@ def _add_batch_commands(
 
     cancel = sub.add_parser("cancel", parents=[common], help="cancel a running batch")
     cancel.add_argument("batch_id", metavar="BATCH_ID")
+    _add_job_commands(sub, common)
+
+
+def _add_job_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    jobs = sub.add_parser(
+        "jobs", parents=[common], help="jobs: progress, queue, cost, ETA (show ID, cancel ID)"
+    )
+    jobs.add_argument("--json", action="store_true", help="machine-readable output")
+    jobs.add_argument("--limit", type=positive_int, default=50, help="most recent jobs shown")
+    actions = jobs.add_subparsers(dest="jobs_command", metavar="ACTION")
+    show = actions.add_parser("show", parents=[common], help="one job and its batches")
+    show.add_argument("job_id", metavar="JOB_ID", type=job_id)
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    cancel = actions.add_parser(
+        "cancel", parents=[common], help="drop queued batches, cancel running ones"
+    )
+    cancel.add_argument("job_id", metavar="JOB_ID", type=job_id)
 
 
 def _add_worker_arguments(worker: argparse.ArgumentParser) -> None:
