@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import httpx2
 import psycopg
@@ -33,6 +34,7 @@ from batchmon.store.postgres import PostgresStore
 from batchmon.ui import dialogs
 from batchmon.ui.actions import Action
 from batchmon.ui.desktop import Desktop
+from batchmon.ui.main_window import MainWindow
 from batchmon.ui.notifications import DesktopNotifier
 from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY
 from tests.helpers.batches import make_batch
@@ -153,6 +155,19 @@ async def loop_keeps_running(run: Running) -> None:
         passes += 1
 
 
+async def asked(
+    window: MainWindow, action: str, trigger: Callable[[], object]
+) -> tuple[QMessageBox, Awaitable[tuple[Any, ...]]]:
+    """``trigger`` ``action`` as a person does: the question it asks, and its outcome to come.
+
+    Both waits are armed before the trigger, so neither emission can be missed.
+    """
+    finished = next_emit(window.action_finished, lambda done, *_: done == action)
+    opened = next_dialog()
+    trigger()
+    return await question(opened), finished
+
+
 async def completed_partially(
     run: Running, simulator: Simulator, qtbot: QtBot, database_url: str
 ) -> tuple[str, int]:
@@ -187,10 +202,11 @@ async def test_retry_button_asks_then_resubmits_failed_requests_and_the_loop_run
         assert pane.retry_button.isVisible() and pane.retry_button.isEnabled()
         assert not pane.cancel_button.isVisible()
 
-        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "retry")
-        opened = next_dialog()
-        qtbot.mouseClick(pane.retry_button, Qt.MouseButton.LeftButton)
-        box = await question(opened)
+        box, finished = await asked(
+            desktop.window,
+            "retry",
+            lambda: qtbot.mouseClick(pane.retry_button, Qt.MouseButton.LeftButton),
+        )
         assert f"Resubmit {failed} requests from {old_id}" in box.text()
         click(qtbot, box, QMessageBox.StandardButton.Yes)
         _, batch_id, new_id = await finished
@@ -223,10 +239,13 @@ async def test_retry_answered_no_resubmits_nothing(
         desktop = run.desktop
         old_id, _ = await completed_partially(run, simulator, qtbot, database_url)
         before = len(simulator.list_batches(limit=100)["data"])
-        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "retry")
-        opened = next_dialog()
-        qtbot.keyClick(desktop.window.table, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
-        box = await question(opened)
+        box, finished = await asked(
+            desktop.window,
+            "retry",
+            lambda: qtbot.keyClick(
+                desktop.window.table, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier
+            ),
+        )
         click(qtbot, box, QMessageBox.StandardButton.No)
         assert await finished == ("retry", old_id, None)
         assert len(simulator.list_batches(limit=100)["data"]) == before
@@ -243,16 +262,15 @@ async def test_retry_all_failed_by_keyboard_enter_accepts(
         desktop = run.desktop
         old_id, failed = await completed_partially(run, simulator, qtbot, database_url)
         await until(desktop.window.summary_changed, desktop.window.retry_all_action.isEnabled)
-        finished = next_emit(
-            desktop.window.action_finished, lambda action, *_: action == "retry_all"
-        )
-        opened = next_dialog()
-        qtbot.keyClick(
-            desktop.window.table,
-            Qt.Key.Key_R,
-            Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
-        )
-        box = await question(opened)
+
+        def trigger() -> None:
+            qtbot.keyClick(
+                desktop.window.table,
+                Qt.Key.Key_R,
+                Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+            )
+
+        box, finished = await asked(desktop.window, "retry_all", trigger)
         assert f"Resubmit about {failed} requests from 1 batch?" in box.text()
         press(qtbot, box, Qt.Key.Key_Return)
         _, _, created = await finished
@@ -279,10 +297,11 @@ async def test_the_notifications_retry_asks_and_resubmits(
             lambda: banner.action_button.isVisible() and banner.action_button.text() == "Retry…",
         )
         assert old_id in banner.text or "failed" in banner.text
-        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "retry")
-        opened = next_dialog()
-        qtbot.mouseClick(banner.action_button, Qt.MouseButton.LeftButton)
-        box = await question(opened)
+        box, finished = await asked(
+            desktop.window,
+            "retry",
+            lambda: qtbot.mouseClick(banner.action_button, Qt.MouseButton.LeftButton),
+        )
         assert old_id in box.text()
         click(qtbot, box, QMessageBox.StandardButton.Yes)
         _, batch_id, new_id = await finished
@@ -315,10 +334,9 @@ async def test_the_desktop_notifications_retry_button_asks_and_resubmits(
         assert note.summary == "Batch completed with failures" and old_id in note.body
         (retry_key,) = [key for key, title in note.actions.items() if title == "Retry"]
 
-        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "retry")
-        opened = next_dialog()
-        session.server.press(note.id, retry_key)
-        box = await question(opened)
+        box, finished = await asked(
+            desktop.window, "retry", lambda: session.server.press(note.id, retry_key)
+        )
         assert f"Resubmit 3 requests from {old_id}" in box.text()
         click(qtbot, box, QMessageBox.StandardButton.Yes)
         _, batch_id, new_id = await finished
@@ -348,10 +366,11 @@ async def test_cancel_button_asks_then_cancels_a_running_batch(
         pane = desktop.window.detail
         assert pane.cancel_button.isVisible() and not pane.retry_button.isVisible()
 
-        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "cancel")
-        opened = next_dialog()
-        qtbot.mouseClick(pane.cancel_button, Qt.MouseButton.LeftButton)
-        box = await question(opened)
+        box, finished = await asked(
+            desktop.window,
+            "cancel",
+            lambda: qtbot.mouseClick(pane.cancel_button, Qt.MouseButton.LeftButton),
+        )
         assert f"Cancel {batch_id}?" in box.text()
         click(qtbot, box, QMessageBox.StandardButton.Yes)
         _, _, status = await finished
@@ -376,11 +395,12 @@ async def test_the_row_menu_pops_up_without_blocking_and_its_cancel_asks(
         menu = QApplication.activePopupWidget()
         assert isinstance(menu, QMenu) and menu.isVisible()
         await loop_keeps_running(run)  # an open menu does not hold the loop
-        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "cancel")
-        opened = next_dialog()
-        _menu_entry(menu, "Cancel batch").trigger()
-        menu.close()
-        box = await question(opened)
+
+        def trigger() -> None:
+            _menu_entry(menu, "Cancel batch").trigger()
+            menu.close()
+
+        box, finished = await asked(desktop.window, "cancel", trigger)
         click(qtbot, box, QMessageBox.StandardButton.Yes)
         assert await finished == ("cancel", batch_id, "cancelling")
 
@@ -390,10 +410,11 @@ async def test_delete_key_asks_and_escape_keeps_the_batch_running(
 ) -> None:
     async with running_desktop(qtbot, database_url, asgi_http_client) as run:
         batch_id, desktop = await running_batch(run, simulator, database_url)
-        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "cancel")
-        opened = next_dialog()
-        qtbot.keyClick(desktop.window.table, Qt.Key.Key_Delete)
-        box = await question(opened)
+        box, finished = await asked(
+            desktop.window,
+            "cancel",
+            lambda: qtbot.keyClick(desktop.window.table, Qt.Key.Key_Delete),
+        )
         press(qtbot, box, Qt.Key.Key_Escape)
         assert await finished == ("cancel", batch_id, None)
         assert simulator.batch(batch_id).status == "in_progress"
