@@ -23,6 +23,7 @@ from batchmon.core.results import ResultParser
 from batchmon.core.status import is_pending, is_terminal
 from batchmon.store.protocol import Store
 from batchmon.ui import dialogs
+from batchmon.ui.action_runner import RetryPreview
 from batchmon.ui.batch_list import BatchList
 from batchmon.ui.detail_pane import BatchDetail, group_errors
 from batchmon.ui.main_window import MainWindow
@@ -433,22 +434,21 @@ class Desktop(QObject):
         if mark is not None:
             await asyncio.shield(mark)
 
-    async def retry_count(self, batch_id: str) -> int:
+    async def retry_preview(self, batch_id: str) -> RetryPreview:
         if self.store is None:
             raise RuntimeError("still connecting to the database")
         from batchmon.engine.retry import plan_retry
 
         await self._until_applied(batch_id)
-        # Until the confirmation offers "include permanent failures", Retry resends every
-        # failed request, as the confirmation counts them.
-        plan = await plan_retry(self.store, batch_id, include_permanent=True)
-        return len(plan.assets)
+        plan = await plan_retry(self.store, batch_id)
+        left_out = tuple((a.id, a.error or "failed") for a in plan.left_out)
+        return RetryPreview(len(plan.assets), left_out)
 
-    async def retry(self, batch_id: str) -> str:
+    async def retry(self, batch_id: str, *, include_permanent: bool = False) -> str:
         if self._retrier is None:
             raise RuntimeError("still connecting to the database")
         await self._until_applied(batch_id)
-        result = await self._retrier.retry(batch_id, include_permanent=True)
+        result = await self._retrier.retry(batch_id, include_permanent=include_permanent)
         await self._refresh_rows([batch_id, result.new_batch.id])
         self.batches.upsert_batches([result.new_batch])
         self.poller.resume()

@@ -168,6 +168,16 @@ async def asked(
     return await question(opened), finished
 
 
+def include_permanent(qtbot: QtBot, box: QMessageBox) -> None:
+    """Tick "Include N permanent failures" (the simulator's failures are bad image URLs,
+    which a retry leaves out unless asked): with nothing else to send, Yes waits for it."""
+    check = box.checkBox()
+    yes = box.button(QMessageBox.StandardButton.Yes)
+    assert check is not None and not check.isChecked() and not yes.isEnabled()
+    qtbot.mouseClick(check, Qt.MouseButton.LeftButton)
+    assert check.isChecked() and yes.isEnabled()
+
+
 async def completed_partially(
     run: Running, simulator: Simulator, qtbot: QtBot, database_url: str
 ) -> tuple[str, int]:
@@ -207,6 +217,9 @@ async def test_retry_button_asks_then_resubmits_failed_requests_and_the_loop_run
             "retry",
             lambda: qtbot.mouseClick(pane.retry_button, Qt.MouseButton.LeftButton),
         )
+        assert f"{failed} permanent failures would fail the same way again" in box.text()
+        assert f"Resubmit 0 requests from {old_id}" in box.text()
+        include_permanent(qtbot, box)
         assert f"Resubmit {failed} requests from {old_id}" in box.text()
         click(qtbot, box, QMessageBox.StandardButton.Yes)
         _, batch_id, new_id = await finished
@@ -271,6 +284,7 @@ async def test_retry_all_failed_by_keyboard_enter_accepts(
             )
 
         box, finished = await asked(desktop.window, "retry_all", trigger)
+        include_permanent(qtbot, box)
         assert f"Resubmit about {failed} requests from 1 batch?" in box.text()
         press(qtbot, box, Qt.Key.Key_Return)
         _, _, created = await finished
@@ -303,6 +317,7 @@ async def test_the_notifications_retry_asks_and_resubmits(
             lambda: qtbot.mouseClick(banner.action_button, Qt.MouseButton.LeftButton),
         )
         assert old_id in box.text()
+        include_permanent(qtbot, box)
         click(qtbot, box, QMessageBox.StandardButton.Yes)
         _, batch_id, new_id = await finished
         assert batch_id == old_id and isinstance(new_id, str)
@@ -337,6 +352,7 @@ async def test_the_desktop_notifications_retry_button_asks_and_resubmits(
         box, finished = await asked(
             desktop.window, "retry", lambda: session.server.press(note.id, retry_key)
         )
+        include_permanent(qtbot, box)
         assert f"Resubmit 3 requests from {old_id}" in box.text()
         click(qtbot, box, QMessageBox.StandardButton.Yes)
         _, batch_id, new_id = await finished
@@ -535,3 +551,42 @@ def test_pause_notifications_from_toolbar_or_tray_and_mute_one_batch(qtbot: QtBo
 def _menu_entry(menu: QMenu, text: str) -> QAction:
     (entry,) = [a for a in menu.actions() if a.text().startswith(text)]
     return entry
+
+
+async def test_retry_leaves_permanent_failures_out_unless_the_box_is_ticked(
+    simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
+) -> None:
+    """Of 3 failed requests one hit a rate limit (worth a retry), two a bad image URL."""
+    async with running_desktop(qtbot, database_url, asgi_http_client) as run:
+        desktop = run.desktop
+        old_id, _ = await completed_partially(run, simulator, qtbot, database_url)
+        failed = [a for a in await run.store.batch_assets(old_id) if a.status == "failed"]
+        limited, permanent = failed[0], sorted(a.id for a in failed[1:])
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            reason = ("rate_limit_exceeded: Rate limit reached for requests", limited.id)
+            conn.execute("update public.assets set auto_tag_error = %s where id = %s", reason)
+            conn.execute("update public.asset_results set error = %s where asset_id = %s", reason)
+
+        box, finished = await asked(
+            desktop.window,
+            "retry",
+            lambda: qtbot.mouseClick(desktop.window.detail.retry_button, Qt.MouseButton.LeftButton),
+        )
+        check = box.checkBox()
+        assert check is not None and check.text() == "Include 2 permanent failures"
+        assert not check.isChecked() and box.button(QMessageBox.StandardButton.Yes).isEnabled()
+        assert f"Resubmit 1 request from {old_id}" in box.text()
+        assert all(f"{asset_id}: " in box.text() for asset_id in permanent)
+        qtbot.mouseClick(check, Qt.MouseButton.LeftButton)
+        assert f"Resubmit 3 requests from {old_id}" in box.text()
+        qtbot.mouseClick(check, Qt.MouseButton.LeftButton)  # changed their mind: off again
+        click(qtbot, box, QMessageBox.StandardButton.Yes)
+        _, _, new_id = await finished
+
+        simulator.advance(10)
+        new_batch = simulator.batch(new_id)
+        assert new_batch.request_counts is not None and new_batch.request_counts.total == 1
+        assert [a.id for a in await run.store.batch_assets(new_id)] == [limited.id]
+        left = {a.id: a for a in await run.store.batch_assets(old_id)}
+        assert all(left[i].status == "failed" and left[i].batch_id == old_id for i in permanent)
+        assert "Resubmitted 1 request" in desktop.window.banner.text

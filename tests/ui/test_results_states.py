@@ -27,6 +27,7 @@ from batchmon.store.postgres import PostgresStore
 from batchmon.ui.actions import Action, allowed_actions
 from batchmon.ui.batch_list import BatchItem, Column
 from batchmon.ui.desktop import Desktop
+from batchmon.ui.notifications import Notice
 from batchmon.ui.tray import tray_summary
 from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY
 from tests.helpers.batches import make_batch
@@ -84,7 +85,7 @@ async def test_a_vanished_batch_is_shown_counted_notified_once_and_retried(
         await desktop.attach(store, client)
         await one_pass(desktop)  # the baseline ends with the first pass
         assert status_cell(desktop, batch_id) == "Validating"
-        notices = []
+        notices: list[Notice] = []
         desktop.notifications.notified.connect(notices.append)
 
         await store.set_results_state(batch_id, "batch_not_found", BATCH_NOT_FOUND_NOTE)
@@ -126,7 +127,7 @@ async def test_waiting_for_queue_room_is_not_a_failure_and_incomplete_results_no
         waiting = await submitted(client, store, database_url, 2)
         await desktop.attach(store, client)
         await one_pass(desktop)
-        notices = []
+        notices: list[Notice] = []
         desktop.notifications.notified.connect(notices.append)
 
         await store.set_results_state(waiting, "waiting_for_queue", "waiting for queue room")
