@@ -40,6 +40,10 @@ class JobBatch:
     retry_token: str | None
     openai_batch_id: str | None
     job_created_at: datetime | None = None
+    input_file_id: str | None = None
+    """Uploaded for the current ``retry_token``: a create from it may have happened."""
+    uploaded_at: int | None = None
+    """That upload's ``created_at`` (Unix seconds, the API's clock)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +53,14 @@ class EndedJobBatch:
     id: int
     job_id: str
     attempt: int
+    attempts: int
     attempts_allowed: int
     job_status: str
     openai_batch_id: str
     status: str
     errors: list[dict[str, Any]] | None = None
     usage: dict[str, Any] | None = None
+    request_counts: dict[str, Any] | None = None
     model: str | None = None
     applied: bool = False
 

@@ -526,6 +526,16 @@ class PostgresStore:
         )
         return _job_batch(rows[0]) if rows else None
 
+    async def record_job_batch_upload(
+        self, job_batch_id: int, worker_id: str, file_id: str, uploaded_at: int
+    ) -> bool:
+        return bool(
+            await self._value(
+                "select public.record_job_batch_upload(%s, %s, %s, %s)",
+                (job_batch_id, worker_id, file_id, uploaded_at),
+            )
+        )
+
     async def record_job_batch_created(
         self, job_batch_id: int, batch: Mapping[str, Any]
     ) -> tuple[int, bool]:

@@ -309,6 +309,12 @@ class Store(Protocol):
         """Lease the next planned batch that fits its model's headroom, or None."""
         ...
 
+    async def record_job_batch_upload(
+        self, job_batch_id: int, worker_id: str, file_id: str, uploaded_at: int
+    ) -> bool:
+        """Note the input file uploaded for the batch's current retry token."""
+        ...
+
     async def record_job_batch_created(
         self, job_batch_id: int, batch: Mapping[str, Any]
     ) -> tuple[int, bool]:

@@ -474,6 +474,17 @@ class SupabaseStore:
         rows = _job_batches(await self._rpc("claim_job_batch", params))
         return rows[0] if rows else None
 
+    async def record_job_batch_upload(
+        self, job_batch_id: int, worker_id: str, file_id: str, uploaded_at: int
+    ) -> bool:
+        params = {
+            "p_job_batch": job_batch_id,
+            "p_worker": worker_id,
+            "p_file_id": file_id,
+            "p_uploaded_at": uploaded_at,
+        }
+        return bool(await self._rpc("record_job_batch_upload", params))
+
     async def record_job_batch_created(
         self, job_batch_id: int, batch: Mapping[str, Any]
     ) -> tuple[int, bool]:

@@ -42,6 +42,8 @@ create table if not exists public.batchmon_job_batches (
   next_attempt_at timestamptz,
   attempts integer not null default 0,  -- submissions so far (a refusal counts one)
   retry_token text,
+  input_file_id text,  -- uploaded for this token; a create with it may have happened
+  uploaded_at bigint,  -- the upload's created_at, in the API's clock
   openai_batch_id text,
   previous_batch_ids text[] not null default '{}',  -- refused earlier submissions
   claimed_by text,
@@ -186,7 +188,7 @@ create type public.batchmon_job_batch as (
   id bigint, job_id uuid, user_id text, model text, endpoint text, ordinal integer,
   attempt integer, attempts integer, asset_ids text[], request_count integer, bytes bigint,
   estimated_tokens bigint, estimated_cost double precision, state text, retry_token text,
-  openai_batch_id text, job_created_at timestamptz
+  openai_batch_id text, job_created_at timestamptz, input_file_id text, uploaded_at bigint
 );
 
 -- The model's enqueued-token limit: a stored one (configured or learned), else the
@@ -282,6 +284,8 @@ begin
   set attempts = case when b.state = 'submitting' then b.attempts else b.attempts + 1 end,
       retry_token = case when b.state = 'submitting' then b.retry_token
                          else format('jb_%s_%s', b.id, b.attempts + 1) end,
+      input_file_id = case when b.state = 'submitting' then b.input_file_id end,
+      uploaded_at = case when b.state = 'submitting' then b.uploaded_at end,
       state = 'submitting', claimed_by = p_worker, claim_expires_at = now() + p_lease
   where b.id = v_id;
   update public.batchmon_jobs j set last_submitted_at = now()
@@ -297,10 +301,27 @@ language sql stable security invoker set search_path = ''
 as $$
   select b.id, b.job_id, j.user_id::text, j.model, j.endpoint, b.ordinal, b.attempt,
          b.attempts, b.asset_ids::text[], b.request_count, b.bytes, b.estimated_tokens,
-         b.estimated_cost, b.state, b.retry_token, b.openai_batch_id, j.created_at
+         b.estimated_cost, b.state, b.retry_token, b.openai_batch_id, j.created_at,
+         b.input_file_id, b.uploaded_at
   from public.batchmon_job_batches b
   join public.batchmon_jobs j on j.id = b.job_id
   where b.id = p_job_batch
+$$;
+
+-- The input file uploaded for the batch's current retry token, recorded before the
+-- create: a submitter taking over after a crash looks for a batch made from it.
+create or replace function public.record_job_batch_upload(
+  p_job_batch bigint, p_worker text, p_file_id text, p_uploaded_at bigint
+)
+returns boolean
+language plpgsql volatile security invoker set search_path = ''
+as $$
+begin
+  update public.batchmon_job_batches b
+  set input_file_id = p_file_id, uploaded_at = p_uploaded_at
+  where b.id = p_job_batch and b.state = 'submitting' and b.claimed_by = p_worker;
+  return found;
+end
 $$;
 
 -- The batch OpenAI created for a planned batch: record it and point the assets at it as
@@ -390,14 +411,16 @@ create or replace function public.ended_job_batches(
   p_limit integer default 1000, p_after_id bigint default null
 )
 returns table (
-  id bigint, job_id uuid, attempt integer, attempts_allowed integer, job_status text,
-  openai_batch_id text, status text, errors jsonb, usage jsonb, model text,
-  applied boolean
+  id bigint, job_id uuid, attempt integer, attempts integer, attempts_allowed integer,
+  job_status text, openai_batch_id text, status text, errors jsonb, usage jsonb,
+  request_counts jsonb, model text, applied boolean
 )
 language sql stable security invoker set search_path = ''
 as $$
-  select b.id, b.job_id, b.attempt, j.attempts_allowed, j.status, b.openai_batch_id,
-         ob.status, ob.errors, ob.usage, ob.model, ob.applied_at is not null
+  select b.id, b.job_id, b.attempt, b.attempts, j.attempts_allowed, j.status,
+         b.openai_batch_id, ob.status, ob.errors, ob.usage,
+         jsonb_build_object('total', ob.total, 'completed', ob.completed, 'failed', ob.failed),
+         ob.model, ob.applied_at is not null
   from public.batchmon_job_batches b
   join public.batchmon_jobs j on j.id = b.job_id
   join public.openai_batches ob on ob.id = b.openai_batch_id
@@ -580,7 +603,8 @@ language sql stable security invoker set search_path = ''
 as $$
   select b.id, b.job_id, j.user_id::text, j.model, j.endpoint, b.ordinal, b.attempt,
          b.attempts, '{}'::text[], b.request_count, b.bytes, b.estimated_tokens,
-         b.estimated_cost, b.state, b.retry_token, b.openai_batch_id, j.created_at
+         b.estimated_cost, b.state, b.retry_token, b.openai_batch_id, j.created_at,
+         b.input_file_id, b.uploaded_at
   from public.batchmon_job_batches b
   join public.batchmon_jobs j on j.id = b.job_id
   where b.job_id = p_job and (p_after_ordinal is null or b.ordinal > p_after_ordinal)
@@ -631,6 +655,7 @@ begin
     'extend_job_batch(bigint, text[], boolean)',
     'batchmon_token_limit(text, jsonb)', 'batchmon_tokens_enqueued(text)',
     'claim_job_batch(text, interval, jsonb)', 'get_job_batch(bigint)',
+    'record_job_batch_upload(bigint, text, text, bigint)',
     'record_job_batch_created(bigint, jsonb)',
     'record_job_batch_refused(bigint, text, double precision)',
     'ended_job_batches(integer, bigint)',
