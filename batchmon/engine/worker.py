@@ -250,6 +250,8 @@ class Worker:
         """Jobs' planned batches, submitted as their model's queue has room."""
         self._jobs.worker_id = self.config.worker_id
         self._jobs.default_limits = dict(self.config.token_limits)
+        self._jobs.refusal_wait = self.config.results.queue_base
+        self._jobs.refusal_wait_cap = self.config.results.queue_cap
         jobs = await self._jobs.submit_ready()
         for job_batch, problem in jobs.errors.items():
             log.warning("job batch %d: %s", job_batch, problem)

@@ -1,0 +1,84 @@
+"""A batch refused for queue room teaches the limit and goes back to the queue."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from batchmon.core.planner import PlanLimits
+from batchmon.engine.jobs import create_job
+from batchmon.openai_batches import BatchClient
+from batchmon.sim import Simulator
+from batchmon.sim.queue import QueueLimits
+from batchmon.store.postgres import PostgresStore
+from tests.fixtures.postgres import fetch_all, insert_assets
+from tests.helpers.engine import RED_FOX, assert_predicted, asset_states, fast_worker, finish
+from tests.helpers.jobs import MODEL, openai_batches_of_job
+
+TINY = 100
+"""A queue smaller than any one request: every batch is refused."""
+
+
+async def test_a_refused_batch_learns_the_limit_and_is_sent_again_later(
+    client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
+) -> None:
+    simulator.queue = QueueLimits({MODEL: TINY})
+    ids = insert_assets(database_url, 6, url_prefix=RED_FOX)
+    plan = await create_job(store, await store.assets_by_ids(ids), MODEL, limits=PlanLimits())
+    worker = fast_worker(client, store)
+    worker.config = replace(worker.config, token_limits={})  # the limit is not known yet
+
+    await worker.run_once()  # submits the one planned batch
+    finish(simulator)
+    report = await worker.run_once()  # sees the refusal, learns, submits again at once
+
+    assert report.jobs is not None and report.jobs.learned == {MODEL: TINY}
+    (limit,) = await store.model_limits()
+    assert (limit.model, limit.enqueued_token_limit, limit.source) == (MODEL, TINY, "learned")
+    (first, _), (second, _) = openai_batches_of_job(database_url, plan.job_id)
+    assert report.jobs.refused == [first] and report.jobs.submitted == [second]
+    # Nothing failed: the assets waited, and moved to the second submission.
+    assert fetch_all(
+        database_url,
+        "select auto_tag_status, openai_batch_id, count(*) from public.assets "
+        "where id = any(%s::uuid[]) group by 1, 2",
+        (ids,),
+    ) == [("pending", second, 6)]
+
+    simulator.queue = QueueLimits({MODEL: 10**9})  # room now
+    for _ in range(4):
+        finish(simulator)
+        await worker.run_once()
+    job = await store.get_job(plan.job_id)
+    assert job is not None and (job.status, job.completed) == ("done", 6)
+    assert_predicted(asset_states(database_url, ids), ids)
+    assert fetch_all(
+        database_url,
+        "select count(*) from public.asset_results where asset_id = any(%s::uuid[])",
+        (ids,),
+    ) == [(6,)]  # each asset applied once
+
+
+async def test_a_refused_batch_waits_its_backoff_before_it_goes_again(
+    client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
+) -> None:
+    simulator.queue = QueueLimits({MODEL: TINY})
+    ids = insert_assets(database_url, 3, url_prefix=RED_FOX)
+    plan = await create_job(store, await store.assets_by_ids(ids), MODEL, limits=PlanLimits())
+    worker = fast_worker(client, store)
+    worker.config = replace(
+        worker.config,
+        token_limits={},
+        results=replace(worker.config.results, queue_base=timedelta(minutes=10)),
+    )
+    await worker.run_once()
+    finish(simulator)
+    report = await worker.run_once()
+
+    assert report.jobs is not None and len(report.jobs.refused) == 1
+    assert report.jobs.submitted == []
+    (batch,) = await store.job_batches(plan.job_id)
+    assert (batch.state, batch.attempts) == ("refused", 1)
+    again = await worker.run_once()
+    assert again.jobs is not None and again.jobs.submitted == []
+    assert len(openai_batches_of_job(database_url, plan.job_id)) == 1
