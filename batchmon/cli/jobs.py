@@ -8,14 +8,24 @@ what waits for queue room, what it cost so far and when it should be done.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import socket
 import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from batchmon.cli.batches import chosen_assets, print_skips
 from batchmon.cli.exit_codes import EXIT_ERROR, EXIT_OK
 from batchmon.cli.output import short_time, table, write_json
 from batchmon.core.formatting import format_duration
+from batchmon.core.planner import MAX_REQUESTS, PlanLimits, PlannedBatch, plan_batches, summarize
+from batchmon.core.requests import DEFAULT_MODEL, build_tag_request
+from batchmon.engine.jobs import JobSubmitter, cancel_job, create_job, plan_limits
 from batchmon.store.job_rows import JobBatch, JobSummary
+from batchmon.store.protocol import AssetRow
 from batchmon.wiring import open_client, open_store, settings_from
 
 
@@ -186,16 +196,127 @@ async def cmd_job_cancel(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_ERROR
-        cancel = await opened.store.cancel_job(args.job_id)
-        statuses = []
-        for batch_id in cancel.running:
-            batch = await client.cancel(batch_id)
-            statuses.append(batch.model_dump(mode="json"))
-        if statuses:
-            await opened.store.record_statuses(statuses)
+        cancel = await cancel_job(client, opened.store, args.job_id)
     print(
         f"job {args.job_id}: {cancel.dropped} queued batch(es) dropped, "
         f"{len(cancel.running)} running batch(es) cancelled; "
         "finished results are still applied"
     )
+    return EXIT_OK
+
+
+# -- submit: plan, confirm, create the job, send what fits now ------------------------------
+
+
+def _preview_lines(
+    assets: Iterable[AssetRow], model: str, endpoint: str
+) -> Iterator[dict[str, Any]]:
+    """The lines the job will hold, for the plan shown before anything is stored."""
+    for asset in assets:
+        if asset.status == "completed" or (asset.status == "pending" and asset.batch_id):
+            continue
+        try:
+            yield build_tag_request(asset.id, asset.image_url or "", model=model, endpoint=endpoint)
+        except ValueError:
+            continue
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB" if size >= 100_000 else f"{size / 1e3:,.1f} kB"
+
+
+def _within_cap(batches: Sequence[PlannedBatch], cap: float) -> int:
+    """How many batches, in order, the budget lets the queue submit."""
+    spent = 0.0
+    for n, batch in enumerate(batches):
+        spent += batch.cost.batch_usd or 0.0
+        if spent > cap:
+            return n
+    return len(batches)
+
+
+def _print_plan(
+    batches: Sequence[PlannedBatch], limits: PlanLimits, model: str, endpoint: str
+) -> None:
+    plan = summarize(batches)
+    print(f"plan: {plan.requests:,} request(s) in {plan.batches:,} batch(es), {model} ({endpoint})")
+    budget = limits.token_budget(model)
+    queue = (
+        f"; {model}'s queue limit {limits.token_limits[model]:,}, at most {budget:,} a batch"
+        if budget is not None and model in limits.token_limits
+        else f"; {model}'s queue limit is not known yet"
+    )
+    print(
+        f"  {_megabytes(plan.byte_size)} of JSONL, "
+        f"{plan.estimated_tokens:,} estimated prompt tokens{queue}"
+    )
+    if plan.batch_usd is None or plan.standard_usd is None:
+        print(f"  estimated cost: unknown (no price known for {model})")
+    else:
+        print(
+            f"  estimated cost: {_usd(plan.batch_usd)} at batch prices, "
+            f"saving {_usd(plan.saving_usd)} against standard prices ({_usd(plan.standard_usd)})"
+        )
+
+
+async def _confirmed(args: argparse.Namespace) -> bool:
+    """Ask on a terminal (unless ``--yes``); a script or pipe gets no question."""
+    if args.yes or not sys.stdin.isatty():
+        return True
+    answer = await asyncio.to_thread(input, "submit this job? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _worker_id() -> str:
+    return f"submit:{socket.gethostname()}:{os.getpid()}"
+
+
+async def cmd_submit_job(args: argparse.Namespace) -> int:
+    """``batchmon submit``: show the plan, create the job, send the batches that fit now."""
+    settings = settings_from(args)
+    model = args.model or DEFAULT_MODEL
+    async with open_store(settings) as opened, open_client(settings) as client:
+        assets, unknown = await chosen_assets(opened, args)
+        if not assets:
+            print("nothing to submit: no matching assets")
+            return EXIT_ERROR if unknown else EXIT_OK
+        limits = replace(
+            await plan_limits(opened.store), max_requests=min(args.per_batch, MAX_REQUESTS)
+        )
+        lines = _preview_lines(assets, model, args.endpoint)
+        preview = list(plan_batches(lines, limits, keep_lines=False))
+        if not preview:
+            print("nothing to submit: every asset is tagged, pending or has no image URL")
+            return EXIT_OK
+        _print_plan(preview, limits, model, args.endpoint)
+        if args.max_cost is not None:
+            fits = _within_cap(preview, args.max_cost)
+            print(
+                f"  budget {_usd(args.max_cost)}: {fits} of {len(preview)} batch(es) "
+                "within it; the rest are not submitted"
+            )
+        if not await _confirmed(args):
+            print("nothing submitted")
+            return EXIT_OK
+        plan = await create_job(
+            opened.store,
+            assets,
+            model,
+            args.endpoint,
+            limits,
+            max_cost=args.max_cost,
+            attempts=args.attempts,
+        )
+        sent = await JobSubmitter(client, opened.store, worker_id=_worker_id()).submit_ready()
+    print(f"job {plan.job_id}: {plan.batches} batch(es), {plan.requests:,} request(s)")
+    for batch_id in sent.submitted:
+        print(f"{batch_id}  submitted")
+    waiting = plan.batches - len(sent.submitted)
+    print(
+        f"submitted {len(sent.submitted)} batch(es) now; {max(waiting, 0)} wait for queue "
+        f"room (the worker sends them; `batchmon jobs show {plan.job_id}`)"
+    )
+    for planned, error in sent.errors.items():
+        print(f"job batch {planned} not submitted yet: {error}", file=sys.stderr)
+    print_skips(unknown, plan.skipped)
     return EXIT_OK

@@ -10,7 +10,7 @@ import argparse
 from datetime import timedelta
 
 from batchmon import __version__
-from batchmon.cli.arg_types import duration_at_least, job_id, parse_duration, positive_int
+from batchmon.cli.arg_types import duration_at_least, job_id, parse_duration, positive_int, usd
 from batchmon.core.formatting import format_duration
 from batchmon.desktop_options import add_desktop_arguments
 
@@ -114,11 +114,35 @@ def _add_batch_commands(
         help="batch endpoint (default %(default)s)",
     )
     submit.add_argument(
+        "--max-cost",
+        type=usd,
+        metavar="USD",
+        help="budget: no further batch is submitted once the job's estimate would pass it",
+    )
+    submit.add_argument(
+        "--attempts",
+        type=positive_int,
+        default=2,
+        help="resubmissions of expired and retryable failures (default %(default)s)",
+    )
+    submit.add_argument(
+        "-y", "--yes", action="store_true", help="submit without asking (on a terminal)"
+    )
+    submit.add_argument(
         "--per-batch", type=positive_int, default=50_000, help="requests per batch (max 50000)"
     )
     submit.add_argument(
-        "--metadata", action="append", metavar="KEY=VALUE", help="batch metadata (repeatable)"
+        "--direct",
+        action="store_true",
+        help="no job: create every batch now in fixed --per-batch splits, ignoring the queue",
     )
+    submit.add_argument(
+        "--metadata",
+        action="append",
+        metavar="KEY=VALUE",
+        help="batch metadata (repeatable; with --direct)",
+    )
+    submit.set_defaults(usage_error=submit.error)
 
     status = sub.add_parser("status", parents=[common], help="pending batches and progress")
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -185,6 +209,13 @@ def _add_worker_arguments(worker: argparse.ArgumentParser) -> None:
     )
     worker.add_argument("--worker-id", help="name in the poll-run log (default host:pid)")
     worker.set_defaults(usage_error=worker.error)
+
+
+def check_submit_arguments(args: argparse.Namespace) -> None:
+    """``--metadata`` names the batches ``--direct`` creates; a job's batches carry the
+    job's own metadata (argparse error, exit 2)."""
+    if args.command == "submit" and args.metadata and not args.direct:
+        args.usage_error("argument --metadata: only with --direct (a job's batches carry its id)")
 
 
 def check_worker_arguments(args: argparse.Namespace) -> None:

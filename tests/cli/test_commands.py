@@ -49,8 +49,9 @@ def test_submit_worker_status_and_runs(
 
     code, out, _ = run(capsys, "submit", "--all-untagged", *db)
     assert code == EXIT_OK, out
-    batch_id = out.split()[0]
-    assert batch_id.startswith("batch_") and "submitted 8 asset(s) in 1 batch(es)" in out
+    [batch_id] = [line.split()[0] for line in out.splitlines() if line.endswith("  submitted")]
+    assert batch_id.startswith("batch_") and "8 request(s)" in out
+    assert "submitted 1 batch(es) now; 0 wait" in out
 
     code, out, _ = run(capsys, "status", "--json", *db)
     status = json.loads(out)
@@ -90,7 +91,8 @@ def test_retry_twice_from_the_cli_makes_one_batch_and_cancel_works(
     ids = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"batchmon-test/cli/{n}")) for n in range(12)]
     insert_assets_with_ids(database_url, ids, "https://img.example.test/old-car")
     db = ("--database-url", database_url)
-    code, out, _ = run(capsys, "submit", "--all-untagged", "--metadata", "sim_expire=0.5", *db)
+    direct = ("--direct", "--metadata", "sim_expire=0.5")
+    code, out, _ = run(capsys, "submit", "--all-untagged", *direct, *db)
     assert code == EXIT_OK and "submitted 12 asset(s)" in out
     batch_id = out.split()[0]
     sim_env.simulator.advance(25 * 3600)  # expired: the unfinished half is worth a retry

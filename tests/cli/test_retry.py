@@ -10,7 +10,7 @@ from tests.fixtures.postgres import fetch_all, insert_assets
 from tests.fixtures.sim import LiveSim
 
 # The simulator fails this share of requests with invalid_image_url (HTTP 400): permanent.
-FAILING = ("--metadata", "sim_fail_fraction=0.3")
+FAILING = ("--direct", "--metadata", "sim_fail_fraction=0.3")
 ONCE = ("--once", "--min-age", "0s", "--interval", "0s", "--lease", "30s")
 
 
