@@ -21,11 +21,13 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from batchmon.config import Settings
 from batchmon.core.results import ResultParser
 from batchmon.core.status import is_pending, is_terminal
-from batchmon.store.protocol import Store
+from batchmon.store.job_rows import JobBatch
+from batchmon.store.protocol import Store, StoreError
 from batchmon.ui import dialogs
 from batchmon.ui.action_runner import RetryPreview
 from batchmon.ui.batch_list import BatchList
 from batchmon.ui.detail_pane import BatchDetail, group_errors
+from batchmon.ui.jobs_view import headroom_text
 from batchmon.ui.main_window import MainWindow
 from batchmon.ui.notifications import (
     BannerNotifier,
@@ -54,6 +56,7 @@ log = logging.getLogger(__name__)
 
 ERROR_FILE_LINES = 5000
 SERVER_RUN_CHECK_MS = 15_000
+JOBS_SHOWN = 50
 
 
 class Desktop(QObject):
@@ -89,7 +92,9 @@ class Desktop(QObject):
         self.tray = Tray(self.window)
         self.banner_notifier = BannerNotifier(self)
         self.notifications = NotificationCenter(
-            self.banner_notifier, notify_statuses=self._notify_statuses(settings)
+            self.banner_notifier,
+            notify_statuses=self._notify_statuses(settings),
+            job_notice_batches=settings.job_notice_batches,
         )
         self.poller = Poller(
             self.sync_pass, interval=settings.poll_interval, limit=settings.poll_limit
@@ -105,6 +110,7 @@ class Desktop(QObject):
         #: Batches a pass is applying (or about to): Retry waits for these.
         self._applying: dict[str, asyncio.Future[None]] = {}
         self._error_groups: dict[str, Any] = {}
+        self._job_batches: dict[str, list[JobBatch]] = {}
         self._native = native_notifications
         self._server_timer = QTimer(self)
         self._server_timer.setInterval(SERVER_RUN_CHECK_MS)
@@ -239,6 +245,7 @@ class Desktop(QObject):
         self.poller.set_interval(settings.poll_interval)
         self.poller.set_limit(settings.poll_limit)
         self.notifications.set_notify_statuses(self._notify_statuses(settings))
+        self.notifications.set_job_notice_batches(settings.job_notice_batches)
         if reconnect:
             self.window.banner.show_message(
                 "Settings saved. Restart batchmon to connect with the new account or database.",
@@ -264,7 +271,7 @@ class Desktop(QObject):
         rows = await store.list_batches()
         self.batches.load_rows(rows)
         self.notifications.seed(((row.id, row.status) for row in rows), finish=False)
-        await self.refresh_results()  # still the silent baseline
+        await self.refresh_store_views()  # still the silent baseline
         self.push = PushFollower(
             store, self.batches, self.notifications, self.poller, self.window.status
         )
@@ -323,7 +330,7 @@ class Desktop(QObject):
         await self._apply_all(finished)
         if finished:
             await self._refresh_rows(finished)
-        await self.refresh_results()
+        await self.refresh_store_views()
         self.window.status.set_requests(self.client.requests_made)
         self.synced.emit(result)
         return result
@@ -354,7 +361,32 @@ class Desktop(QObject):
             return
         runs = await self.store.recent_poll_runs(limit=1)
         self.window.status.set_server_run(runs[0] if runs else None, datetime.now(UTC))
+        await self.refresh_store_views()
+
+    async def refresh_store_views(self) -> None:
+        """What the server side records besides batches: results states and jobs."""
         await self.refresh_results()
+        await self.refresh_jobs()
+
+    async def refresh_jobs(self) -> None:
+        """Jobs with their batches, and each model's queue use against its limit.
+
+        A finished job's batches no longer change: they are read once.
+        """
+        if self.store is None:
+            return
+        try:
+            jobs = await self.store.job_summaries(limit=JOBS_SHOWN)
+            for job in jobs:
+                if job.status == "running" or job.id not in self._job_batches:
+                    self._job_batches[job.id] = await self.store.job_batches(job.id)
+            limits = await self.store.model_limits()
+        except StoreError as exc:
+            log.warning("jobs could not be read: %s", exc)
+            return
+        self.window.jobs.set_jobs(jobs, self._job_batches, datetime.now(UTC))
+        self.window.status.set_queue(headroom_text(limits))
+        self.notifications.observe_jobs(jobs)
 
     async def refresh_results(self) -> None:
         """Read the results states the engine recorded (waiting for queue room, results

@@ -44,6 +44,7 @@ from batchmon.ui.batch_list import BatchItem, Column
 from batchmon.ui.columns import fit_columns
 from batchmon.ui.detail_pane import DetailPane
 from batchmon.ui.filter_proxy import STATUS_FILTERS, BatchFilterProxy
+from batchmon.ui.jobs_pane import JobsPane
 from batchmon.ui.progress_delegate import ProgressDelegate
 from batchmon.ui.resources import app_icon
 from batchmon.ui.status_bar import ChannelStatusBar
@@ -143,8 +144,15 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_menus()
 
+        self.jobs = JobsPane()
+        self.jobs.batch_activated.connect(self.select_batch)
+        batches_side = QSplitter(Qt.Orientation.Vertical)
+        batches_side.addWidget(self.jobs)  # hidden until there is a job
+        batches_side.addWidget(self.table)
+        batches_side.setStretchFactor(1, 1)
+        batches_side.setChildrenCollapsible(False)
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.table)
+        splitter.addWidget(batches_side)
         splitter.addWidget(self.detail)
         splitter.setStretchFactor(0, 1)  # a wider window widens the table
         splitter.setStretchFactor(1, 0)
