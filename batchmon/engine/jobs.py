@@ -33,14 +33,20 @@ from typing import Any
 
 from openai.types import Batch
 
-from batchmon.core.planner import ASSUMED_OUTPUT_TOKENS, PlanLimits, PlannedBatch, Planner
+from batchmon.core.planner import (
+    ASSUMED_OUTPUT_TOKENS,
+    PlanError,
+    PlanLimits,
+    PlannedBatch,
+    Planner,
+)
 from batchmon.core.pricing import estimate_cost
 from batchmon.core.requests import CHAT_COMPLETIONS, DEFAULT_MODEL, build_tag_request, to_jsonl
 from batchmon.core.tokens import request_tokens
 from batchmon.engine.failures import backoff, is_permanent_reason
 from batchmon.engine.retry import requested_model
 from batchmon.openai_batches import ApiServerError, ApiUnreachable, BatchApiError, BatchClient
-from batchmon.store.job_rows import EndedJobBatch, JobBatch, JobCancel
+from batchmon.store.job_rows import EndedJobBatch, JobBatch, JobBatchPart, JobCancel
 from batchmon.store.protocol import AssetRow, Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -87,6 +93,8 @@ class JobPass:
     finished: int = 0
     replanned: int = 0
     learned: dict[str, int] = field(default_factory=dict)
+    split: dict[int, int] = field(default_factory=dict)
+    """Planned batch -> parts, for refused batches too big for the limit learned."""
     errors: dict[int, str] = field(default_factory=dict)
 
 
@@ -135,6 +143,14 @@ def _lines(
         if asset.status == "completed":
             skipped[asset.id] = "already tagged"
             continue
+        yield from _lines_for([asset], model, endpoint, skipped)
+
+
+def _lines_for(
+    assets: Iterable[AssetRow], model: str, endpoint: str, skipped: dict[str, str]
+) -> Iterator[dict[str, Any]]:
+    """The request line of each asset whose image URL makes one."""
+    for asset in assets:
         try:
             yield build_tag_request(asset.id, asset.image_url or "", model=model, endpoint=endpoint)
         except ValueError as exc:
@@ -392,6 +408,44 @@ class JobSubmitter:
             report.learned[model] = limit
         wait = backoff(max(ended.attempts, 1), base=self.refusal_wait, cap=self.refusal_wait_cap)
         note = f"refused for queue room ({ended.openai_batch_id}); back in the queue"
-        if await self._store.record_job_batch_refused(ended.id, note, retry_in=wait):
-            report.refused.append(ended.openai_batch_id)
-            log.info("job batch %d: %s, waiting %s", ended.id, note, wait)
+        if not await self._store.record_job_batch_refused(ended.id, note, retry_in=wait):
+            return
+        report.refused.append(ended.openai_batch_id)
+        log.info("job batch %d: %s, waiting %s", ended.id, note, wait)
+        limits = PlanLimits(token_limits={model: limit}) if limit is not None else None
+        budget = limits.token_budget(model) if limits is not None else None
+        if limits is not None and budget is not None and ended.estimated_tokens > budget:
+            await self._split(ended, model, limits, report)
+
+    async def _split(
+        self, ended: EndedJobBatch, model: str, limits: PlanLimits, report: JobPass
+    ) -> None:
+        """A refused batch bigger than the limit now known could never start: split it."""
+        job = await self._store.get_job(ended.job_id)
+        endpoint = job.endpoint if job is not None else CHAT_COMPLETIONS
+        waiting = [
+            a
+            for a in await self._store.batch_assets(ended.openai_batch_id)
+            if a.status == "pending"
+        ]
+        skipped: dict[str, str] = {}
+        planner = Planner(limits, keep_lines=False)
+        try:
+            planned = [
+                batch
+                for line in _lines_for(waiting, model, endpoint, skipped)
+                if (batch := planner.add(line)) is not None
+            ]
+            planned.extend(planner.finish())
+        except PlanError as exc:  # one request alone is over the limit: nothing splits it
+            log.warning("job batch %d cannot be split for the limit: %s", ended.id, exc)
+            return
+        if len(planned) < 2:
+            return
+        parts = [
+            JobBatchPart(b.custom_ids, b.byte_size, b.estimated_tokens, b.cost.batch_usd)
+            for b in planned
+        ]
+        count = await self._store.split_job_batch(ended.id, parts)
+        report.split[ended.id] = count
+        log.info("job batch %d: split into %d for a limit of %s", ended.id, count, limits)

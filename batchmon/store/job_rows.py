@@ -63,6 +63,7 @@ class EndedJobBatch:
     request_counts: dict[str, Any] | None = None
     model: str | None = None
     applied: bool = False
+    estimated_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,3 +108,23 @@ class JobCancel:
 
     dropped: int
     running: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class JobBatchPart:
+    """One part of a planned batch split for a smaller limit: its assets and figures."""
+
+    asset_ids: tuple[str, ...]
+    byte_size: int
+    estimated_tokens: int
+    estimated_cost: float | None
+
+
+def job_batch_part(part: JobBatchPart) -> dict[str, Any]:
+    """A part as ``split_job_batch`` takes it (one JSON object)."""
+    return {
+        "asset_ids": list(part.asset_ids),
+        "bytes": part.byte_size,
+        "tokens": part.estimated_tokens,
+        "cost": part.estimated_cost,
+    }

@@ -33,9 +33,11 @@ from batchmon.store.job_rows import (
     JOB_ASSET_PAGE,
     EndedJobBatch,
     JobBatch,
+    JobBatchPart,
     JobCancel,
     JobSummary,
     ModelLimit,
+    job_batch_part,
 )
 from batchmon.store.paging import ALL_ROWS, PAGE_ROWS, Cursor, chunks, read_pages
 from batchmon.store.protocol import (
@@ -553,6 +555,12 @@ class PostgresStore:
                 "select public.record_job_batch_refused(%s, %s, %s)",
                 (job_batch_id, note, retry_in.total_seconds()),
             )
+        )
+
+    async def split_job_batch(self, job_batch_id: int, parts: Sequence[JobBatchPart]) -> int:
+        payload = Jsonb([job_batch_part(p) for p in parts])
+        return int(
+            await self._value("select public.split_job_batch(%s, %s)", (job_batch_id, payload))
         )
 
     async def ended_job_batches(self) -> list[EndedJobBatch]:

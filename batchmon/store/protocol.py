@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from batchmon.store.job_rows import EndedJobBatch, JobBatch, JobCancel, JobSummary, ModelLimit
+from batchmon.store.job_rows import (
+    EndedJobBatch,
+    JobBatch,
+    JobBatchPart,
+    JobCancel,
+    JobSummary,
+    ModelLimit,
+)
 
 ChangeKind = Literal["batch", "assets", "resync"]
 
@@ -325,6 +332,10 @@ class Store(Protocol):
         self, job_batch_id: int, note: str, *, retry_in: timedelta
     ) -> bool:
         """Put a batch refused for queue room back in the queue after ``retry_in``."""
+        ...
+
+    async def split_job_batch(self, job_batch_id: int, parts: Sequence[JobBatchPart]) -> int:
+        """Split a refused batch too big for its limit; it keeps the first part."""
         ...
 
     async def ended_job_batches(self) -> list[EndedJobBatch]:

@@ -28,9 +28,11 @@ from batchmon.store.job_rows import (
     JOB_ASSET_PAGE,
     EndedJobBatch,
     JobBatch,
+    JobBatchPart,
     JobCancel,
     JobSummary,
     ModelLimit,
+    job_batch_part,
 )
 from batchmon.store.paging import ALL_ROWS, PAGE_ROWS, Cursor, chunks, read_pages
 from batchmon.store.protocol import (
@@ -505,6 +507,11 @@ class SupabaseStore:
             "p_retry_in_s": retry_in.total_seconds(),
         }
         return bool(await self._rpc("record_job_batch_refused", params))
+
+    async def split_job_batch(self, job_batch_id: int, parts: Sequence[JobBatchPart]) -> int:
+        payload = [job_batch_part(p) for p in parts]
+        params = {"p_job_batch": job_batch_id, "p_parts": payload}
+        return int(await self._rpc("split_job_batch", params) or 0)
 
     async def ended_job_batches(self) -> list[EndedJobBatch]:
         async def page(after: Cursor | None, size: int) -> list[EndedJobBatch]:

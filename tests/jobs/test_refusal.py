@@ -13,7 +13,7 @@ from batchmon.sim.queue import QueueLimits
 from batchmon.store.postgres import PostgresStore
 from tests.fixtures.postgres import fetch_all, insert_assets
 from tests.helpers.engine import RED_FOX, assert_predicted, asset_states, fast_worker, finish
-from tests.helpers.jobs import MODEL, openai_batches_of_job
+from tests.helpers.jobs import MODEL, SIM_LIMIT, openai_batches_of_job
 
 TINY = 100
 """A queue smaller than any one request: every batch is refused."""
@@ -82,3 +82,26 @@ async def test_a_refused_batch_waits_its_backoff_before_it_goes_again(
     again = await worker.run_once()
     assert again.jobs is not None and again.jobs.submitted == []
     assert len(openai_batches_of_job(database_url, plan.job_id)) == 1
+
+
+async def test_a_batch_too_big_for_the_limit_learned_is_split_and_drains(
+    client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
+) -> None:
+    ids = insert_assets(database_url, 8, url_prefix=RED_FOX)
+    plan = await create_job(store, await store.assets_by_ids(ids), MODEL, limits=PlanLimits())
+    worker = fast_worker(client, store)
+    worker.config = replace(worker.config, token_limits={})
+    await worker.run_once()
+    finish(simulator)
+    report = await worker.run_once()
+
+    assert report.jobs is not None and report.jobs.learned == {MODEL: SIM_LIMIT}
+    assert list(report.jobs.split.values()) == [2]  # four requests a part
+    for _ in range(8):
+        finish(simulator)
+        await worker.run_once()
+    job = await store.get_job(plan.job_id)
+    assert job is not None and (job.status, job.completed) == ("done", 8)
+    statuses = [status for _, status in openai_batches_of_job(database_url, plan.job_id)]
+    assert statuses == ["failed", "completed", "completed"]  # only the first was refused
+    assert_predicted(asset_states(database_url, ids), ids)

@@ -405,6 +405,57 @@ begin
 end
 $$;
 
+-- A refused batch too big for the limit just learned, split: it keeps the first part
+-- (and its place in the job), the other parts follow at the end of the job. Every part
+-- may take its assets over from the refused submissions. p_parts: [{"asset_ids": [...],
+-- "bytes": n, "tokens": n, "cost": x}, ...]. Returns the parts now planned.
+create or replace function public.split_job_batch(p_job_batch bigint, p_parts jsonb)
+returns integer
+language plpgsql volatile security invoker set search_path = ''
+as $$
+declare
+  v_row public.batchmon_job_batches;
+  v_part jsonb;
+  v_ids text[];
+  v_new bigint;
+  n integer := 0;
+begin
+  if p_parts is null or jsonb_typeof(p_parts) <> 'array' or jsonb_array_length(p_parts) = 0 then
+    raise exception using errcode = '22023',
+      message = 'split_job_batch expects a JSON array of parts';
+  end if;
+  select * into v_row from public.batchmon_job_batches b
+  where b.id = p_job_batch and b.state = 'refused' for update;
+  if not found then
+    return 0;
+  end if;
+  for v_part in select e.p from jsonb_array_elements(p_parts) as e(p) loop
+    v_ids := array(select jsonb_array_elements_text(v_part -> 'asset_ids'));
+    n := n + 1;
+    if n = 1 then
+      update public.batchmon_job_batches b
+      set asset_ids = public.batchmon_uuids(v_ids), request_count = cardinality(v_ids),
+          bytes = (v_part ->> 'bytes')::bigint, estimated_tokens = (v_part ->> 'tokens')::bigint,
+          estimated_cost = (v_part ->> 'cost')::double precision
+      where b.id = p_job_batch;
+    else
+      v_new := public.add_job_batch(
+        v_row.job_id, v_row.attempt, cardinality(v_ids), (v_part ->> 'bytes')::bigint,
+        (v_part ->> 'tokens')::bigint, (v_part ->> 'cost')::double precision, v_ids, true);
+      update public.batchmon_job_batches b
+      set previous_batch_ids = v_row.previous_batch_ids
+      where b.id = v_new;
+    end if;
+  end loop;
+  -- add_job_batch counted the parts' cost once more: the job's estimate stays the sum.
+  update public.batchmon_jobs j
+  set estimated_cost = (select coalesce(sum(b.estimated_cost), 0)
+                        from public.batchmon_job_batches b where b.job_id = j.id)
+  where j.id = v_row.job_id;
+  return n;
+end
+$$;
+
 -- Submitted batches whose OpenAI batch has ended (as last recorded): the submitter
 -- settles them. Oldest first, keyset-paged by id.
 create or replace function public.ended_job_batches(
@@ -413,14 +464,14 @@ create or replace function public.ended_job_batches(
 returns table (
   id bigint, job_id uuid, attempt integer, attempts integer, attempts_allowed integer,
   job_status text, openai_batch_id text, status text, errors jsonb, usage jsonb,
-  request_counts jsonb, model text, applied boolean
+  request_counts jsonb, model text, applied boolean, estimated_tokens bigint
 )
 language sql stable security invoker set search_path = ''
 as $$
   select b.id, b.job_id, b.attempt, b.attempts, j.attempts_allowed, j.status,
          b.openai_batch_id, ob.status, ob.errors, ob.usage,
          jsonb_build_object('total', ob.total, 'completed', ob.completed, 'failed', ob.failed),
-         ob.model, ob.applied_at is not null
+         ob.model, ob.applied_at is not null, b.estimated_tokens
   from public.batchmon_job_batches b
   join public.batchmon_jobs j on j.id = b.job_id
   join public.openai_batches ob on ob.id = b.openai_batch_id
@@ -658,7 +709,7 @@ begin
     'record_job_batch_upload(bigint, text, text, bigint)',
     'record_job_batch_created(bigint, jsonb)',
     'record_job_batch_refused(bigint, text, double precision)',
-    'ended_job_batches(integer, bigint)',
+    'ended_job_batches(integer, bigint)', 'split_job_batch(bigint, jsonb)',
     'finish_job_batch(bigint, double precision, text[], bigint, bigint, double precision)',
     'batchmon_close_job(uuid)', 'set_model_limit(text, bigint, text)',
     'model_limits(integer, text)', 'batchmon_job_summary(public.batchmon_jobs)',
