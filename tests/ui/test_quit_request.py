@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -25,7 +24,7 @@ from batchmon.ui.actions import CANCELLABLE_STATUSES
 from batchmon.ui.app import parse_args, serve
 from batchmon.ui.desktop import Desktop
 from batchmon.ui.shutdown import QuitRequest
-from tests.fixtures.postgres import server_dir
+from tests.fixtures.postgres import scratch_server_dir
 from tests.helpers.qt import next_dialog, next_emit, question, until
 from tests.ui.processes import alive, assert_all_end, server_processes
 
@@ -67,11 +66,8 @@ START_SECONDS = 90.0  # a cold initdb on a busy machine
 @pytest.fixture(scope="module")
 def demo_home() -> Iterator[Path]:
     """One data dir for the module: the first run creates the demo's database."""
-    path = server_dir()
-    try:
+    with scratch_server_dir() as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @dataclass
