@@ -40,6 +40,7 @@ from batchmon.ui.poller import Poller, PollState
 from batchmon.ui.push_follower import PushFollower
 from batchmon.ui.settings_dialog import SettingsDialog
 from batchmon.ui.table_model import BatchTableModel
+from batchmon.ui.tag_flow import UntaggedAssets, tag_untagged
 from batchmon.ui.tasks import TaskSet
 from batchmon.ui.time_base import TimeBase
 from batchmon.ui.tray import Tray
@@ -74,6 +75,8 @@ class Desktop(QObject):
     notifier_chosen = Signal(object)
     #: The person chose Quit (tray menu); the composition root shuts down in order.
     quit_requested = Signal()
+    #: A job was created from "Tag N untagged assets…": its id.
+    job_created = Signal(str)
 
     def __init__(
         self,
@@ -111,6 +114,7 @@ class Desktop(QObject):
         self._applying: dict[str, asyncio.Future[None]] = {}
         self._error_groups: dict[str, Any] = {}
         self._job_batches: dict[str, list[JobBatch]] = {}
+        self._untagged: UntaggedAssets | None = None
         self._native = native_notifications
         self._server_timer = QTimer(self)
         self._server_timer.setInterval(SERVER_RUN_CHECK_MS)
@@ -134,6 +138,7 @@ class Desktop(QObject):
         w.refresh_requested.connect(self.poller.refresh)
         w.pause_toggled.connect(self.set_paused)
         w.settings_requested.connect(self.open_settings)
+        w.tag_requested.connect(lambda: self._spawn(self.tag_untagged()))
         w.summary_changed.connect(self.tray.show_summary)
         self.tray.open_requested.connect(self.show_window)
         self.tray.pause_toggled.connect(self.set_paused)
@@ -272,6 +277,7 @@ class Desktop(QObject):
         self.batches.load_rows(rows)
         self.notifications.seed(((row.id, row.status) for row in rows), finish=False)
         await self.refresh_store_views()  # still the silent baseline
+        await self.refresh_untagged()
         self.push = PushFollower(
             store, self.batches, self.notifications, self.poller, self.window.status
         )
@@ -362,6 +368,32 @@ class Desktop(QObject):
         runs = await self.store.recent_poll_runs(limit=1)
         self.window.status.set_server_run(runs[0] if runs else None, datetime.now(UTC))
         await self.refresh_store_views()
+        await self.refresh_untagged()
+
+    def set_untagged_source(self, source: UntaggedAssets | None) -> None:
+        """Where untagged assets come from; without one "Tag N untagged…" is not offered."""
+        self._untagged = source
+
+    async def refresh_untagged(self) -> None:
+        """Offer "Tag N untagged assets…" with the current count."""
+        count = await self._untagged.count() if self._untagged is not None else None
+        self.window.set_untagged_count(count)
+
+    async def tag_untagged(self) -> str | None:
+        """The person chose "Tag N untagged assets…": the plan, then the job on Yes."""
+        if self.store is None or self._untagged is None:
+            return None
+        w = self.window
+        try:
+            job_id = await tag_untagged(w, self.store, self._untagged, w.banner)
+        except Exception as exc:
+            w.banner.show_error("Tagging could not start", exc)
+            return None
+        if job_id is not None:
+            await self.refresh_jobs()
+            await self.refresh_untagged()
+            self.job_created.emit(job_id)
+        return job_id
 
     async def refresh_store_views(self) -> None:
         """What the server side records besides batches: results states and jobs."""

@@ -16,7 +16,8 @@ from batchmon.core.formatting import format_tokens
 from batchmon.core.planner import PlannedBatch, PlanSummary
 
 
-def _plural(n: int, noun: str, many: str | None = None) -> str:
+def counted(n: int, noun: str, many: str | None = None) -> str:
+    """``1 batch``, ``12,000 requests``: a count with thousands separators and its noun."""
     return f"{n:,} {noun if n == 1 else (many or noun + 's')}"
 
 
@@ -28,7 +29,7 @@ def usd(value: float) -> str:
 def plan_lines(summary: PlanSummary) -> list[str]:
     """The plan in three lines: its size, its tokens, its cost against standard prices."""
     size = (
-        f"{_plural(summary.requests, 'request')} in {_plural(summary.batches, 'batch', 'batches')}"
+        f"{counted(summary.requests, 'request')} in {counted(summary.batches, 'batch', 'batches')}"
     )
     tokens = f"about {format_tokens(summary.estimated_tokens)} input tokens, estimated"
     if summary.batch_usd is None:
@@ -60,6 +61,6 @@ def budget_line(batches: Sequence[PlannedBatch], max_cost: float | None) -> str:
         return f"The whole plan fits within {usd(max_cost)}."
     assets = sum(b.request_count for b in batches[:fits])
     return (
-        f"Within {usd(max_cost)}: {fits} of {_plural(len(batches), 'batch', 'batches')} "
+        f"Within {usd(max_cost)}: {fits} of {counted(len(batches), 'batch', 'batches')} "
         f"({assets:,} assets); submitting stops there."
     )

@@ -92,6 +92,8 @@ class MainWindow(QMainWindow):
     refresh_requested = Signal()
     pause_toggled = Signal(bool)
     settings_requested = Signal()
+    #: "Tag N untagged assets…": plan a job for them (the composition root asks and runs it).
+    tag_requested = Signal()
     #: Ctrl+Q or File > Quit: the composition root shuts down in order.
     quit_requested = Signal()
     #: The window was closed (its close button, Alt+F4, the window manager).
@@ -249,6 +251,12 @@ class MainWindow(QMainWindow):
             SHORTCUTS["retry_all"],
         )
         self.retry_all_action.triggered.connect(self.request_retry_all)
+        self.tag_action = self._action(
+            "Tag untagged assets…",
+            "Plan one job for every asset never tagged; its cost is shown before anything is sent",
+        )
+        self.tag_action.triggered.connect(self.tag_requested)
+        self.tag_action.setVisible(False)  # until the untagged assets are known
         self.cancel_action = self._action(
             "Cancel batch…", "Cancel the selected running batch", SHORTCUTS["cancel"]
         )
@@ -276,6 +284,7 @@ class MainWindow(QMainWindow):
         batch_menu = bar.addMenu("&Batch")
         batch_menu.addAction(self.retry_action)
         batch_menu.addAction(self.retry_all_action)
+        batch_menu.addAction(self.tag_action)
         batch_menu.addAction(self.cancel_action)
         self.view_menu = view_menu
 
@@ -288,6 +297,7 @@ class MainWindow(QMainWindow):
         bar.addAction(self.pause_action)
         bar.addAction(self.pause_notifications_action)
         bar.addAction(self.retry_all_action)
+        bar.addAction(self.tag_action)
         bar.addSeparator()
         self.status_filter = QComboBox()
         for label, _ in STATUS_FILTERS:
@@ -464,6 +474,12 @@ class MainWindow(QMainWindow):
     def request_cancel(self, batch_id: str) -> None:
         """Confirm, then ask OpenAI to cancel the batch (finished requests keep results)."""
         self.runner.cancel(batch_id)
+
+    def set_untagged_count(self, count: int | None) -> None:
+        """Offer "Tag N untagged assets…" while there are some (None: not known here)."""
+        if count:
+            self.tag_action.setText(f"Tag {count:,} untagged assets…")
+        self.tag_action.setVisible(bool(count))
 
     def request_retry_all(self) -> None:
         """Retry every batch whose state allows it, after one confirmation."""
