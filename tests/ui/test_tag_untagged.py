@@ -1,6 +1,7 @@
 """ "Tag N untagged assets…" from the window: the plan, a budget typed in, a job on Yes.
 
-Real parts: the test database, the engine's ``create_job`` and a worker pass that
+The untagged assets are read from the database as the desktop reads them
+(``PostgresUntagged``). Real parts: the test database, the engine's ``create_job`` and a worker pass that
 submits what the queue has room for, the simulator over the real client, real widgets
 and the real confirmation, answered by typing and clicking.
 """
@@ -8,8 +9,6 @@ and the real confirmation, answered by typing and clicking.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
@@ -18,34 +17,20 @@ from pytestqt.qtbot import QtBot
 from batchmon.config import Settings
 from batchmon.openai_batches import BatchClient
 from batchmon.store.postgres import PostgresStore
-from batchmon.store.protocol import AssetRow
 from batchmon.ui.desktop import Desktop
 from batchmon.ui.tag_dialog import TagJobDialog
+from batchmon.ui.untagged_source import PostgresUntagged
 from tests.fixtures.postgres import insert_assets
 from tests.helpers.engine import RED_FOX, fast_worker
 from tests.helpers.qt import next_dialog, next_emit
 
 
-@dataclass
-class KnownAssets:
-    """The untagged assets a test inserted, read back through the store."""
-
-    store: PostgresStore
-    ids: list[str]
-
-    async def assets(self) -> Sequence[AssetRow]:
-        return [a for a in await self.store.assets_by_ids(self.ids) if a.status is None]
-
-    async def count(self) -> int:
-        return len(await self.assets())
-
-
 async def test_tag_untagged_shows_the_plan_and_creates_a_job_with_the_budget(
     client: BatchClient, store: PostgresStore, database_url: str, qtbot: QtBot
 ) -> None:
-    ids = insert_assets(database_url, 12, url_prefix=RED_FOX)
+    insert_assets(database_url, 12, url_prefix=RED_FOX)
     desktop = Desktop(Settings(poll_interval=0.05, poll_limit=600.0), native_notifications=False)
-    desktop.set_untagged_source(KnownAssets(store, ids))
+    desktop.set_untagged_source(PostgresUntagged(database_url, store))
     qtbot.addWidget(desktop.window)
     desktop.window.show()
     try:
