@@ -26,10 +26,12 @@ def is_transient_failure(batch: Batch) -> bool:
     if batch.status != "failed":
         return False
     data = batch.errors.data if batch.errors and batch.errors.data else []
-    return bool(data) and all(
-        err.code in TRANSIENT_BATCH_CODES or "try again" in (err.message or "").lower()
-        for err in data
-    )
+    return bool(data) and all(says_try_again(err.code, err.message) for err in data)
+
+
+def says_try_again(code: str | None, message: str | None) -> bool:
+    """One batch error OpenAI means as "try again later", not as bad input."""
+    return code in TRANSIENT_BATCH_CODES or "try again" in (message or "").lower()
 
 
 # Per-request reasons (as apply stores them) that resending unchanged cannot fix: the

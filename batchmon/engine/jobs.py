@@ -43,7 +43,7 @@ from batchmon.core.planner import (
 from batchmon.core.pricing import estimate_cost
 from batchmon.core.requests import CHAT_COMPLETIONS, DEFAULT_MODEL, build_tag_request, to_jsonl
 from batchmon.core.tokens import request_tokens
-from batchmon.engine.failures import backoff, is_permanent_reason
+from batchmon.engine.failures import backoff, is_permanent_reason, says_try_again
 from batchmon.engine.retry import requested_model
 from batchmon.openai_batches import ApiServerError, ApiUnreachable, BatchApiError, BatchClient
 from batchmon.store.job_rows import EndedJobBatch, JobBatch, JobBatchPart, JobCancel
@@ -69,7 +69,6 @@ first refusal; a stored limit always wins over these.
 """
 
 _LIMIT = re.compile(r"Limit:\s*([\d,._ ]+)\s*enqueued tokens", re.I)
-_LIMIT_CODE = "token_limit_exceeded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,11 +116,7 @@ def learned_limit(errors: Iterable[Mapping[str, Any]] | None) -> int | None:
 def _refused_for_room(errors: Iterable[Mapping[str, Any]] | None) -> bool:
     """Every error says "queue full / try again": the batch goes back to the queue."""
     data = list(errors or ())
-    return bool(data) and all(
-        e.get("code") in (_LIMIT_CODE, "rate_limit_exceeded")
-        or "try again" in str(e.get("message") or "").lower()
-        for e in data
-    )
+    return bool(data) and all(says_try_again(e.get("code"), e.get("message")) for e in data)
 
 
 async def plan_limits(
@@ -335,19 +330,10 @@ class JobSubmitter:
 
     async def _request_lines(self, claimed: JobBatch) -> bytes:
         assets = await self._store.assets_by_ids(claimed.asset_ids)
-        lines = []
-        for asset in assets:
-            try:
-                lines.append(
-                    build_tag_request(
-                        asset.id,
-                        asset.image_url or "",
-                        model=claimed.model,
-                        endpoint=claimed.endpoint,
-                    )
-                )
-            except ValueError as exc:
-                log.warning("job batch %d: asset %s left out: %s", claimed.id, asset.id, exc)
+        left_out: dict[str, str] = {}
+        lines = list(_lines_for(assets, claimed.model, claimed.endpoint, left_out))
+        for asset_id, reason in left_out.items():
+            log.warning("job batch %d: asset %s left out: %s", claimed.id, asset_id, reason)
         if not lines:
             raise StoreError(f"job batch {claimed.id}: none of its assets has a request to send")
         return to_jsonl(lines)
@@ -372,16 +358,13 @@ class JobSubmitter:
         retry: list[str] = []
         size = tokens = 0
         cost: float | None = None
-        for asset in await self._store.batch_assets(ended.openai_batch_id):
-            if asset.status != "failed" or is_permanent_reason(asset.error):
-                continue
-            try:
-                line = build_tag_request(
-                    asset.id, asset.image_url or "", model=job_model, endpoint=endpoint
-                )
-            except ValueError:
-                continue
-            retry.append(asset.id)
+        retryable = [
+            asset
+            for asset in await self._store.batch_assets(ended.openai_batch_id)
+            if asset.status == "failed" and not is_permanent_reason(asset.error)
+        ]
+        for line in _lines_for(retryable, job_model, endpoint, {}):
+            retry.append(line["custom_id"])
             size += len(to_jsonl([line]))
             tokens += request_tokens(line["body"], endpoint)
         if retry:

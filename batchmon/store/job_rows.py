@@ -7,12 +7,19 @@ the desktop read.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 JOB_ASSET_PAGE = 5_000
 """Asset ids sent per call when a planned batch is stored (a batch holds up to 50,000)."""
+
+
+def asset_id_pages(asset_ids: Sequence[str]) -> list[list[str]]:
+    """A planned batch's ids as the calls that store it send them (at least one page)."""
+    ids = list(asset_ids)
+    return [ids[i : i + JOB_ASSET_PAGE] for i in range(0, len(ids), JOB_ASSET_PAGE)] or [[]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,13 +30,13 @@ from batchmon.core.backoff import Backoff
 from batchmon.store.copy_text import copy_lines
 from batchmon.store.errors import connect_error, redact, require_migrated, translate
 from batchmon.store.job_rows import (
-    JOB_ASSET_PAGE,
     EndedJobBatch,
     JobBatch,
     JobBatchPart,
     JobCancel,
     JobSummary,
     ModelLimit,
+    asset_id_pages,
     job_batch_part,
 )
 from batchmon.store.paging import ALL_ROWS, PAGE_ROWS, Cursor, chunks, read_pages
@@ -495,15 +495,14 @@ class PostgresStore:
         estimated_tokens: int = 0,
         estimated_cost: float | None = None,
     ) -> int:
-        ids = list(asset_ids)
-        pages = [ids[i : i + JOB_ASSET_PAGE] for i in range(0, len(ids), JOB_ASSET_PAGE)] or [[]]
+        pages = asset_id_pages(asset_ids)
         batch_id = int(
             await self._value(
                 "select public.add_job_batch(%s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     job_id,
                     attempt,
-                    len(ids),
+                    len(asset_ids),
                     byte_size,
                     estimated_tokens,
                     estimated_cost,

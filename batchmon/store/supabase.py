@@ -25,13 +25,13 @@ from supabase_auth.errors import AuthApiError, AuthError
 from batchmon.store.copy_text import storable
 from batchmon.store.errors import from_sqlstate
 from batchmon.store.job_rows import (
-    JOB_ASSET_PAGE,
     EndedJobBatch,
     JobBatch,
     JobBatchPart,
     JobCancel,
     JobSummary,
     ModelLimit,
+    asset_id_pages,
     job_batch_part,
 )
 from batchmon.store.paging import ALL_ROWS, PAGE_ROWS, Cursor, chunks, read_pages
@@ -447,12 +447,11 @@ class SupabaseStore:
         estimated_tokens: int = 0,
         estimated_cost: float | None = None,
     ) -> int:
-        ids = list(asset_ids)
-        pages = [ids[i : i + JOB_ASSET_PAGE] for i in range(0, len(ids), JOB_ASSET_PAGE)] or [[]]
+        pages = asset_id_pages(asset_ids)
         params = {
             "p_job": job_id,
             "p_attempt": attempt,
-            "p_request_count": len(ids),
+            "p_request_count": len(asset_ids),
             "p_bytes": byte_size,
             "p_tokens": estimated_tokens,
             "p_cost": estimated_cost,

@@ -6,7 +6,8 @@ from dataclasses import replace
 from datetime import timedelta
 
 from batchmon.core.planner import PlanLimits
-from batchmon.engine.jobs import create_job
+from batchmon.engine.jobs import JobPlan, create_job
+from batchmon.engine.worker import PassReport, Worker
 from batchmon.openai_batches import BatchClient
 from batchmon.sim import Simulator
 from batchmon.sim.queue import QueueLimits
@@ -19,18 +20,32 @@ TINY = 100
 """A queue smaller than any one request: every batch is refused."""
 
 
+async def _refused_once(
+    client: BatchClient,
+    store: PostgresStore,
+    database_url: str,
+    simulator: Simulator,
+    count: int,
+    *,
+    queue_wait: timedelta = timedelta(0),
+) -> tuple[JobPlan, Worker, PassReport, list[str]]:
+    """A job of ``count`` assets sent with no limit known, and the pass that sees it refused."""
+    ids = insert_assets(database_url, count, url_prefix=RED_FOX)
+    plan = await create_job(store, await store.assets_by_ids(ids), MODEL, limits=PlanLimits())
+    worker = fast_worker(client, store)
+    results = replace(worker.config.results, queue_base=queue_wait)
+    worker.config = replace(worker.config, token_limits={}, results=results)
+    await worker.run_once()  # submits the one planned batch
+    finish(simulator)
+    return plan, worker, await worker.run_once(), ids
+
+
 async def test_a_refused_batch_learns_the_limit_and_is_sent_again_later(
     client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
 ) -> None:
     simulator.queue = QueueLimits({MODEL: TINY})
-    ids = insert_assets(database_url, 6, url_prefix=RED_FOX)
-    plan = await create_job(store, await store.assets_by_ids(ids), MODEL, limits=PlanLimits())
-    worker = fast_worker(client, store)
-    worker.config = replace(worker.config, token_limits={})  # the limit is not known yet
-
-    await worker.run_once()  # submits the one planned batch
-    finish(simulator)
-    report = await worker.run_once()  # sees the refusal, learns, submits again at once
+    # The pass that sees the refusal learns the limit and submits again at once.
+    plan, worker, report, ids = await _refused_once(client, store, database_url, simulator, 6)
 
     assert report.jobs is not None and report.jobs.learned == {MODEL: TINY}
     (limit,) = await store.model_limits()
@@ -63,17 +78,9 @@ async def test_a_refused_batch_waits_its_backoff_before_it_goes_again(
     client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
 ) -> None:
     simulator.queue = QueueLimits({MODEL: TINY})
-    ids = insert_assets(database_url, 3, url_prefix=RED_FOX)
-    plan = await create_job(store, await store.assets_by_ids(ids), MODEL, limits=PlanLimits())
-    worker = fast_worker(client, store)
-    worker.config = replace(
-        worker.config,
-        token_limits={},
-        results=replace(worker.config.results, queue_base=timedelta(minutes=10)),
+    plan, worker, report, _ = await _refused_once(
+        client, store, database_url, simulator, 3, queue_wait=timedelta(minutes=10)
     )
-    await worker.run_once()
-    finish(simulator)
-    report = await worker.run_once()
 
     assert report.jobs is not None and len(report.jobs.refused) == 1
     assert report.jobs.submitted == []
@@ -87,13 +94,7 @@ async def test_a_refused_batch_waits_its_backoff_before_it_goes_again(
 async def test_a_batch_too_big_for_the_limit_learned_is_split_and_drains(
     client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
 ) -> None:
-    ids = insert_assets(database_url, 8, url_prefix=RED_FOX)
-    plan = await create_job(store, await store.assets_by_ids(ids), MODEL, limits=PlanLimits())
-    worker = fast_worker(client, store)
-    worker.config = replace(worker.config, token_limits={})
-    await worker.run_once()
-    finish(simulator)
-    report = await worker.run_once()
+    plan, worker, report, ids = await _refused_once(client, store, database_url, simulator, 8)
 
     assert report.jobs is not None and report.jobs.learned == {MODEL: SIM_LIMIT}
     assert list(report.jobs.split.values()) == [2]  # four requests a part
