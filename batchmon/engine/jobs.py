@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 JOB_KEY = "batchmon_job"
 JOB_TOKEN_KEY = "batchmon_job_token"
 """Metadata key of a job batch's retry token (``jb_<planned batch>_<submission>``)."""
+CANCELLED_BEFORE_START = "the job was cancelled before this batch found queue room"
 LOOKUP_MARGIN_S = 300
 """Seconds before an upload to look back for a batch made from it (clock skew)."""
 
@@ -351,7 +352,13 @@ class JobSubmitter:
         job_model = job.model if job is not None else requested_model(ended.model)
         endpoint = job.endpoint if job is not None else CHAT_COMPLETIONS
         if ended.status == "failed" and _refused_for_room(ended.errors):
-            await self._requeue(ended, job_model, report)
+            if ended.job_status == "running":
+                await self._requeue(ended, job_model, report)
+                return
+            # Cancelled before it could start: its assets are free again, with why.
+            await self._store.mark_batch_failed(ended.openai_batch_id, CANCELLED_BEFORE_START)
+            await self._store.finish_job_batch(ended.id, actual_cost=None)
+            report.finished += 1
             return
         if not ended.applied:
             return  # the worker applies its results first

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from batchmon.core.planner import PlanLimits
-from batchmon.engine.jobs import JobPlan, create_job
+from batchmon.engine.jobs import CANCELLED_BEFORE_START, JobPlan, create_job
 from batchmon.engine.worker import PassReport, Worker
 from batchmon.openai_batches import BatchClient
 from batchmon.sim import Simulator
@@ -106,3 +106,27 @@ async def test_a_batch_too_big_for_the_limit_learned_is_split_and_drains(
     statuses = [status for _, status in openai_batches_of_job(database_url, plan.job_id)]
     assert statuses == ["failed", "completed", "completed"]  # only the first was refused
     assert_predicted(asset_states(database_url, ids), ids)
+
+
+async def test_cancelling_a_job_frees_the_assets_of_its_refused_batch(
+    client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
+) -> None:
+    simulator.queue = QueueLimits({MODEL: TINY})
+    ids = insert_assets(database_url, 3, url_prefix=RED_FOX)
+    plan = await create_job(store, await store.assets_by_ids(ids), MODEL, limits=PlanLimits())
+    worker = fast_worker(client, store)
+    worker.config = replace(worker.config, token_limits={})
+    await worker.run_once()
+    await store.cancel_job(plan.job_id)
+    finish(simulator)
+    await worker.run_once()  # sees the refusal of a batch whose job is gone
+
+    job = await store.get_job(plan.job_id)
+    assert job is not None and job.status == "cancelled" and job.finished_at is not None
+    assert fetch_all(
+        database_url,
+        "select auto_tag_status, auto_tag_error, count(*) from public.assets "
+        "where id = any(%s::uuid[]) group by 1, 2",
+        (ids,),
+    ) == [("failed", CANCELLED_BEFORE_START, 3)]
+    assert await store.ended_job_batches() == []
