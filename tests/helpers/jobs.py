@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
+from collections import Counter
 
 from batchmon.core.planner import DEFAULT_TOKEN_FRACTION
 from batchmon.core.requests import CHAT_COMPLETIONS, build_tag_request
 from batchmon.core.tokens import request_tokens
+from batchmon.sim import Simulator
 from tests.fixtures.postgres import fetch_all
 from tests.helpers.engine import RED_FOX
 
@@ -29,3 +32,14 @@ def openai_batches_of_job(database_url: str, job_id: str) -> list[tuple[str, str
         "'batchmon_job' = %s order by o.created_at, o.id",
         (job_id,),
     )
+
+
+def assets_in_live_batches(simulator: Simulator) -> Counter[str]:
+    """How many of the simulator's unfinished batches hold each custom id (OpenAI's view)."""
+    held: Counter[str] = Counter()
+    for batch in simulator.list_batches(limit=100)["data"]:
+        if batch["status"] in ("completed", "failed", "expired", "cancelled"):
+            continue
+        for raw in simulator.file_content(batch["input_file_id"]).splitlines():
+            held[json.loads(raw)["custom_id"]] += 1
+    return held

@@ -11,7 +11,13 @@ from batchmon.sim import Simulator
 from batchmon.store.postgres import PostgresStore
 from tests.fixtures.postgres import fetch_all, insert_assets
 from tests.helpers.engine import RED_FOX, assert_predicted, asset_states, fast_worker, finish
-from tests.helpers.jobs import LIMIT, MODEL, ONE_REQUEST, openai_batches_of_job
+from tests.helpers.jobs import (
+    LIMIT,
+    MODEL,
+    ONE_REQUEST,
+    assets_in_live_batches,
+    openai_batches_of_job,
+)
 
 
 async def test_a_job_larger_than_the_limit_drains_with_no_batch_refused(
@@ -32,6 +38,7 @@ async def test_a_job_larger_than_the_limit_drains_with_no_batch_refused(
         assert summary is not None
         in_flight.append(summary.batches_running)
         assert summary.tokens_enqueued <= LIMIT
+        assert set(assets_in_live_batches(simulator).values()) <= {1}  # never in two
         if summary.status == "done":
             break
         finish(simulator)
@@ -61,6 +68,8 @@ async def test_two_submitters_at_once_send_each_planned_batch_once(
         await other.close()
 
     submitted = [b for r in reports for b in (r.jobs.submitted if r.jobs else [])]
+    live = assets_in_live_batches(simulator)
+    assert sorted(live) == sorted(ids) and set(live.values()) == {1}
     assert len(submitted) == plan.batches == 6
     assert len(openai_batches_of_job(database_url, plan.job_id)) == 6
     # No asset in two batches: each points at exactly one, and each batch holds four.
