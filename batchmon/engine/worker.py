@@ -7,8 +7,10 @@ while its apply runs), checks them with list pages, and applies finished ones wi
 bounded concurrency. A stop request ends claiming at once; in-flight applies finish, or,
 when cancelled, their claims are released for the next worker. Each pass is recorded as
 a poll run, with its error if it had one: nothing a server answers ends the worker.
-A batch that failed for lack of queue room is resubmitted after a wait; one the API no
-longer knows is recorded as such and left for a retry.
+A batch that failed for lack of queue room is resubmitted after a wait (a job's batch
+goes back to its job's queue instead); one the API no longer knows is recorded as such
+and left for a retry. Last, the pass submits jobs' planned batches as their model's
+queue has room (``engine.jobs``).
 """
 
 from __future__ import annotations
