@@ -76,3 +76,31 @@ def _completed_in(database_url: str, batch_id: str) -> int:
         (batch_id,),
     )[0]
     return int(count)
+
+
+async def test_permanent_failures_are_not_sent_again_and_the_job_still_ends(
+    client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
+) -> None:
+    ids = insert_assets(database_url, 4, url_prefix=RED_FOX)
+    await store.set_model_limit(MODEL, LIMIT)
+    plan = await create_job(store, await store.assets_by_ids(ids), MODEL)
+    worker = fast_worker(client, store)
+    first = await worker.run_once()
+    assert first.jobs is not None
+    (batch_id,) = first.jobs.submitted
+    simulator.script_batch(batch_id, {"fail_fraction": 0.5})  # HTTP 400: a bad image URL
+    for _ in range(3):
+        finish(simulator)
+        await worker.run_once()
+
+    job = await store.get_job(plan.job_id)
+    assert job is not None and job.status == "done" and job.failed > 0
+    assert job.completed + job.failed == 4
+    assert len(openai_batches_of_job(database_url, plan.job_id)) == 1  # nothing sent again
+    reasons = fetch_all(
+        database_url,
+        "select auto_tag_error from public.assets "
+        "where id = any(%s::uuid[]) and auto_tag_status = 'failed'",
+        (ids,),
+    )
+    assert reasons and all("HTTP 400" in reason for (reason,) in reasons)
