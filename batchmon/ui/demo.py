@@ -223,7 +223,7 @@ class DemoEnvironment:
         assert self.client is not None and self.store is not None
         assert self.database_url is not None
         for plan in batches:
-            ids = await asyncio.to_thread(_insert_assets, self.database_url, plan, self.seed)
+            ids = await asyncio.to_thread(insert_assets, self.database_url, plan, self.seed)
             assets = await self.store.assets_by_ids(ids)
             metadata = {
                 **plan.script,
@@ -267,7 +267,8 @@ def demo_asset_id(seed: int, label: str, subject: str) -> str:
     return str(uuid.uuid5(_ASSET_NAMESPACE, f"{seed}/{label}/{subject}"))
 
 
-def _insert_assets(database_url: str, plan: DemoBatch, seed: int) -> list[str]:
+def insert_assets(database_url: str, plan: DemoBatch, seed: int = 0) -> list[str]:
+    """Insert the demo assets of ``plan`` (fixed ids for ``seed``); returns their ids."""
     ids = [demo_asset_id(seed, plan.label, subject) for subject in plan.subjects]
     rows = [
         (asset_id, f"https://images.example.com/demo/{plan.label}/{subject}.jpg")

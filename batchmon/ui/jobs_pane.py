@@ -16,6 +16,7 @@ from batchmon.store.job_rows import JobBatch, JobSummary
 from batchmon.ui.jobs_view import JOB_COLUMNS, job_cells
 
 _BATCH_ID_ROLE = int(Qt.ItemDataRole.UserRole)
+MAX_HEIGHT = 220
 
 
 def _batch_cells(batch: JobBatch) -> list[str]:
@@ -43,9 +44,10 @@ class JobsPane(QTreeWidget):
         self.setHeaderLabels(list(JOB_COLUMNS))
         self.setUniformRowHeights(True)
         self.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.setMaximumHeight(220)
         self._rows: dict[str, QTreeWidgetItem] = {}
         self.itemActivated.connect(self._activated)
+        self.itemExpanded.connect(self._fit_height)
+        self.itemCollapsed.connect(self._fit_height)
         self.setVisible(False)
 
     def job_item(self, job_id: str) -> QTreeWidgetItem | None:
@@ -70,6 +72,19 @@ class JobsPane(QTreeWidget):
             if job.id in batches:
                 self._fill_batches(item, batches[job.id])
         self.setVisible(bool(jobs))
+        self._fit_height()
+
+    def _fit_height(self, *_: object) -> None:
+        """As tall as its rows (a job, or its open batches), never more than MAX_HEIGHT:
+        one job must not push the batch table half down the window."""
+        rows = 0
+        for index in range(self.topLevelItemCount()):
+            item = self.topLevelItem(index)
+            if item is not None:
+                rows += 1 + (item.childCount() if item.isExpanded() else 0)
+        row_height = max(self.sizeHintForRow(0), self.fontMetrics().height() + 4)
+        wanted = self.header().sizeHint().height() + rows * row_height + 2 * self.frameWidth()
+        self.setFixedHeight(min(MAX_HEIGHT, wanted + 4))
 
     def _add_job(self, job_id: str, position: int) -> QTreeWidgetItem:
         item = self._rows[job_id] = QTreeWidgetItem()

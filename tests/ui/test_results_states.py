@@ -73,6 +73,18 @@ async def one_pass(desktop: Desktop) -> None:
     await synced
 
 
+async def watched(
+    desktop: Desktop, store: PostgresStore, client: BatchClient, database_url: str, n: int
+) -> tuple[str, list[Notice]]:
+    """A batch of ``n`` submitted and watched past the silent baseline; the notices after."""
+    batch_id = await submitted(client, store, database_url, n)
+    await desktop.attach(store, client)
+    await one_pass(desktop)  # the baseline ends with the first pass
+    notices: list[Notice] = []
+    desktop.notifications.notified.connect(notices.append)
+    return batch_id, notices
+
+
 def status_cell(desktop: Desktop, batch_id: str) -> str:
     return str(desktop.model.index_of(batch_id, Column.STATUS).data())
 
@@ -81,12 +93,8 @@ async def test_a_vanished_batch_is_shown_counted_notified_once_and_retried(
     simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
 ) -> None:
     async with attached_desktop(qtbot, database_url, asgi_http_client) as (desktop, store, client):
-        batch_id = await submitted(client, store, database_url, 4)
-        await desktop.attach(store, client)
-        await one_pass(desktop)  # the baseline ends with the first pass
+        batch_id, notices = await watched(desktop, store, client, database_url, 4)
         assert status_cell(desktop, batch_id) == "Validating"
-        notices: list[Notice] = []
-        desktop.notifications.notified.connect(notices.append)
 
         await store.set_results_state(batch_id, "batch_not_found", BATCH_NOT_FOUND_NOTE)
         await one_pass(desktop)
@@ -124,11 +132,7 @@ async def test_waiting_for_queue_room_is_not_a_failure_and_incomplete_results_no
     simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
 ) -> None:
     async with attached_desktop(qtbot, database_url, asgi_http_client) as (desktop, store, client):
-        waiting = await submitted(client, store, database_url, 2)
-        await desktop.attach(store, client)
-        await one_pass(desktop)
-        notices: list[Notice] = []
-        desktop.notifications.notified.connect(notices.append)
+        waiting, notices = await watched(desktop, store, client, database_url, 2)
 
         await store.set_results_state(waiting, "waiting_for_queue", "waiting for queue room")
         await one_pass(desktop)
