@@ -615,9 +615,10 @@ as $$
     select count(*) as assets,
            count(*) filter (where x.auto_tag_status = 'completed') as completed,
            count(*) filter (where x.auto_tag_status = 'failed') as failed
-    from public.assets x
-    where x.id in (select unnest(b.asset_ids) from public.batchmon_job_batches b
-                   where b.job_id = p_job.id and b.attempt = 1)
+    from public.batchmon_job_batches b
+    cross join lateral unnest(b.asset_ids) as u(id)
+    join public.assets x on x.id = u.id
+    where b.job_id = p_job.id and b.attempt = 1
   ) a on true
 $$;
 
@@ -630,8 +631,10 @@ create or replace function public.job_summaries(
 returns setof public.batchmon_job_summary
 language sql stable security invoker set search_path = ''
 as $$
-  select (public.batchmon_job_summary(j)).*
+  -- Lateral: "(f(j)).*" would call the function once per column.
+  select s.*
   from public.batchmon_jobs j
+  cross join lateral public.batchmon_job_summary(j) s
   where p_before_id is null or (j.created_at, j.id) < (p_before_created_at, p_before_id)
   order by j.created_at desc, j.id desc
   limit public.batchmon_page_limit(p_limit)
@@ -641,7 +644,8 @@ create or replace function public.get_job(p_job uuid)
 returns setof public.batchmon_job_summary
 language sql stable security invoker set search_path = ''
 as $$
-  select (public.batchmon_job_summary(j)).* from public.batchmon_jobs j where j.id = p_job
+  select s.* from public.batchmon_jobs j cross join lateral public.batchmon_job_summary(j) s
+  where j.id = p_job
 $$;
 
 -- A job's planned batches in order (asset ids left out: up to 50,000 each).
