@@ -6,7 +6,8 @@ API (for the CLI and the desktop; store rows in ``batchmon.store.job_rows``):
   attempts=2, owner=None) -> JobPlan``: plans ``assets`` (``AssetRow``) with
   ``core.planner`` one line at a time and stores each planned batch as it closes;
   ``limits`` defaults to :func:`plan_limits` (stored model limits over
-  :data:`DEFAULT_TOKEN_LIMITS`). Raises ``PlanError`` for a line no batch can take.
+  :data:`DEFAULT_TOKEN_LIMITS`). Raises ``PlanError`` for a line no batch can take
+  (the job is then cancelled: nothing of it is sent).
 - ``JobSubmitter(client, store, worker_id=..., default_limits=...).submit_ready()
   -> JobPass``: settles ended batches (learns a refusal's limit, requeues it with
   backoff, plans the retryable remainder again) and submits queued batches while each
@@ -24,6 +25,8 @@ batch in the transaction that records it. Why the queue exists: docs/jobs.md.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -168,6 +171,8 @@ async def create_job(
 
     Lines are built and planned one at a time (no JSONL is kept), and each batch is
     stored the moment the planner closes it, so a 250,000-asset job never sits in memory.
+    The queue sees the job only once every batch is stored: a plan that fails half-way
+    (``PlanError``, a lost connection) is cancelled, never half sent.
     """
     limits = limits or await plan_limits(store)
     job_id = await store.create_job(
@@ -194,12 +199,19 @@ async def create_job(
         )
         cost = None if cost is None or batch.cost.batch_usd is None else cost + batch.cost.batch_usd
 
-    for line in _lines(assets, model, endpoint, skipped):
-        closed = planner.add(line)
-        if closed is not None:
-            await keep(closed)
-    for batch in planner.finish():
-        await keep(batch)
+    try:
+        for line in _lines(assets, model, endpoint, skipped):
+            closed = planner.add(line)
+            if closed is not None:
+                await keep(closed)
+        for batch in planner.finish():
+            await keep(batch)
+    except BaseException:
+        # Nothing of a plan that fails half-way is sent: the job never opens.
+        with contextlib.suppress(StoreError):
+            await asyncio.shield(store.cancel_job(job_id))
+        raise
+    await store.start_job(job_id)
     log.info("job %s: %d batch(es), %d request(s) planned", job_id, count, requests)
     return JobPlan(job_id, count, requests, tokens, cost, skipped)
 

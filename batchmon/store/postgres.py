@@ -485,6 +485,9 @@ class PostgresStore:
         )
         return str(value)
 
+    async def start_job(self, job_id: str) -> bool:
+        return bool(await self._value("select public.start_job(%s)", (job_id,)))
+
     async def add_job_batch(
         self,
         job_id: str,

@@ -297,6 +297,10 @@ class Store(Protocol):
         """A new, empty job; returns its id. ``owner`` only counts on server connections."""
         ...
 
+    async def start_job(self, job_id: str) -> bool:
+        """Open a fully planned job to the queue; False when it is not being planned."""
+        ...
+
     async def add_job_batch(
         self,
         job_id: str,

@@ -437,6 +437,9 @@ class SupabaseStore:
         }
         return str(await self._rpc("create_job", params))
 
+    async def start_job(self, job_id: str) -> bool:
+        return bool(await self._rpc("start_job", {"p_job": job_id}))
+
     async def add_job_batch(
         self,
         job_id: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from batchmon.core.planner import PlanLimits
+from batchmon.core.planner import PlanError, PlanLimits
 from batchmon.engine.jobs import create_job, learned_limit
 from batchmon.openai_batches import BatchClient
 from batchmon.sim import Simulator
@@ -51,3 +51,20 @@ async def test_a_job_stops_submitting_before_its_estimate_passes_max_cost(
     assert len(openai_batches_of_job(database_url, plan.job_id)) == 1
     job = await store.get_job(plan.job_id)
     assert job is not None and (job.batches_running, job.batches_queued) == (1, 1)
+
+
+async def test_a_plan_that_fails_half_way_is_cancelled_and_nothing_is_sent(
+    client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
+) -> None:
+    ids = insert_assets(database_url, 6, url_prefix=RED_FOX)
+    too_long = insert_assets(database_url, 1, url_prefix=RED_FOX + "/" + "x" * 3_000)
+    assets = await store.assets_by_ids(ids) + await store.assets_by_ids(too_long)
+    with pytest.raises(PlanError, match=r"request line 7 .* bytes"):
+        await create_job(store, assets, MODEL, limits=PlanLimits(max_requests=2, max_bytes=2_500))
+
+    (job,) = await store.job_summaries()
+    # The two batches closed before line 7 were stored, and are dropped with the job.
+    assert job.status == "cancelled" and job.batches_done == 2
+    report = await fast_worker(client, store).run_once()
+    assert report.jobs is not None and report.jobs.submitted == []
+    assert simulator.list_batches(limit=100)["data"] == []

@@ -15,6 +15,7 @@ async def _job(store: PostgresStore, database_url: str, tokens: list[int], **job
     for t in tokens:
         ids = insert_assets(database_url, 2)
         await store.add_job_batch(job_id, ids, estimated_tokens=t, estimated_cost=0.5)
+    assert await store.start_job(job_id)
     return job_id
 
 
@@ -108,6 +109,8 @@ async def test_a_big_batch_is_stored_in_pages_and_queued_only_when_complete(
     job_id = await store.create_job("gpt-4o-mini", "/v1/chat/completions")
     ids = insert_assets(database_url, 12_000)
     batch_id = await store.add_job_batch(job_id, ids, estimated_tokens=1)
+    assert await store.claim_job_batch("w1", lease=LEASE, default_limits={}) is None  # planning
+    assert await store.start_job(job_id) and not await store.start_job(job_id)
     claimed = await store.claim_job_batch("w1", lease=LEASE, default_limits={})
 
     assert claimed is not None and claimed.id == batch_id

@@ -19,6 +19,8 @@ async def test_each_user_plans_claims_and_sees_only_their_own_jobs(
     job_id = await alice_store.create_job(MODEL, "/v1/chat/completions", max_cost=5.0)
     await alice_store.add_job_batch(job_id, ids, estimated_tokens=900, estimated_cost=1.0)
     await alice_store.add_job_batch(job_id, ids[:10], estimated_tokens=900, estimated_cost=1.0)
+    assert not await bob_store.start_job(job_id)  # not his to open
+    assert await alice_store.start_job(job_id)
 
     assert await bob_store.job_summaries() == []
     assert await bob_store.get_job(job_id) is None

@@ -14,7 +14,8 @@ create table if not exists public.batchmon_jobs (
   user_id uuid,
   model text not null,
   endpoint text not null,
-  status text not null default 'running' check (status in ('running', 'done', 'cancelled')),
+  status text not null default 'planning'
+    check (status in ('planning', 'running', 'done', 'cancelled')),
   attempts_allowed integer not null default 2 check (attempts_allowed >= 1),
   max_cost double precision check (max_cost is null or max_cost >= 0),
   estimated_cost double precision not null default 0,
@@ -99,8 +100,10 @@ begin
 end
 $$;
 
--- A new job, still empty: its batches follow with add_job_batch. The owner is the
--- signed-in user, or (for server connections) p_owner.
+-- A new job, still empty and being planned: its batches follow with add_job_batch, and
+-- start_job opens it to the queue once all are in (a plan that fails half-way is
+-- cancelled, never half sent). The owner is the signed-in user, or (for server
+-- connections) p_owner.
 create or replace function public.create_job(
   p_model text, p_endpoint text, p_attempts integer, p_max_cost double precision,
   p_owner uuid default null
@@ -118,6 +121,23 @@ begin
   values (coalesce(auth.uid(), p_owner), p_model, p_endpoint, coalesce(p_attempts, 2), p_max_cost)
   returning id into v_id;
   return v_id;
+end
+$$;
+
+-- Every batch of the job is stored: the queue may submit them. False when the job is
+-- not being planned (already started, or cancelled).
+create or replace function public.start_job(p_job uuid)
+returns boolean
+language plpgsql volatile security invoker set search_path = ''
+as $$
+begin
+  update public.batchmon_jobs j
+  set status = 'running', updated_at = now()
+  where j.id = p_job and j.status = 'planning';
+  if found then
+    perform public.batchmon_close_job(p_job);  -- a job with nothing to send is done
+  end if;
+  return found;
 end
 $$;
 
@@ -679,7 +699,7 @@ declare
 begin
   update public.batchmon_jobs j
   set status = 'cancelled', updated_at = now()
-  where j.id = p_job and j.status = 'running';
+  where j.id = p_job and j.status in ('planning', 'running');
   if not found and not exists (select 1 from public.batchmon_jobs j where j.id = p_job) then
     raise exception using errcode = 'BM002',
       message = format('job %s is not recorded (or belongs to another user)', p_job);
@@ -705,7 +725,7 @@ declare
   f text;
 begin
   foreach f in array array[
-    'create_job(text, text, integer, double precision, uuid)',
+    'create_job(text, text, integer, double precision, uuid)', 'start_job(uuid)',
     'add_job_batch(uuid, integer, integer, bigint, bigint, double precision, text[], boolean)',
     'extend_job_batch(bigint, text[], boolean)',
     'batchmon_token_limit(text, jsonb)', 'batchmon_tokens_enqueued(text)',
