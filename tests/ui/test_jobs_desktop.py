@@ -7,6 +7,7 @@ submits, applies and settles), the simulator over the real client, real widgets.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from PySide6.QtWidgets import QTreeWidgetItem
@@ -22,6 +23,7 @@ from batchmon.store.postgres import PostgresStore
 from batchmon.ui.desktop import Desktop
 from batchmon.ui.jobs_view import headroom_text, job_cells, job_notice
 from batchmon.ui.notifications import JOB_METADATA_KEY, Notice
+from batchmon.ui.settings_dialog import SettingsDialog
 from tests.fixtures.postgres import insert_assets
 from tests.helpers.engine import RED_FOX, fast_worker, finish
 from tests.helpers.qt import next_emit
@@ -140,3 +142,23 @@ def test_job_texts_say_progress_batches_cost_eta_and_the_outcome() -> None:
     limits = [ModelLimit(MODEL, 2_000_000, "learned", tokens_enqueued=1_200_000)]
     assert headroom_text(limits) == "gpt-4o-mini: 1.2M / 2M tokens queued"
     assert headroom_text([]) == ""
+
+
+def test_the_job_notice_threshold_is_a_setting_that_applies_at_once(qtbot: QtBot) -> None:
+    desktop = Desktop(Settings(job_notice_batches=3), native_notifications=False)
+    qtbot.addWidget(desktop.window)
+    center = desktop.notifications
+    center.finish_baseline()
+    dialog = SettingsDialog(desktop.settings, desktop.window)
+    qtbot.addWidget(dialog)
+    assert dialog.job_notice_batches.value() == 3
+    dialog.job_notice_batches.selectAll()
+    qtbot.keyClicks(dialog.job_notice_batches, "10")
+    desktop.apply_settings(dialog.current_settings())
+
+    six_batches = _job(status="done", batches_queued=0, batches_running=0, batches_done=6)
+    assert center.observe_jobs([six_batches]) == [], "six is not above ten: per batch"
+    desktop.apply_settings(replace(desktop.settings, job_notice_batches=5))
+    other = replace(six_batches, id="5f0c6c9e-0000-4000-8000-000000000002")
+    (notice,) = center.observe_jobs([other])
+    assert notice.title == "Job done: 60,000 tagged, 12 failed permanently"
