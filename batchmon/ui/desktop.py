@@ -427,7 +427,13 @@ class Desktop(QObject):
         are read on every pass and with each server-run check rather than pushed."""
         if self.store is None:
             return
-        ids = self.batches.ids()
+        # Only a batch with assets still waiting can gain a state; one that has a state
+        # is read until it loses it.
+        ids = [
+            item.id
+            for item in self.batches
+            if item.pending_assets != 0 or item.results_state is not None
+        ]
         if not ids:
             return
         states = await self.store.results_states(ids)
