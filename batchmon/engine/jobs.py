@@ -176,7 +176,7 @@ async def create_job(
     """
     limits = limits or await plan_limits(store)
     job_id = await store.create_job(
-        model, endpoint, attempts=attempts, max_cost=max_cost, owner=owner
+        model, endpoint, attempts=attempts, max_cost=max_cost, owner=owner, planning=True
     )
     skipped: dict[str, str] = {}
     planner = Planner(limits, keep_lines=False)

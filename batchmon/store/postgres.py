@@ -478,10 +478,11 @@ class PostgresStore:
         attempts: int = 2,
         max_cost: float | None = None,
         owner: str | None = None,
+        planning: bool = False,
     ) -> str:
         value = await self._value(
-            "select public.create_job(%s, %s, %s, %s, %s)",
-            (model, endpoint, attempts, max_cost, owner),
+            "select public.create_job(%s, %s, %s, %s, %s, %s)",
+            (model, endpoint, attempts, max_cost, owner, planning),
         )
         return str(value)
 

@@ -293,8 +293,12 @@ class Store(Protocol):
         attempts: int = 2,
         max_cost: float | None = None,
         owner: str | None = None,
+        planning: bool = False,
     ) -> str:
-        """A new, empty job; returns its id. ``owner`` only counts on server connections."""
+        """A new, empty job; returns its id. ``owner`` only counts on server connections.
+
+        A ``planning`` job is left alone by the queue until :meth:`start_job`.
+        """
         ...
 
     async def start_job(self, job_id: str) -> bool:

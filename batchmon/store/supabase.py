@@ -427,6 +427,7 @@ class SupabaseStore:
         attempts: int = 2,
         max_cost: float | None = None,
         owner: str | None = None,
+        planning: bool = False,
     ) -> str:
         params = {
             "p_model": model,
@@ -434,6 +435,7 @@ class SupabaseStore:
             "p_attempts": attempts,
             "p_max_cost": max_cost,
             "p_owner": owner,
+            "p_planning": planning,
         }
         return str(await self._rpc("create_job", params))
 

@@ -15,7 +15,6 @@ async def _job(store: PostgresStore, database_url: str, tokens: list[int], **job
     for t in tokens:
         ids = insert_assets(database_url, 2)
         await store.add_job_batch(job_id, ids, estimated_tokens=t, estimated_cost=0.5)
-    assert await store.start_job(job_id)
     return job_id
 
 
@@ -106,7 +105,7 @@ async def test_jobs_take_turns_and_the_budget_stops_a_job(
 async def test_a_big_batch_is_stored_in_pages_and_queued_only_when_complete(
     store: PostgresStore, database_url: str
 ) -> None:
-    job_id = await store.create_job("gpt-4o-mini", "/v1/chat/completions")
+    job_id = await store.create_job("gpt-4o-mini", "/v1/chat/completions", planning=True)
     ids = insert_assets(database_url, 12_000)
     batch_id = await store.add_job_batch(job_id, ids, estimated_tokens=1)
     assert await store.claim_job_batch("w1", lease=LEASE, default_limits={}) is None  # planning

@@ -16,7 +16,9 @@ async def test_each_user_plans_claims_and_sees_only_their_own_jobs(
     alice_store: SupabaseStore, bob_store: SupabaseStore, users: Users, database_url: str
 ) -> None:
     ids = insert_assets(database_url, 12_000, user_id=users.alice.id)  # three pages of ids
-    job_id = await alice_store.create_job(MODEL, "/v1/chat/completions", max_cost=5.0)
+    job_id = await alice_store.create_job(
+        MODEL, "/v1/chat/completions", max_cost=5.0, planning=True
+    )
     await alice_store.add_job_batch(job_id, ids, estimated_tokens=900, estimated_cost=1.0)
     await alice_store.add_job_batch(job_id, ids[:10], estimated_tokens=900, estimated_cost=1.0)
     assert not await bob_store.start_job(job_id)  # not his to open

@@ -14,7 +14,7 @@ create table if not exists public.batchmon_jobs (
   user_id uuid,
   model text not null,
   endpoint text not null,
-  status text not null default 'planning'
+  status text not null default 'running'
     check (status in ('planning', 'running', 'done', 'cancelled')),
   attempts_allowed integer not null default 2 check (attempts_allowed >= 1),
   max_cost double precision check (max_cost is null or max_cost >= 0),
@@ -100,13 +100,13 @@ begin
 end
 $$;
 
--- A new job, still empty and being planned: its batches follow with add_job_batch, and
--- start_job opens it to the queue once all are in (a plan that fails half-way is
--- cancelled, never half sent). The owner is the signed-in user, or (for server
+-- A new job, still empty: its batches follow with add_job_batch. With p_planning the
+-- queue leaves it alone until start_job opens it, once every batch is in (a plan that
+-- fails half-way is cancelled, never half sent). The owner is the signed-in user, or (for server
 -- connections) p_owner.
 create or replace function public.create_job(
   p_model text, p_endpoint text, p_attempts integer, p_max_cost double precision,
-  p_owner uuid default null
+  p_owner uuid default null, p_planning boolean default false
 )
 returns uuid
 language plpgsql volatile security invoker set search_path = ''
@@ -117,8 +117,9 @@ begin
   if coalesce(p_model, '') = '' or coalesce(p_endpoint, '') = '' then
     raise exception using errcode = '22023', message = 'a job needs a model and an endpoint';
   end if;
-  insert into public.batchmon_jobs (user_id, model, endpoint, attempts_allowed, max_cost)
-  values (coalesce(auth.uid(), p_owner), p_model, p_endpoint, coalesce(p_attempts, 2), p_max_cost)
+  insert into public.batchmon_jobs (user_id, model, endpoint, attempts_allowed, max_cost, status)
+  values (coalesce(auth.uid(), p_owner), p_model, p_endpoint, coalesce(p_attempts, 2), p_max_cost,
+          case when p_planning then 'planning' else 'running' end)
   returning id into v_id;
   return v_id;
 end
@@ -725,7 +726,7 @@ declare
   f text;
 begin
   foreach f in array array[
-    'create_job(text, text, integer, double precision, uuid)', 'start_job(uuid)',
+    'create_job(text, text, integer, double precision, uuid, boolean)', 'start_job(uuid)',
     'add_job_batch(uuid, integer, integer, bigint, bigint, double precision, text[], boolean)',
     'extend_job_batch(bigint, text[], boolean)',
     'batchmon_token_limit(text, jsonb)', 'batchmon_tokens_enqueued(text)',
