@@ -196,7 +196,7 @@ class ActionRunner(QObject):
                 self._dialog_parent,
                 "Retry all failed",
                 lambda on: (
-                    retry_all_question(total + len(left_out) * on, len(items))
+                    retry_all_question(total + len(left_out) * on, len(previews))
                     + left_out_text(left_out)
                 ),
                 include_option(len(left_out)),
@@ -204,7 +204,7 @@ class ActionRunner(QObject):
             )
         else:
             yes = await dialogs.ask(
-                self._dialog_parent, "Retry all failed", retry_all_question(total, len(items))
+                self._dialog_parent, "Retry all failed", retry_all_question(total, len(previews))
             )
         if not yes:
             return None

@@ -98,27 +98,3 @@ def allowed_actions(
     if retryable and retried_by is None:
         actions.add(Action.RETRY)
     return frozenset(actions)
-
-
-def resubmit_count(
-    status: str, request_counts: Counts | None, asset_count: int | None = None
-) -> int:
-    """How many requests a Retry would resubmit, for the confirmation question.
-
-    A ``failed`` batch ran nothing (its input was rejected), so every request goes again:
-    the request total, or the asset count when OpenAI never counted the requests.
-    ``expired`` and ``cancelled`` resubmit everything that did not succeed; a partially
-    failed ``completed`` batch resubmits its failures. Anything else resubmits nothing.
-    """
-    total = request_counts.total if request_counts else 0
-    completed = request_counts.completed if request_counts else 0
-    failed = request_counts.failed if request_counts else 0
-    if status == "failed":
-        return total or (asset_count or 0)
-    if status in ("expired", "cancelled"):
-        if total == 0:
-            return asset_count or 0
-        return max(0, total - completed)
-    if status == "completed":
-        return max(0, failed)
-    return 0
