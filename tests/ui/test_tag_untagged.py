@@ -1,9 +1,9 @@
 """ "Tag N untagged assets…" from the window: the plan, a budget typed in, a job on Yes.
 
 The untagged assets are read from the database as the desktop reads them
-(``PostgresUntagged``). Real parts: the test database, the engine's ``create_job`` and a worker pass that
-submits what the queue has room for, the simulator over the real client, real widgets
-and the real confirmation, answered by typing and clicking.
+(``PostgresUntagged``). Real parts: the test database, the engine's ``create_job`` and
+a worker pass that submits what the queue has room for, the simulator over the real
+client, real widgets and the real confirmation, answered by typing and clicking.
 """
 
 from __future__ import annotations
