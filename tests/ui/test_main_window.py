@@ -21,7 +21,8 @@ import psycopg
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QGuiApplication
-from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QAbstractButton, QApplication, QMenu, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from batchmon.config import Settings
@@ -156,7 +157,7 @@ async def loop_keeps_running(run: Running) -> None:
 
 
 async def asked(
-    window: MainWindow, action: str, trigger: Callable[[], object]
+    window: MainWindow, action: str, trigger: QAbstractButton | Callable[[], object]
 ) -> tuple[QMessageBox, Awaitable[tuple[Any, ...]]]:
     """``trigger`` ``action`` as a person does: the question it asks, and its outcome to come.
 
@@ -164,7 +165,10 @@ async def asked(
     """
     finished = next_emit(window.action_finished, lambda done, *_: done == action)
     opened = next_dialog()
-    trigger()
+    if isinstance(trigger, QAbstractButton):
+        QTest.mouseClick(trigger, Qt.MouseButton.LeftButton)  # as qtbot.mouseClick does
+    else:
+        trigger()
     return await question(opened), finished
 
 
@@ -212,11 +216,7 @@ async def test_retry_button_asks_then_resubmits_failed_requests_and_the_loop_run
         assert pane.retry_button.isVisible() and pane.retry_button.isEnabled()
         assert not pane.cancel_button.isVisible()
 
-        box, finished = await asked(
-            desktop.window,
-            "retry",
-            lambda: qtbot.mouseClick(pane.retry_button, Qt.MouseButton.LeftButton),
-        )
+        box, finished = await asked(desktop.window, "retry", pane.retry_button)
         assert f"{failed} permanent failures would fail the same way again" in box.text()
         assert f"Resubmit 0 requests from {old_id}" in box.text()
         include_permanent(qtbot, box)
@@ -311,11 +311,7 @@ async def test_the_notifications_retry_asks_and_resubmits(
             lambda: banner.action_button.isVisible() and banner.action_button.text() == "Retry…",
         )
         assert old_id in banner.text or "failed" in banner.text
-        box, finished = await asked(
-            desktop.window,
-            "retry",
-            lambda: qtbot.mouseClick(banner.action_button, Qt.MouseButton.LeftButton),
-        )
+        box, finished = await asked(desktop.window, "retry", banner.action_button)
         assert old_id in box.text()
         include_permanent(qtbot, box)
         click(qtbot, box, QMessageBox.StandardButton.Yes)
@@ -382,11 +378,7 @@ async def test_cancel_button_asks_then_cancels_a_running_batch(
         pane = desktop.window.detail
         assert pane.cancel_button.isVisible() and not pane.retry_button.isVisible()
 
-        box, finished = await asked(
-            desktop.window,
-            "cancel",
-            lambda: qtbot.mouseClick(pane.cancel_button, Qt.MouseButton.LeftButton),
-        )
+        box, finished = await asked(desktop.window, "cancel", pane.cancel_button)
         assert f"Cancel {batch_id}?" in box.text()
         click(qtbot, box, QMessageBox.StandardButton.Yes)
         _, _, status = await finished
@@ -567,11 +559,7 @@ async def test_retry_leaves_permanent_failures_out_unless_the_box_is_ticked(
             conn.execute("update public.assets set auto_tag_error = %s where id = %s", reason)
             conn.execute("update public.asset_results set error = %s where asset_id = %s", reason)
 
-        box, finished = await asked(
-            desktop.window,
-            "retry",
-            lambda: qtbot.mouseClick(desktop.window.detail.retry_button, Qt.MouseButton.LeftButton),
-        )
+        box, finished = await asked(desktop.window, "retry", desktop.window.detail.retry_button)
         check = box.checkBox()
         assert check is not None and check.text() == "Include 2 permanent failures"
         assert not check.isChecked() and box.button(QMessageBox.StandardButton.Yes).isEnabled()
