@@ -360,9 +360,8 @@ class JobSubmitter:
     # -- settling --
 
     async def _settle(self, ended: EndedJobBatch, report: JobPass) -> None:
-        job = await self._store.get_job(ended.job_id)
-        job_model = job.model if job is not None else requested_model(ended.model)
-        endpoint = job.endpoint if job is not None else CHAT_COMPLETIONS
+        job_model = ended.job_model or requested_model(ended.model)
+        endpoint = ended.endpoint or CHAT_COMPLETIONS
         if ended.status == "failed" and _refused_for_room(ended.errors):
             if ended.job_status == "running":
                 await self._requeue(ended, job_model, report)
@@ -423,8 +422,7 @@ class JobSubmitter:
         self, ended: EndedJobBatch, model: str, limits: PlanLimits, report: JobPass
     ) -> None:
         """A refused batch bigger than the limit now known could never start: split it."""
-        job = await self._store.get_job(ended.job_id)
-        endpoint = job.endpoint if job is not None else CHAT_COMPLETIONS
+        endpoint = ended.endpoint or CHAT_COMPLETIONS
         waiting = [
             a
             for a in await self._store.batch_assets(ended.openai_batch_id)

@@ -71,6 +71,9 @@ class EndedJobBatch:
     model: str | None = None
     applied: bool = False
     estimated_tokens: int = 0
+    job_model: str = ""
+    """The model the job asked for (``model`` is the dated snapshot that ran)."""
+    endpoint: str = ""
 
 
 @dataclass(frozen=True, slots=True)

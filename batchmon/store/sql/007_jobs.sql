@@ -485,14 +485,15 @@ create or replace function public.ended_job_batches(
 returns table (
   id bigint, job_id uuid, attempt integer, attempts integer, attempts_allowed integer,
   job_status text, openai_batch_id text, status text, errors jsonb, usage jsonb,
-  request_counts jsonb, model text, applied boolean, estimated_tokens bigint
+  request_counts jsonb, model text, applied boolean, estimated_tokens bigint,
+  job_model text, endpoint text
 )
 language sql stable security invoker set search_path = ''
 as $$
   select b.id, b.job_id, b.attempt, b.attempts, j.attempts_allowed, j.status,
          b.openai_batch_id, ob.status, ob.errors, ob.usage,
          jsonb_build_object('total', ob.total, 'completed', ob.completed, 'failed', ob.failed),
-         ob.model, ob.applied_at is not null, b.estimated_tokens
+         ob.model, ob.applied_at is not null, b.estimated_tokens, j.model, j.endpoint
   from public.batchmon_job_batches b
   join public.batchmon_jobs j on j.id = b.job_id
   join public.openai_batches ob on ob.id = b.openai_batch_id
