@@ -1,4 +1,4 @@
-""" "Tag N untagged assets…": plan them, show the plan and its cost, create the job on Yes.
+"""The "Tag N untagged assets…" action: the plan and its cost first, the job on Yes.
 
 The plan shown is the planner's, over the same limits the job is then stored with
 (``engine.jobs.plan_limits``: stored model limits over the tier defaults), so the

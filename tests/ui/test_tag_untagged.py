@@ -1,4 +1,4 @@
-""" "Tag N untagged assets…" from the window: the plan, a budget typed in, a job on Yes.
+"""The "Tag N untagged assets…" action: the plan, a budget typed in, a job on Yes.
 
 The untagged assets are read from the database as the desktop reads them
 (``PostgresUntagged``). Real parts: the test database, the engine's ``create_job`` and
