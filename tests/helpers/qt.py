@@ -10,7 +10,7 @@ with ``open()``, never a nested loop).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt
@@ -47,11 +47,22 @@ def next_emit(
     return asyncio.wait_for(future, within)
 
 
-async def until(signal: Any, condition: Callable[[], bool], *, within: float = TIMEOUT) -> None:
-    """Return once ``condition`` holds, re-checking it after each emission of ``signal``."""
+async def until(
+    signal: Any, condition: Callable[[], bool], *, within: float = TIMEOUT, also: Sequence[Any] = ()
+) -> None:
+    """Return once ``condition`` holds, re-checking it after each emission of ``signal``.
+
+    ``also`` names more signals that may make it hold; the first to emit re-checks it.
+    """
     async with asyncio.timeout(within):
         while not condition():
-            await next_emit(signal, within=within)
+            waits = [asyncio.ensure_future(next_emit(s, within=within)) for s in (signal, *also)]
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for wait in waits:
+                    wait.cancel()  # its future's done callback disconnects the slot
+                await asyncio.gather(*waits, return_exceptions=True)
 
 
 def next_dialog(*, within: float = TIMEOUT) -> Awaitable[QDialog]:
