@@ -17,9 +17,6 @@ TRANSIENT_BATCH_CODES = frozenset({"token_limit_exceeded", "rate_limit_exceeded"
 
 WAITING_FOR_QUEUE = "waiting for queue room"
 
-GONE_STATES = frozenset({"batch_not_found", "results_expired"})
-"""Results states of a batch whose results can never arrive: only a retry helps."""
-
 
 def is_transient_failure(batch: Batch) -> bool:
     """A ``failed`` batch whose every error says "try again later"."""

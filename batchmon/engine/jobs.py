@@ -36,6 +36,7 @@ from typing import Any
 
 from openai.types import Batch
 
+from batchmon.core.metadata import JOB_KEY
 from batchmon.core.planner import (
     ASSUMED_OUTPUT_TOKENS,
     PlanError,
@@ -54,7 +55,6 @@ from batchmon.store.protocol import AssetRow, Store, StoreError
 
 log = logging.getLogger(__name__)
 
-JOB_KEY = "batchmon_job"
 JOB_TOKEN_KEY = "batchmon_job_token"
 """Metadata key of a job batch's retry token (``jb_<planned batch>_<submission>``)."""
 CANCELLED_BEFORE_START = "the job was cancelled before this batch found queue room"

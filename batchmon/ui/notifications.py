@@ -29,6 +29,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QSystemTrayIcon
 
 from batchmon.core.diff import BatchEvent
+from batchmon.core.metadata import JOB_KEY
 from batchmon.core.status import TERMINAL_STATUSES, outcome
 from batchmon.store.job_rows import JobSummary
 from batchmon.store.protocol import Change
@@ -45,8 +46,6 @@ OpenHandler = Callable[[str], None]
 RetryHandler = Callable[[str], None]
 
 DEFAULT_PAUSE = 3600.0
-JOB_METADATA_KEY = "batchmon_job"
-"""Metadata key naming a batch's job (``engine.jobs.JOB_KEY``; not imported: openai)."""
 
 
 class Severity(StrEnum):
@@ -486,7 +485,7 @@ class NotificationCenter(QObject):
 
     def _in_big_job(self, batch: Any | None) -> bool:
         metadata = getattr(batch, "metadata", None) or {}
-        job_id = metadata.get(JOB_METADATA_KEY) if isinstance(metadata, dict) else None
+        job_id = metadata.get(JOB_KEY) if isinstance(metadata, dict) else None
         return isinstance(job_id, str) and self._is_big(job_id)
 
     def observe_results(self, batch_id: str, state: str, note: str | None) -> Notice | None:

@@ -9,14 +9,14 @@ notifications all read those states through this module, so they agree.
 
 from __future__ import annotations
 
-ATTENTION_STATES = frozenset({"results_incomplete", "batch_not_found", "results_expired"})
+from batchmon.core.results_states import GONE_STATES
+
+ATTENTION_STATES = GONE_STATES | {"results_incomplete"}
 """States a person has to act on: counted by the tray badge."""
 
 NOTIFY_STATES = frozenset({"results_incomplete", "batch_not_found"})
 """States whose arrival is a notification of its own."""
 
-RETRY_STATES = frozenset({"batch_not_found", "results_expired"})
-"""The results can never arrive; a retry rebuilds the requests from the assets."""
 
 LABELS: dict[str, str] = {
     "waiting_for_queue": "Waiting for queue room",
@@ -61,4 +61,4 @@ def needs_attention(state: str | None) -> bool:
 
 
 def allows_retry(state: str | None) -> bool:
-    return state in RETRY_STATES
+    return state in GONE_STATES

@@ -15,14 +15,14 @@ from pytestqt.qtbot import QtBot
 
 from batchmon.config import Settings
 from batchmon.core.planner import PlanLimits
-from batchmon.engine.jobs import JOB_KEY, create_job
+from batchmon.engine.jobs import create_job
 from batchmon.openai_batches import BatchClient
 from batchmon.sim import Simulator
 from batchmon.store.job_rows import JobSummary, ModelLimit
 from batchmon.store.postgres import PostgresStore
 from batchmon.ui.desktop import Desktop
 from batchmon.ui.jobs_view import headroom_text, job_cells, job_notice
-from batchmon.ui.notifications import JOB_METADATA_KEY, Notice
+from batchmon.ui.notifications import Notice
 from batchmon.ui.settings_dialog import SettingsDialog
 from tests.fixtures.postgres import insert_assets
 from tests.helpers.engine import RED_FOX, fast_worker, finish
@@ -97,10 +97,6 @@ async def test_a_job_row_groups_its_batches_and_a_big_job_is_announced_once(
     finally:
         async with asyncio.timeout(5):
             await desktop.aclose()
-
-
-def test_the_desktop_reads_the_job_key_the_engine_writes() -> None:
-    assert JOB_METADATA_KEY == JOB_KEY
 
 
 def _job(**changes: object) -> JobSummary:
