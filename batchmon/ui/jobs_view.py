@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from batchmon.core.formatting import format_duration, format_tokens
+from batchmon.core.status import paced_eta
 from batchmon.store.job_rows import JobSummary, ModelLimit
 
 DEFAULT_JOB_NOTICE_BATCHES = 3
@@ -26,11 +27,10 @@ def job_batch_count(job: JobSummary) -> int:
 
 def job_eta(job: JobSummary, now: datetime) -> float | None:
     """Seconds until the last asset is settled at the pace kept so far (None: no pace)."""
-    settled = job.completed + job.failed
-    if job.finished_at is not None or job.created_at is None or not settled:
+    if job.finished_at is not None or job.created_at is None:
         return None
     elapsed = (now - job.created_at).total_seconds()
-    return max(0.0, elapsed / settled * (job.assets - settled))
+    return paced_eta(job.completed + job.failed, job.assets, elapsed)
 
 
 def _usd(value: float) -> str:
