@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from typing import Any
 
 from batchmon.core.planner import DEFAULT_TOKEN_FRACTION
 from batchmon.core.requests import CHAT_COMPLETIONS, build_tag_request
@@ -31,6 +32,22 @@ def openai_batches_of_job(database_url: str, job_id: str) -> list[tuple[str, str
         "select o.id, o.status from public.openai_batches o where o.metadata ->> "
         "'batchmon_job' = %s order by o.created_at, o.id",
         (job_id,),
+    )
+
+
+ASSET_COLUMNS = frozenset({"auto_tag_status", "auto_tag_error", "openai_batch_id"})
+
+
+def asset_groups(
+    database_url: str, ids: list[str], first: str, second: str
+) -> list[tuple[Any, ...]]:
+    """``(first, second, count)`` over the assets ``ids``, one row per pair of values."""
+    assert {first, second} <= ASSET_COLUMNS, "columns are named, not passed in"
+    return fetch_all(
+        database_url,
+        f"select {first}, {second}, count(*) from public.assets "
+        "where id = any(%s::uuid[]) group by 1, 2",
+        (ids,),
     )
 
 

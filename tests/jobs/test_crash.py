@@ -13,7 +13,7 @@ from batchmon.sim import Simulator
 from batchmon.store.postgres import PostgresStore
 from tests.fixtures.postgres import execute, fetch_all, insert_assets
 from tests.helpers.engine import RED_FOX
-from tests.helpers.jobs import openai_batches_of_job
+from tests.helpers.jobs import asset_groups, openai_batches_of_job
 
 
 async def test_a_crash_after_the_create_makes_no_second_batch(
@@ -49,9 +49,6 @@ async def test_a_crash_after_the_create_makes_no_second_batch(
 
     (made,) = simulator.list_batches(limit=100)["data"]
     assert report.submitted == [made["id"]]  # found, not made again
-    assert fetch_all(
-        database_url,
-        "select openai_batch_id, auto_tag_status, count(*) from public.assets "
-        "where id = any(%s::uuid[]) group by 1, 2",
-        (ids,),
-    ) == [(report.submitted[0], "pending", 5)]
+    assert asset_groups(database_url, ids, "openai_batch_id", "auto_tag_status") == [
+        (report.submitted[0], "pending", 5)
+    ]

@@ -14,7 +14,7 @@ from batchmon.sim.queue import QueueLimits
 from batchmon.store.postgres import PostgresStore
 from tests.fixtures.postgres import fetch_all, insert_assets
 from tests.helpers.engine import RED_FOX, assert_predicted, asset_states, fast_worker, finish
-from tests.helpers.jobs import MODEL, SIM_LIMIT, openai_batches_of_job
+from tests.helpers.jobs import MODEL, SIM_LIMIT, asset_groups, openai_batches_of_job
 
 TINY = 100
 """A queue smaller than any one request: every batch is refused."""
@@ -53,12 +53,9 @@ async def test_a_refused_batch_learns_the_limit_and_is_sent_again_later(
     (first, _), (second, _) = openai_batches_of_job(database_url, plan.job_id)
     assert report.jobs.refused == [first] and report.jobs.submitted == [second]
     # Nothing failed: the assets waited, and moved to the second submission.
-    assert fetch_all(
-        database_url,
-        "select auto_tag_status, openai_batch_id, count(*) from public.assets "
-        "where id = any(%s::uuid[]) group by 1, 2",
-        (ids,),
-    ) == [("pending", second, 6)]
+    assert asset_groups(database_url, ids, "auto_tag_status", "openai_batch_id") == [
+        ("pending", second, 6)
+    ]
 
     simulator.queue = QueueLimits({MODEL: 10**9})  # room now
     for _ in range(4):
@@ -123,10 +120,7 @@ async def test_cancelling_a_job_frees_the_assets_of_its_refused_batch(
 
     job = await store.get_job(plan.job_id)
     assert job is not None and job.status == "cancelled" and job.finished_at is not None
-    assert fetch_all(
-        database_url,
-        "select auto_tag_status, auto_tag_error, count(*) from public.assets "
-        "where id = any(%s::uuid[]) group by 1, 2",
-        (ids,),
-    ) == [("failed", CANCELLED_BEFORE_START, 3)]
+    assert asset_groups(database_url, ids, "auto_tag_status", "auto_tag_error") == [
+        ("failed", CANCELLED_BEFORE_START, 3)
+    ]
     assert await store.ended_job_batches() == []
