@@ -10,8 +10,10 @@ from typing import Any
 from batchmon.core.planner import DEFAULT_TOKEN_FRACTION
 from batchmon.core.requests import CHAT_COMPLETIONS, build_tag_request
 from batchmon.core.tokens import request_tokens
+from batchmon.engine.jobs import JobPlan, create_job
 from batchmon.sim import Simulator
-from tests.fixtures.postgres import fetch_all
+from batchmon.store.protocol import Store
+from tests.fixtures.postgres import fetch_all, insert_assets
 from tests.helpers.engine import RED_FOX
 
 MODEL = "gpt-4o-mini"
@@ -23,6 +25,15 @@ LIMIT = math.ceil(4 * ONE_REQUEST / DEFAULT_TOKEN_FRACTION) + 1
 """A limit with room for one planned batch of four requests at a time, never two."""
 SIM_LIMIT = LIMIT
 """The simulator's queue limit for MODEL: the same, so only a misjudged batch is refused."""
+
+
+async def limited_job(
+    store: Store, database_url: str, count: int, **options: Any
+) -> tuple[list[str], JobPlan]:
+    """``count`` new assets planned as one MODEL job, the store knowing the model's LIMIT."""
+    ids = insert_assets(database_url, count, url_prefix=RED_FOX)
+    await store.set_model_limit(MODEL, LIMIT)
+    return ids, await create_job(store, await store.assets_by_ids(ids), MODEL, **options)
 
 
 def openai_batches_of_job(database_url: str, job_id: str) -> list[tuple[str, str]]:

@@ -16,6 +16,7 @@ from tests.helpers.jobs import (
     MODEL,
     ONE_REQUEST,
     assets_in_live_batches,
+    limited_job,
     openai_batches_of_job,
 )
 
@@ -23,9 +24,7 @@ from tests.helpers.jobs import (
 async def test_a_job_larger_than_the_limit_drains_with_no_batch_refused(
     client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
 ) -> None:
-    ids = insert_assets(database_url, 20, url_prefix=RED_FOX)
-    await store.set_model_limit(MODEL, LIMIT)
-    plan = await create_job(store, await store.assets_by_ids(ids), MODEL)
+    ids, plan = await limited_job(store, database_url, 20)
     assert plan.batches == 5 and plan.requests == 20  # four requests a batch
     assert plan.estimated_tokens == 20 * ONE_REQUEST and plan.estimated_cost
 

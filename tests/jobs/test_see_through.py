@@ -10,7 +10,7 @@ from batchmon.sim import Simulator
 from batchmon.store.postgres import PostgresStore
 from tests.fixtures.postgres import fetch_all, insert_assets
 from tests.helpers.engine import RED_FOX, fast_worker, finish
-from tests.helpers.jobs import LIMIT, MODEL, openai_batches_of_job
+from tests.helpers.jobs import LIMIT, MODEL, limited_job, openai_batches_of_job
 
 PAST_THE_WINDOW = 25 * 3600.0
 """Long enough for a 24 h completion window to pass: a stalled batch expires."""
@@ -81,9 +81,7 @@ def _completed_in(database_url: str, batch_id: str) -> int:
 async def test_permanent_failures_are_not_sent_again_and_the_job_still_ends(
     client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
 ) -> None:
-    ids = insert_assets(database_url, 4, url_prefix=RED_FOX)
-    await store.set_model_limit(MODEL, LIMIT)
-    plan = await create_job(store, await store.assets_by_ids(ids), MODEL)
+    ids, plan = await limited_job(store, database_url, 4)
     worker = fast_worker(client, store)
     first = await worker.run_once()
     assert first.jobs is not None
