@@ -8,10 +8,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from typing import Any
 
 from .app import SimulatedDisconnect, create_app
 from .clock import ScaledClock
-from .faults import FaultConfig
+from .faults import RATES, FaultConfig
 from .lifecycle import Timing
 from .queue import QueueLimits
 from .script import DEFAULT_DURATION
@@ -101,22 +102,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def fault_config(args: argparse.Namespace) -> FaultConfig:
+    """Every ``--*-rate`` option is the FaultConfig field of the same name."""
+    rates: dict[str, Any] = {name: getattr(args, name) for name in RATES}
     return FaultConfig(
         seed=args.seed,
-        rate_limit_rate=args.rate_limit_rate,
         retry_after=None if args.no_retry_after else args.retry_after,
-        server_error_rate=args.server_error_rate,
-        drop_rate=args.drop_rate,
-        truncate_rate=args.truncate_rate,
-        latency_rate=args.latency_rate,
         latency_seconds=args.latency_seconds,
-        html_rate=args.html_rate,
-        broken_json_rate=args.broken_json_rate,
-        wrong_shape_rate=args.wrong_shape_rate,
-        empty_body_rate=args.empty_body_rate,
-        short_body_rate=args.short_body_rate,
-        cut_lines_rate=args.cut_lines_rate,
         match=args.fault_match,
+        **rates,
     )
 
 
