@@ -50,22 +50,6 @@ async def batchmon_output(env: dict[str, str], *args: str) -> str:
 
 
 @dataclass(frozen=True)
-class Misbehaving:
-    """The misbehaving API, a client through it, and a store: what a fault test arranges."""
-
-    server: LiveMisbehavingApi
-    client: BatchClient
-    store: PostgresStore
-    database_url: str
-
-    async def finished_batch(self, count: int) -> tuple[str, list[str]]:
-        """Submit ``count`` new assets as one batch and let the simulator finish it."""
-        [batch_id], ids = await submit_batches(self.client, self.store, self.database_url, 1, count)
-        self.server.simulator.advance(3600)
-        return batch_id, ids
-
-
-@dataclass(frozen=True)
 class Ledger:
     """What the apply history and the assets say about a set of assets."""
 
@@ -116,3 +100,19 @@ def unapplied_batches(database_url: str, batch_ids: Sequence[str]) -> list[str]:
         (list(batch_ids),),
     )
     return [r[0] for r in rows]
+
+
+@dataclass(frozen=True)
+class Misbehaving:
+    """The misbehaving API, a client through it, and a store: what a fault test arranges."""
+
+    server: LiveMisbehavingApi
+    client: BatchClient
+    store: PostgresStore
+    database_url: str
+
+    async def finished_batch(self, count: int) -> tuple[str, list[str]]:
+        """Submit ``count`` new assets as one batch and let the simulator finish it."""
+        [batch_id], ids = await submit_batches(self.client, self.store, self.database_url, 1, count)
+        self.server.simulator.advance(3600)
+        return batch_id, ids
