@@ -133,6 +133,14 @@ class Simulated:
         """:func:`submit_new` in this world."""
         return await submit_new(self.client, self.store, self.database_url, count, **options)
 
+    async def finished_batches(self, batches: int, per_batch: int) -> tuple[list[str], list[str]]:
+        """:func:`submit_batches` in this world, then time enough for every batch to end."""
+        submitted = await submit_batches(
+            self.client, self.store, self.database_url, batches, per_batch
+        )
+        finish(self.simulator)
+        return submitted
+
     async def submit_finished(self, count: int, **options: Any) -> tuple[str, list[str]]:
         """:func:`submit_finished` in this world."""
         return await submit_finished(
