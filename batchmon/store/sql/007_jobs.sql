@@ -381,10 +381,7 @@ begin
     and a.auto_tag_status is distinct from 'completed'
     and (a.auto_tag_status is distinct from 'pending' or a.openai_batch_id is null
          or a.openai_batch_id = v_id or a.openai_batch_id = any(v_row.previous_batch_ids)
-         or exists (
-           select 1 from public.batch_results_state g
-           where g.batch_id = a.openai_batch_id
-             and g.state in ('batch_not_found', 'results_expired')));
+         or public.batchmon_batch_gone(a.openai_batch_id));
   get diagnostics n = row_count;
   update public.batchmon_job_batches b
   set openai_batch_id = v_id,
