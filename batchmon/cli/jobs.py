@@ -20,7 +20,7 @@ from typing import Any
 from batchmon.cli.batches import chosen_assets, print_skips
 from batchmon.cli.exit_codes import EXIT_ERROR, EXIT_OK
 from batchmon.cli.output import short_time, table, write_json
-from batchmon.core.formatting import format_duration
+from batchmon.core.formatting import format_duration, format_tokens
 from batchmon.core.planner import MAX_REQUESTS, PlanLimits, PlannedBatch, plan_batches, summarize
 from batchmon.core.requests import DEFAULT_MODEL, build_tag_request
 from batchmon.engine.jobs import JobSubmitter, cancel_job, create_job, plan_limits
@@ -41,15 +41,6 @@ def job_eta_seconds(job: JobSummary, now: datetime) -> float | None:
         return 0.0
     elapsed = (now - job.created_at).total_seconds()
     return max(0.0, elapsed / settled * (job.assets - settled))
-
-
-def format_tokens(count: int) -> str:
-    """``1.2M``, ``850k``, ``900``: queue figures read at a glance."""
-    if count >= 1_000_000:
-        return f"{count / 1_000_000:.1f}M".replace(".0M", "M")
-    if count >= 10_000:
-        return f"{count / 1000:.0f}k"
-    return f"{count:,}"
 
 
 def _usd(value: float | None) -> str:
