@@ -67,6 +67,8 @@ class Settings:
     notify_failed: bool = True
     notify_expired: bool = True
     notify_cancelled: bool = True
+    job_notice_batches: int = 3
+    """A job with more batches than this gets one notice when it ends, not one per batch."""
     data_dir: str | None = None
     demo: bool = False
 
@@ -113,6 +115,11 @@ def _coerce(name: str, raw: Any) -> Any:
             if value <= 0:
                 raise ValueError
             return value
+        if field_type == "int":
+            number = int(str(raw).strip())
+            if number < 0:
+                raise ValueError
+            return number
         if field_type == "bool":
             if isinstance(raw, bool):
                 return raw

@@ -32,6 +32,7 @@ from openai.types import Batch
 from batchmon.core.results import ResultParser
 from batchmon.engine.apply import BatchApplier
 from batchmon.openai_batches import BatchClient
+from batchmon.sim.outputs import chat_body
 from batchmon.store.postgres import PostgresStore
 
 BATCH = "batch_bench_apply"
@@ -41,39 +42,9 @@ WORDS = ("lake", "mountain", "sunset", "forest", "reflection", "calm", "water", 
 def output_line(n: int, custom_id: str) -> bytes:
     """A chat-completions output line of realistic size (~1.2 KB, like OpenAI's)."""
     tags = [WORDS[(n + i) % len(WORDS)] for i in range(6)]
-    body = {
-        "id": f"chatcmpl-{n:012d}AbCdEfGhIjKlMnOp",
-        "object": "chat.completion",
-        "created": 1767225600 + n,
-        "model": "gpt-4o-mini-2024-07-18",
-        "choices": [
-            {
-                "index": 0,
-                "message": {
-                    "role": "assistant",
-                    "content": json.dumps({"tags": tags}),
-                    "refusal": None,
-                    "annotations": [],
-                },
-                "logprobs": None,
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {
-            "prompt_tokens": 1123,
-            "completion_tokens": 24,
-            "total_tokens": 1147,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {
-                "reasoning_tokens": 0,
-                "audio_tokens": 0,
-                "accepted_prediction_tokens": 0,
-                "rejected_prediction_tokens": 0,
-            },
-        },
-        "service_tier": "default",
-        "system_fingerprint": "fp_0123456789",
-    }
+    rid = f"{n:012d}AbCdEfGhIjKlMnOpQrStUvWxYz"
+    content = json.dumps({"tags": tags})
+    body = chat_body(rid, "gpt-4o-mini-2024-07-18", 1767225600 + n, content, 1123, 24)
     line = {
         "id": f"batch_req_{n:024d}",
         "custom_id": custom_id,

@@ -76,23 +76,25 @@ async def main() -> None:
     )
     with simulator_process() as base_url:
         for size in sizes:
-            ours, ours_time, theirs, theirs_time = await measure(size, base_url)
-            target = math.ceil(size / 100) + 1
-            mark = "ok" if ours <= target else "MISSED"
-            print(
-                f"{size:>8} {ours:>13} {target:>5} {mark:<2} {ours_time:>7.3f}s "
-                f"{theirs:>13} {theirs_time:>8.3f}s"
-            )
+            await report(size, base_url)
         if args.others:
             print(f"\n100 pending, {args.others} newer batches of other software:")
-            ours, ours_time, theirs, theirs_time = await measure(100, base_url, args.others)
-            target = math.ceil((100 + args.others) / 100) + 1
-            mark = "ok" if ours <= target else "MISSED"
-            print(
-                f"{100:>8} {ours:>13} {target:>5} {mark:<2} {ours_time:>7.3f}s "
-                f"{theirs:>13} {theirs_time:>8.3f}s"
-            )
+            await report(100, base_url, args.others)
     print(load_note())
+
+
+async def report(size: int, base_url: str, others: int = 0) -> None:
+    """One table row: requests and time for ``size`` pending batches behind ``others``.
+
+    The target, ceil(listed / 100) + 1, is a page of 100 per listed batch and one more.
+    """
+    ours, ours_time, theirs, theirs_time = await measure(size, base_url, others)
+    target = math.ceil((size + others) / 100) + 1
+    mark = "ok" if ours <= target else "MISSED"
+    print(
+        f"{size:>8} {ours:>13} {target:>5} {mark:<2} {ours_time:>7.3f}s "
+        f"{theirs:>13} {theirs_time:>8.3f}s"
+    )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,12 @@ from collections.abc import Sequence
 
 from batchmon.cli.commands import Command, command_for
 from batchmon.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, exit_for
-from batchmon.cli.parser import COMMANDS, build_parser, check_worker_arguments
+from batchmon.cli.parser import (
+    COMMANDS,
+    build_parser,
+    check_submit_arguments,
+    check_worker_arguments,
+)
 
 __all__ = ["build_parser", "main", "run_command"]
 
@@ -55,6 +60,7 @@ def _parse(args_list: list[str]) -> argparse.Namespace | int:
     try:
         args = parser.parse_args(args_list)
         check_worker_arguments(args)
+        check_submit_arguments(args)
     except SystemExit as exit_:
         return int(exit_.code) if isinstance(exit_.code, int) else EXIT_USAGE
     return args

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -48,4 +49,25 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def job_id(text: str) -> str:
+    """A job id as ``batchmon jobs`` prints it (a UUID), normalised (argparse type)."""
+    try:
+        return str(uuid.UUID(text.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a job id: `batchmon jobs` lists them"
+        ) from None
+
+
+def usd(text: str) -> float:
+    """A positive amount of US dollars, ``12.5`` or ``$12.50`` (argparse type)."""
+    try:
+        value = float(text.strip().lstrip("$").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount in USD (e.g. 25)") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive amount in USD")
     return value

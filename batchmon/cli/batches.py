@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,11 +21,11 @@ from batchmon.config import ConfigError
 from batchmon.core.formatting import format_duration
 from batchmon.core.requests import DEFAULT_MODEL
 from batchmon.core.status import entered_at_field, is_terminal
-from batchmon.engine.retry import Retrier
+from batchmon.engine.retry import Retrier, RetryNotPossible, plan_retry
 from batchmon.engine.submit import submit_assets
 from batchmon.engine.sync import BatchSync
-from batchmon.store.protocol import BatchRow, ResultsState
-from batchmon.wiring import open_client, open_store, settings_from
+from batchmon.store.protocol import AssetRow, BatchRow, ResultsState
+from batchmon.wiring import OpenedStore, open_client, open_store, settings_from
 
 # -- submit -------------------------------------------------------------------------------
 
@@ -43,23 +44,34 @@ def _ids(values: Sequence[str]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
+async def chosen_assets(
+    opened: OpenedStore, args: argparse.Namespace
+) -> tuple[list[AssetRow], list[str]]:
+    """The assets ``--ids`` or ``--all-untagged`` (with ``--limit``) name, and unknown ids."""
+    if args.ids:
+        ids = _ids(args.ids)[: args.limit] if args.limit else _ids(args.ids)
+    else:
+        if opened.database_url is None:
+            raise ConfigError(
+                "--all-untagged needs a direct Postgres connection: pass --database-url"
+            )
+        from batchmon.cli.sql import untagged_asset_ids
+
+        ids = await asyncio.to_thread(untagged_asset_ids, opened.database_url, limit=args.limit)
+    assets = await opened.store.assets_by_ids(ids) if ids else []
+    found = {a.id for a in assets}
+    return assets, [i for i in ids if i not in found]
+
+
 async def cmd_submit(args: argparse.Namespace) -> int:
+    if not args.direct:
+        from batchmon.cli.jobs import cmd_submit_job
+
+        return await cmd_submit_job(args)
     settings = settings_from(args)
     metadata = _metadata(args.metadata or [])
     async with open_store(settings) as opened, open_client(settings) as client:
-        if args.ids:
-            ids = _ids(args.ids)[: args.limit] if args.limit else _ids(args.ids)
-        else:
-            if opened.database_url is None:
-                raise ConfigError(
-                    "--all-untagged needs a direct Postgres connection: pass --database-url"
-                )
-            from batchmon.cli.sql import untagged_asset_ids
-
-            ids = await asyncio.to_thread(untagged_asset_ids, opened.database_url, limit=args.limit)
-        assets = await opened.store.assets_by_ids(ids) if ids else []
-        found = {a.id for a in assets}
-        unknown = [i for i in ids if i not in found]
+        assets, unknown = await chosen_assets(opened, args)
         if not assets:
             print("nothing to submit: no matching assets")
             return EXIT_ERROR if unknown else EXIT_OK
@@ -78,11 +90,16 @@ async def cmd_submit(args: argparse.Namespace) -> int:
     for batch in result.batches:
         print(f"{batch.id}  {batch.status}")
     print(f"submitted {result.submitted} asset(s) in {len(result.batches)} batch(es)")
+    print_skips(unknown, result.skipped)
+    return EXIT_OK
+
+
+def print_skips(unknown: Sequence[str], skipped: Mapping[str, str]) -> None:
+    """One stderr line per asset not sent, with why."""
     for asset_id in unknown:
         print(f"skipped {asset_id}: no such asset", file=sys.stderr)
-    for asset_id, why in result.skipped.items():
+    for asset_id, why in skipped.items():
         print(f"skipped {asset_id}: {why}", file=sys.stderr)
-    return EXIT_OK
 
 
 # -- status -------------------------------------------------------------------------------
@@ -173,13 +190,39 @@ async def cmd_status(args: argparse.Namespace) -> int:
 # -- retry / cancel ------------------------------------------------------------------------
 
 
+def _print_left_out(batch_id: str, left_out: dict[str, str]) -> None:
+    """One line per permanent failure not sent again, then how to send them anyway."""
+    if not left_out:
+        return
+    for asset_id, reason in left_out.items():
+        print(f"left out {asset_id}: {reason} (permanent: it would fail again)", file=sys.stderr)
+    print(
+        f"to send these {len(left_out)} unchanged anyway: "
+        f"batchmon retry {batch_id} --include-permanent",
+        file=sys.stderr,
+    )
+
+
 async def cmd_retry(args: argparse.Namespace) -> int:
     settings = settings_from(args)
+    include = args.include_permanent
     async with open_store(settings) as opened, open_client(settings) as client:
-        result = await Retrier(client, opened.store).retry(args.batch_id)
+        try:
+            result = await Retrier(client, opened.store).retry(
+                args.batch_id, include_permanent=include
+            )
+        except RetryNotPossible:
+            if not include:  # nothing left but permanent failures: say which, then why
+                with contextlib.suppress(RetryNotPossible):
+                    plan = await plan_retry(opened.store, args.batch_id)
+                    _print_left_out(
+                        args.batch_id, {a.id: a.error or "failed" for a in plan.left_out}
+                    )
+            raise
     print(result.summary())
     for asset_id in result.skipped_assets:
         print(f"skipped {asset_id}: no image URL to rebuild its request", file=sys.stderr)
+    _print_left_out(args.batch_id, result.left_out)
     return EXIT_OK
 
 

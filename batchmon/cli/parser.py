@@ -10,11 +10,22 @@ import argparse
 from datetime import timedelta
 
 from batchmon import __version__
-from batchmon.cli.arg_types import duration_at_least, parse_duration, positive_int
+from batchmon.cli.arg_types import duration_at_least, job_id, parse_duration, positive_int, usd
 from batchmon.core.formatting import format_duration
 from batchmon.desktop_options import add_desktop_arguments
 
-COMMANDS = ("submit", "status", "retry", "cancel", "runs", "worker", "db", "sim", "webhook")
+COMMANDS = (
+    "submit",
+    "jobs",
+    "status",
+    "retry",
+    "cancel",
+    "runs",
+    "worker",
+    "db",
+    "sim",
+    "webhook",
+)
 
 MIN_INTERVAL = timedelta(seconds=1)
 """Shortest pause between the long-running worker's passes. Each pass lists batches from
@@ -103,11 +114,35 @@ def _add_batch_commands(
         help="batch endpoint (default %(default)s)",
     )
     submit.add_argument(
+        "--max-cost",
+        type=usd,
+        metavar="USD",
+        help="budget: no further batch is submitted once the job's estimate would pass it",
+    )
+    submit.add_argument(
+        "--attempts",
+        type=positive_int,
+        default=2,
+        help="resubmissions of expired and retryable failures (default %(default)s)",
+    )
+    submit.add_argument(
+        "-y", "--yes", action="store_true", help="submit without asking (on a terminal)"
+    )
+    submit.add_argument(
         "--per-batch", type=positive_int, default=50_000, help="requests per batch (max 50000)"
     )
     submit.add_argument(
-        "--metadata", action="append", metavar="KEY=VALUE", help="batch metadata (repeatable)"
+        "--direct",
+        action="store_true",
+        help="no job: create every batch now in fixed --per-batch splits, ignoring the queue",
     )
+    submit.add_argument(
+        "--metadata",
+        action="append",
+        metavar="KEY=VALUE",
+        help="batch metadata (repeatable; with --direct)",
+    )
+    submit.set_defaults(usage_error=submit.error)
 
     status = sub.add_parser("status", parents=[common], help="pending batches and progress")
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -119,9 +154,33 @@ def _add_batch_commands(
 
     retry = sub.add_parser("retry", parents=[common], help="resubmit what did not succeed")
     retry.add_argument("batch_id", metavar="BATCH_ID")
+    retry.add_argument(
+        "--include-permanent",
+        action="store_true",
+        help="also resend permanent failures (bad image URL, refused content) unchanged",
+    )
 
     cancel = sub.add_parser("cancel", parents=[common], help="cancel a running batch")
     cancel.add_argument("batch_id", metavar="BATCH_ID")
+    _add_job_commands(sub, common)
+
+
+def _add_job_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    jobs = sub.add_parser(
+        "jobs", parents=[common], help="jobs: progress, queue, cost, ETA (show ID, cancel ID)"
+    )
+    jobs.add_argument("--json", action="store_true", help="machine-readable output")
+    jobs.add_argument("--limit", type=positive_int, default=50, help="most recent jobs shown")
+    actions = jobs.add_subparsers(dest="jobs_command", metavar="ACTION")
+    show = actions.add_parser("show", parents=[common], help="one job and its batches")
+    show.add_argument("job_id", metavar="JOB_ID", type=job_id)
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    cancel = actions.add_parser(
+        "cancel", parents=[common], help="drop queued batches, cancel running ones"
+    )
+    cancel.add_argument("job_id", metavar="JOB_ID", type=job_id)
 
 
 def _add_worker_arguments(worker: argparse.ArgumentParser) -> None:
@@ -150,6 +209,13 @@ def _add_worker_arguments(worker: argparse.ArgumentParser) -> None:
     )
     worker.add_argument("--worker-id", help="name in the poll-run log (default host:pid)")
     worker.set_defaults(usage_error=worker.error)
+
+
+def check_submit_arguments(args: argparse.Namespace) -> None:
+    """``--metadata`` names the batches ``--direct`` creates; a job's batches carry the
+    job's own metadata (argparse error, exit 2)."""
+    if args.command == "submit" and args.metadata and not args.direct:
+        args.usage_error("argument --metadata: only with --direct (a job's batches carry its id)")
 
 
 def check_worker_arguments(args: argparse.Namespace) -> None:

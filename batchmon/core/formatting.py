@@ -18,3 +18,12 @@ def format_duration(seconds: float | None, *, precise: bool = False) -> str:
     if s < 86400:
         return f"{s // 3600}h {s % 3600 // 60:02d}m"
     return f"{s // 86400}d {s % 86400 // 3600:02d}h"
+
+
+def format_tokens(count: int) -> str:
+    """``1.2M``, ``850k``, ``900``: token and request figures read at a glance."""
+    if count >= 1_000_000:
+        return f"{count / 1_000_000:.1f}M".replace(".0M", "M")
+    if count >= 10_000:
+        return f"{count / 1000:.0f}k"
+    return f"{count:,}"

@@ -123,15 +123,22 @@ def eta_seconds(batch: Batch, now: Now) -> float | None:
     if batch.status != "in_progress" or batch.in_progress_at is None:
         return None
     p = progress(batch)
-    if p.total <= 0 or p.done <= 0:
+    return paced_eta(p.done, p.total, _seconds(now) - batch.in_progress_at)
+
+
+def paced_eta(done: int, total: int, elapsed: float) -> float | None:
+    """Seconds until ``total`` is done, if it goes on at the pace of ``done`` in ``elapsed``.
+
+    None without a pace (nothing done yet, or no time passed); a batch and a job both
+    extrapolate this way.
+    """
+    if total <= 0 or done <= 0:
         return None
-    if p.done >= p.total:
+    if done >= total:
         return 0.0
-    elapsed = _seconds(now) - batch.in_progress_at
     if elapsed <= 0:
         return None
-    rate = p.done / elapsed
-    return (p.total - p.done) / rate
+    return (total - done) * elapsed / done
 
 
 @dataclass(frozen=True, slots=True)

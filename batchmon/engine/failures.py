@@ -17,19 +17,18 @@ TRANSIENT_BATCH_CODES = frozenset({"token_limit_exceeded", "rate_limit_exceeded"
 
 WAITING_FOR_QUEUE = "waiting for queue room"
 
-GONE_STATES = frozenset({"batch_not_found", "results_expired"})
-"""Results states of a batch whose results can never arrive: only a retry helps."""
-
 
 def is_transient_failure(batch: Batch) -> bool:
     """A ``failed`` batch whose every error says "try again later"."""
     if batch.status != "failed":
         return False
     data = batch.errors.data if batch.errors and batch.errors.data else []
-    return bool(data) and all(
-        err.code in TRANSIENT_BATCH_CODES or "try again" in (err.message or "").lower()
-        for err in data
-    )
+    return bool(data) and all(says_try_again(err.code, err.message) for err in data)
+
+
+def says_try_again(code: str | None, message: str | None) -> bool:
+    """One batch error OpenAI means as "try again later", not as bad input."""
+    return code in TRANSIENT_BATCH_CODES or "try again" in (message or "").lower()
 
 
 # Per-request reasons (as apply stores them) that resending unchanged cannot fix: the

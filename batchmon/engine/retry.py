@@ -26,9 +26,10 @@ from typing import Literal
 from openai.types import Batch
 
 from batchmon.core.requests import CHAT_COMPLETIONS, DEFAULT_MODEL, build_tag_request, to_jsonl
+from batchmon.core.results_states import GONE_STATES
 from batchmon.core.status import is_terminal
 from batchmon.engine.apply import BatchApplier
-from batchmon.engine.failures import GONE_STATES, is_permanent_reason
+from batchmon.engine.failures import is_permanent_reason
 from batchmon.openai_batches import ApiServerError, ApiUnreachable, BatchApiError, BatchClient
 from batchmon.store.protocol import AssetRow, BatchRow, RetryRefused, Store, StoreError
 

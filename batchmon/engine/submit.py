@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from openai.types import Batch
 
 from batchmon.core.requests import CHAT_COMPLETIONS, DEFAULT_MODEL, build_tag_request, to_jsonl
-from batchmon.engine.failures import GONE_STATES
+from batchmon.core.results_states import GONE_STATES
 from batchmon.openai_batches import ApiServerError, ApiUnreachable, BatchClient
 from batchmon.store.protocol import AssetRow, Store
 

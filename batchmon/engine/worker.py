@@ -7,8 +7,10 @@ while its apply runs), checks them with list pages, and applies finished ones wi
 bounded concurrency. A stop request ends claiming at once; in-flight applies finish, or,
 when cancelled, their claims are released for the next worker. Each pass is recorded as
 a poll run, with its error if it had one: nothing a server answers ends the worker.
-A batch that failed for lack of queue room is resubmitted after a wait; one the API no
-longer knows is recorded as such and left for a retry.
+A batch that failed for lack of queue room is resubmitted after a wait (a job's batch
+goes back to its job's queue instead); one the API no longer knows is recorded as such
+and left for a retry. Last, the pass submits jobs' planned batches as their model's
+queue has room (``engine.jobs``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -28,6 +30,7 @@ from openai.types import Batch
 from batchmon.core.status import is_terminal
 from batchmon.engine.apply import ApplyReport, BatchApplier, ResultsPolicy
 from batchmon.engine.failures import WAITING_FOR_QUEUE, backoff, is_transient_failure
+from batchmon.engine.jobs import DEFAULT_TOKEN_LIMITS, JobPass, JobSubmitter, is_job_batch
 from batchmon.engine.retry import Retrier
 from batchmon.engine.sync import BatchSync
 from batchmon.openai_batches import AuthenticationFailed, BatchApiError, BatchClient
@@ -65,6 +68,8 @@ class WorkerConfig:
     claim_size: int = 1000
     worker_id: str = field(default_factory=default_worker_id)
     results: ResultsPolicy = field(default_factory=ResultsPolicy)
+    token_limits: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_TOKEN_LIMITS))
+    """Each model's enqueued-token limit when none is stored (jobs' queue)."""
 
 
 @dataclass(slots=True)
@@ -75,6 +80,7 @@ class PassReport:
     requests: int = 0
     applied: list[ApplyReport] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    jobs: JobPass | None = None
 
 
 class Worker:
@@ -95,6 +101,7 @@ class Worker:
         self._sync = BatchSync(client, store, reuse_listed=True)
         self._applier = BatchApplier(client, store, policy=self.config.results)
         self._retrier = Retrier(client, store)
+        self._jobs = JobSubmitter(client, store, worker_id=self.config.worker_id)
         self._stop = asyncio.Event()
         self._failed_passes = 0
 
@@ -179,6 +186,8 @@ class Worker:
                     await self._process(fresh, report)
                     if len(ids) < self.claim_page():
                         break
+                if not self._stop.is_set():
+                    report.jobs = await self._submit_jobs()
             except asyncio.CancelledError:
                 error = "interrupted: claims released for the next worker"
                 raise
@@ -223,7 +232,7 @@ class Worker:
                     return
                 try:
                     async with self._lease_kept(batch.id):
-                        if is_transient_failure(batch):
+                        if is_transient_failure(batch) and not is_job_batch(batch):
                             applied = await self._requeue(batch)
                         else:
                             applied = await self._applier.apply(batch)
@@ -238,6 +247,17 @@ class Worker:
                 report.applied.append(applied)
 
         await asyncio.gather(*(apply_one(b) for b in done))
+
+    async def _submit_jobs(self) -> JobPass:
+        """Jobs' planned batches, submitted as their model's queue has room."""
+        self._jobs.worker_id = self.config.worker_id
+        self._jobs.default_limits = dict(self.config.token_limits)
+        self._jobs.refusal_wait = self.config.results.queue_base
+        self._jobs.refusal_wait_cap = self.config.results.queue_cap
+        jobs = await self._jobs.submit_ready()
+        for job_batch, problem in jobs.errors.items():
+            log.warning("job batch %d: %s", job_batch, problem)
+        return jobs
 
     @contextlib.asynccontextmanager
     async def _lease_kept(self, batch_id: str) -> AsyncIterator[None]:

@@ -51,7 +51,7 @@ DOWNLOAD_KINDS = {
 }
 """Malformed 200s only a file download gets."""
 _MALFORMED = (*ANY_REQUEST_KINDS, *DOWNLOAD_KINDS)
-_RATES = (
+RATES = (
     "rate_limit_rate",
     "server_error_rate",
     "drop_rate",
@@ -83,7 +83,7 @@ class FaultConfig:
     match: str | None = None
 
     def __post_init__(self) -> None:
-        for name in _RATES:
+        for name in RATES:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1; got {value}")
@@ -130,7 +130,7 @@ class FaultConfig:
 
     @property
     def active(self) -> bool:
-        return any(getattr(self, name) > 0 for name in _RATES)
+        return any(getattr(self, name) > 0 for name in RATES)
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,7 @@ def answer(batch_id: str, endpoint: str, request: InputRequest, created: int, fa
     elif endpoint == MODERATIONS:
         body = _moderation_body(rid, model, request.body)
     else:
-        body = _chat_body(rid, model, created, content, input_tokens, output_tokens)
+        body = chat_body(rid, model, created, content, input_tokens, output_tokens)
     line = _line(line_id, request.custom_id, 200, rid, body)
     return Answer(request.custom_id, True, line, input_tokens, output_tokens)
 
@@ -138,7 +138,7 @@ def _line(
     }
 
 
-def _chat_body(
+def chat_body(
     rid: str, model: str, created: int, content: str, input_tokens: int, output_tokens: int
 ) -> dict[str, Any]:
     return {
@@ -252,7 +252,7 @@ def _completion_body(
     rid: str, model: str, created: int, content: str, input_tokens: int, output_tokens: int
 ) -> dict[str, Any]:
     """A legacy `text_completion`: the chat answer's frame with text choices."""
-    body = _chat_body(rid, model, created, content, input_tokens, output_tokens)
+    body = chat_body(rid, model, created, content, input_tokens, output_tokens)
     counts = ("prompt_tokens", "completion_tokens", "total_tokens")
     body.update(
         id="cmpl-" + rid[:29],

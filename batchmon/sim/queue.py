@@ -40,6 +40,9 @@ class QueueLimits:
 
     enqueued_tokens: dict[str, int] = field(default_factory=dict)
     organization: str = DEFAULT_ORGANIZATION
+    image_size: tuple[int, int] | None = None
+    """(width, height) of every image this organisation sends, when known: the simulator
+    never opens an image. None counts each as the costliest image, as the planner does."""
 
     def limit_for(self, model: str | None) -> int | None:
         if model is None or not self.enqueued_tokens:
@@ -48,8 +51,9 @@ class QueueLimits:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> QueueLimits:
-        """Build from JSON: {"enqueued_token_limits": {"gpt-4o-mini": 2000000}, ...}."""
-        unknown = sorted(set(data) - {"enqueued_token_limits", "organization"})
+        """Build from JSON: {"enqueued_token_limits": {"gpt-4o-mini": 2000000},
+        "organization": "org-x", "image_size": [512, 512]}."""
+        unknown = sorted(set(data) - {"enqueued_token_limits", "organization", "image_size"})
         if unknown:
             raise QueueConfigError(f"unknown queue settings: {', '.join(unknown)}")
         limits = data.get("enqueued_token_limits") or {}
@@ -66,13 +70,27 @@ class QueueLimits:
         organization = data.get("organization", DEFAULT_ORGANIZATION)
         if not isinstance(organization, str) or not organization:
             raise QueueConfigError("organization must be a non-empty string")
-        return cls(parsed, organization)
+        return cls(parsed, organization, _image_size(data.get("image_size")))
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "enqueued_token_limits": dict(self.enqueued_tokens),
             "organization": self.organization,
+            "image_size": list(self.image_size) if self.image_size else None,
         }
+
+
+def _image_size(value: Any) -> tuple[int, int] | None:
+    """``[width, height]`` in pixels, both positive integers, or None (unknown)."""
+    if value is None:
+        return None
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+    ):
+        return int(value[0]), int(value[1])
+    raise QueueConfigError("image_size must be [width, height] in pixels, or null")
 
 
 def token_limit_reached(model: str, organization: str, limit: int) -> dict[str, Any]:

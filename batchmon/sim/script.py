@@ -8,7 +8,7 @@ made; what already happened stays as it was.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 DEFAULT_DURATION = 60.0
@@ -93,14 +93,7 @@ class BatchScript:
         return replace(self, **values)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "fail_validation": self.fail_validation,
-            "fail_fraction": self.fail_fraction,
-            "expire_fraction": self.expire_fraction,
-            "stall_finalizing": self.stall_finalizing,
-            "duration": self.duration,
-            "empty_error_file_id": self.empty_error_file_id,
-        }
+        return asdict(self)
 
 
 def _is_false(value: Any) -> bool:

@@ -8,10 +8,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from typing import Any
 
 from .app import SimulatedDisconnect, create_app
 from .clock import ScaledClock
-from .faults import FaultConfig
+from .faults import RATES, FaultConfig
 from .lifecycle import Timing
 from .queue import QueueLimits
 from .script import DEFAULT_DURATION
@@ -90,28 +91,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fail batches with token_limit_exceeded past this many enqueued prompt tokens",
     )
     queue.add_argument(
+        "--image-size",
+        metavar="WxH",
+        help="pixel size of every image, for the queue's token count (default: the costliest)",
+    )
+    queue.add_argument(
         "--cancelling-seconds", type=float, default=5.0, help="simulated seconds in cancelling"
     )
     parser.add_argument("--log-level", default="info", help="uvicorn log level")
 
 
 def fault_config(args: argparse.Namespace) -> FaultConfig:
+    """Every ``--*-rate`` option is the FaultConfig field of the same name."""
+    rates: dict[str, Any] = {name: getattr(args, name) for name in RATES}
     return FaultConfig(
         seed=args.seed,
-        rate_limit_rate=args.rate_limit_rate,
         retry_after=None if args.no_retry_after else args.retry_after,
-        server_error_rate=args.server_error_rate,
-        drop_rate=args.drop_rate,
-        truncate_rate=args.truncate_rate,
-        latency_rate=args.latency_rate,
         latency_seconds=args.latency_seconds,
-        html_rate=args.html_rate,
-        broken_json_rate=args.broken_json_rate,
-        wrong_shape_rate=args.wrong_shape_rate,
-        empty_body_rate=args.empty_body_rate,
-        short_body_rate=args.short_body_rate,
-        cut_lines_rate=args.cut_lines_rate,
         match=args.fault_match,
+        **rates,
     )
 
 
@@ -123,7 +121,18 @@ def queue_limits(args: argparse.Namespace) -> QueueLimits:
         if not sep or not tokens.strip().isdigit():
             raise ValueError(f"--enqueued-token-limit wants MODEL=TOKENS; got {item!r}")
         limits[model.strip()] = int(tokens)
-    return QueueLimits.from_dict({"enqueued_token_limits": limits})
+    size = getattr(args, "image_size", None)
+    return QueueLimits.from_dict({"enqueued_token_limits": limits, "image_size": _size(size)})
+
+
+def _size(text: str | None) -> list[int] | None:
+    """``640x480`` as [640, 480] (ValueError if malformed)."""
+    if text is None:
+        return None
+    width, sep, height = text.lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit():
+        raise ValueError(f"--image-size wants WIDTHxHEIGHT, e.g. 640x480; got {text!r}")
+    return [int(width), int(height)]
 
 
 def webhook_endpoint(args: argparse.Namespace) -> WebhookEndpoint | None:

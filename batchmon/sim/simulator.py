@@ -24,7 +24,7 @@ from .outputs import SUPPORTED_ENDPOINTS
 from .params import BATCH_FILE_TTL, check_metadata
 from .queue import QueueLimits, input_file_missing, token_limit_reached
 from .script import DEFAULT_DURATION, BatchScript, ScriptError
-from .tokens import batch_prompt_tokens
+from .tokens import enqueued_tokens
 from .validation import ValidationResult, validate_input
 from .webhooks import SimWebhooks, WebhookEndpoint
 
@@ -342,7 +342,9 @@ class Simulator:
                 timing=self.timing,
                 output_ttl=output_expires_after,
             )
-            batch.enqueued_tokens = batch_prompt_tokens(r.body for r in batch.validation.requests)
+            batch.enqueued_tokens = enqueued_tokens(
+                (r.body for r in batch.validation.requests), endpoint, self.queue.image_size
+            )
             self._batches[batch_id] = batch
             self._validating[batch_id] = batch
             body = batch.to_dict(now)

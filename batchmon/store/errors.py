@@ -50,11 +50,23 @@ def connect_error(conninfo: str, exc: BaseException) -> StoreError:
             "the database URL is not valid: expected "
             "postgresql://user:password@host:5432/dbname (or libpq key=value pairs)"
         )
-    reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
     return StoreError(
-        f"cannot connect to the database at {redact(conninfo)}: {reason}. "
+        f"cannot connect to the database at {redact(conninfo)}: {driver_reason(exc)} "
         "Check the database URL (host, port, user, password) and that the server is running."
     )
+
+
+def driver_reason(exc: BaseException) -> str:
+    """libpq's reason as sentences on one line, without the prefix naming host and port.
+
+    libpq writes ``connection to server at "h", port 1 failed: Connection refused``, then
+    a tab-indented hint line ending in ``?``: read as "Connection refused. Is ...?".
+    """
+    lines = [" ".join(line.split()) for line in str(exc).splitlines() if line.strip()]
+    lines = [line.rpartition(" failed: ")[2] or line for line in lines]
+    if not lines:
+        return f"{type(exc).__name__}."
+    return " ".join(line if line.endswith((".", "?", "!")) else f"{line}." for line in lines)
 
 
 def from_sqlstate(

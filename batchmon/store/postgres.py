@@ -29,6 +29,16 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from batchmon.core.backoff import Backoff
 from batchmon.store.copy_text import copy_lines
 from batchmon.store.errors import connect_error, redact, require_migrated, translate
+from batchmon.store.job_rows import (
+    EndedJobBatch,
+    JobBatch,
+    JobBatchPart,
+    JobCancel,
+    JobSummary,
+    ModelLimit,
+    asset_id_pages,
+    job_batch_part,
+)
 from batchmon.store.paging import ALL_ROWS, PAGE_ROWS, Cursor, chunks, read_pages
 from batchmon.store.protocol import (
     ApplyCounts,
@@ -458,6 +468,167 @@ class PostgresStore:
             with suppress(OSError, ValueError):
                 loop.remove_reader(fd)
 
+    # -- jobs and the queue (migration 007) -------------------------------------------
+
+    async def create_job(
+        self,
+        model: str,
+        endpoint: str,
+        *,
+        attempts: int = 2,
+        max_cost: float | None = None,
+        owner: str | None = None,
+        planning: bool = False,
+    ) -> str:
+        value = await self._value(
+            "select public.create_job(%s, %s, %s, %s, %s, %s)",
+            (model, endpoint, attempts, max_cost, owner, planning),
+        )
+        return str(value)
+
+    async def start_job(self, job_id: str) -> bool:
+        return bool(await self._value("select public.start_job(%s)", (job_id,)))
+
+    async def add_job_batch(
+        self,
+        job_id: str,
+        asset_ids: Sequence[str],
+        *,
+        attempt: int = 1,
+        byte_size: int = 0,
+        estimated_tokens: int = 0,
+        estimated_cost: float | None = None,
+    ) -> int:
+        pages = asset_id_pages(asset_ids)
+        batch_id = int(
+            await self._value(
+                "select public.add_job_batch(%s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    job_id,
+                    attempt,
+                    len(asset_ids),
+                    byte_size,
+                    estimated_tokens,
+                    estimated_cost,
+                    pages[0],
+                    len(pages) == 1,
+                ),
+            )
+        )
+        for number, page in enumerate(pages[1:], start=2):
+            await self._value(
+                "select public.extend_job_batch(%s, %s, %s)",
+                (batch_id, page, number == len(pages)),
+            )
+        return batch_id
+
+    async def claim_job_batch(
+        self, worker_id: str, *, lease: timedelta, default_limits: Mapping[str, int]
+    ) -> JobBatch | None:
+        rows = await self._rows(
+            "select * from public.claim_job_batch(%s, %s, %s)",
+            (worker_id, lease, Jsonb(dict(default_limits))),
+        )
+        return _job_batch(rows[0]) if rows else None
+
+    async def record_job_batch_upload(
+        self, job_batch_id: int, worker_id: str, file_id: str, uploaded_at: int
+    ) -> bool:
+        return bool(
+            await self._value(
+                "select public.record_job_batch_upload(%s, %s, %s, %s)",
+                (job_batch_id, worker_id, file_id, uploaded_at),
+            )
+        )
+
+    async def record_job_batch_created(
+        self, job_batch_id: int, batch: Mapping[str, Any]
+    ) -> tuple[int, bool]:
+        rows = await self._rows(
+            "select * from public.record_job_batch_created(%s, %s)",
+            (job_batch_id, Jsonb(dict(batch), dumps=_dumps)),
+        )
+        return int(rows[0]["moved"]), bool(rows[0]["cancelled"])
+
+    async def record_job_batch_refused(
+        self, job_batch_id: int, note: str, *, retry_in: timedelta
+    ) -> bool:
+        return bool(
+            await self._value(
+                "select public.record_job_batch_refused(%s, %s, %s)",
+                (job_batch_id, note, retry_in.total_seconds()),
+            )
+        )
+
+    async def split_job_batch(self, job_batch_id: int, parts: Sequence[JobBatchPart]) -> int:
+        payload = Jsonb([job_batch_part(p) for p in parts])
+        return int(
+            await self._value("select public.split_job_batch(%s, %s)", (job_batch_id, payload))
+        )
+
+    async def ended_job_batches(self) -> list[EndedJobBatch]:
+        async def page(after: Cursor | None, size: int) -> list[EndedJobBatch]:
+            rows = await self._rows(
+                "select * from public.ended_job_batches(%s, %s)", (size, *(after or (None,)))
+            )
+            return [EndedJobBatch(**{**r, "job_id": str(r["job_id"])}) for r in rows]
+
+        return await read_pages(page, lambda b: (b.id,), ALL_ROWS)
+
+    async def finish_job_batch(
+        self,
+        job_batch_id: int,
+        *,
+        actual_cost: float | None,
+        retry_ids: Sequence[str] = (),
+        retry_bytes: int = 0,
+        retry_tokens: int = 0,
+        retry_cost: float | None = None,
+    ) -> int | None:
+        value = await self._value(
+            "select public.finish_job_batch(%s, %s, %s, %s, %s, %s)",
+            (job_batch_id, actual_cost, list(retry_ids), retry_bytes, retry_tokens, retry_cost),
+        )
+        return None if value is None else int(value)
+
+    async def set_model_limit(self, model: str, limit: int, *, source: str = "configured") -> None:
+        await self._rows("select public.set_model_limit(%s, %s, %s)", (model, limit, source))
+
+    async def model_limits(self) -> list[ModelLimit]:
+        async def page(after: Cursor | None, size: int) -> list[ModelLimit]:
+            rows = await self._rows(
+                "select * from public.model_limits(%s, %s)", (size, *(after or (None,)))
+            )
+            return [ModelLimit(**r) for r in rows]
+
+        return await read_pages(page, lambda m: (m.model,), ALL_ROWS)
+
+    async def job_summaries(self, *, limit: int = 10_000) -> list[JobSummary]:
+        async def page(before: Cursor | None, size: int) -> list[JobSummary]:
+            rows = await self._rows(
+                "select * from public.job_summaries(%s, %s, %s)", (size, *(before or (None, None)))
+            )
+            return [_job_summary(r) for r in rows]
+
+        return await read_pages(page, lambda j: (j.created_at, j.id), limit)
+
+    async def get_job(self, job_id: str) -> JobSummary | None:
+        rows = await self._rows("select * from public.get_job(%s)", (job_id,))
+        return _job_summary(rows[0]) if rows else None
+
+    async def job_batches(self, job_id: str) -> list[JobBatch]:
+        async def page(after: Cursor | None, size: int) -> list[JobBatch]:
+            rows = await self._rows(
+                "select * from public.job_batches(%s, %s, %s)", (job_id, size, *(after or (None,)))
+            )
+            return [_job_batch(r) for r in rows]
+
+        return await read_pages(page, lambda b: (b.ordinal,), ALL_ROWS)
+
+    async def cancel_job(self, job_id: str) -> JobCancel:
+        rows = await self._rows("select * from public.cancel_job(%s)", (job_id,))
+        return JobCancel(int(rows[0]["dropped"]), tuple(rows[0]["running"] or ()))
+
 
 async def _check_reachable_and_migrated(conninfo: str, connect_timeout: float) -> None:
     try:
@@ -504,3 +675,13 @@ def _json_default(value: Any) -> Any:
     if callable(dump):
         return dump(mode="json")
     return str(value)
+
+
+def _job_batch(row: Mapping[str, Any]) -> JobBatch:
+    return JobBatch(
+        **{**row, "job_id": str(row["job_id"]), "asset_ids": tuple(row["asset_ids"] or ())}
+    )
+
+
+def _job_summary(row: Mapping[str, Any]) -> JobSummary:
+    return JobSummary(**{**row, "id": str(row["id"])})

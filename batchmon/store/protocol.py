@@ -13,6 +13,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from batchmon.store.job_rows import (
+    EndedJobBatch,
+    JobBatch,
+    JobBatchPart,
+    JobCancel,
+    JobSummary,
+    ModelLimit,
+)
+
 ChangeKind = Literal["batch", "assets", "resync"]
 
 
@@ -273,3 +282,99 @@ class Store(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+    # -- jobs and the queue (migration 007) --
+
+    async def create_job(
+        self,
+        model: str,
+        endpoint: str,
+        *,
+        attempts: int = 2,
+        max_cost: float | None = None,
+        owner: str | None = None,
+        planning: bool = False,
+    ) -> str:
+        """A new, empty job; returns its id. ``owner`` only counts on server connections.
+
+        A ``planning`` job is left alone by the queue until :meth:`start_job`.
+        """
+        ...
+
+    async def start_job(self, job_id: str) -> bool:
+        """Open a fully planned job to the queue; False when it is not being planned."""
+        ...
+
+    async def add_job_batch(
+        self,
+        job_id: str,
+        asset_ids: Sequence[str],
+        *,
+        attempt: int = 1,
+        byte_size: int = 0,
+        estimated_tokens: int = 0,
+        estimated_cost: float | None = None,
+    ) -> int:
+        """Store one planned batch at the end of the job (ids sent in pages); its id."""
+        ...
+
+    async def claim_job_batch(
+        self, worker_id: str, *, lease: timedelta, default_limits: Mapping[str, int]
+    ) -> JobBatch | None:
+        """Lease the next planned batch that fits its model's headroom, or None."""
+        ...
+
+    async def record_job_batch_upload(
+        self, job_batch_id: int, worker_id: str, file_id: str, uploaded_at: int
+    ) -> bool:
+        """Note the input file uploaded for the batch's current retry token."""
+        ...
+
+    async def record_job_batch_created(
+        self, job_batch_id: int, batch: Mapping[str, Any]
+    ) -> tuple[int, bool]:
+        """Record the OpenAI batch made for it, move its assets; (moved, job cancelled)."""
+        ...
+
+    async def record_job_batch_refused(
+        self, job_batch_id: int, note: str, *, retry_in: timedelta
+    ) -> bool:
+        """Put a batch refused for queue room back in the queue after ``retry_in``."""
+        ...
+
+    async def split_job_batch(self, job_batch_id: int, parts: Sequence[JobBatchPart]) -> int:
+        """Split a refused batch too big for its limit; it keeps the first part."""
+        ...
+
+    async def ended_job_batches(self) -> list[EndedJobBatch]:
+        """Submitted planned batches whose OpenAI batch has ended, to settle."""
+        ...
+
+    async def finish_job_batch(
+        self,
+        job_batch_id: int,
+        *,
+        actual_cost: float | None,
+        retry_ids: Sequence[str] = (),
+        retry_bytes: int = 0,
+        retry_tokens: int = 0,
+        retry_cost: float | None = None,
+    ) -> int | None:
+        """Settle a batch; its remainder becomes a new planned batch (its id) if allowed."""
+        ...
+
+    async def set_model_limit(self, model: str, limit: int, *, source: str = "configured") -> None:
+        """Store a model's enqueued-token limit (``configured`` or ``learned``)."""
+        ...
+
+    async def model_limits(self) -> list[ModelLimit]: ...
+
+    async def job_summaries(self, *, limit: int = 10_000) -> list[JobSummary]: ...
+
+    async def get_job(self, job_id: str) -> JobSummary | None: ...
+
+    async def job_batches(self, job_id: str) -> list[JobBatch]: ...
+
+    async def cancel_job(self, job_id: str) -> JobCancel:
+        """Drop the job's unsubmitted batches; returns the OpenAI batches to cancel."""
+        ...

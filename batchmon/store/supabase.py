@@ -9,6 +9,7 @@ functions :class:`~batchmon.store.postgres.PostgresStore` runs, through PostgRES
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from datetime import timedelta
@@ -23,6 +24,16 @@ from supabase_auth.errors import AuthApiError, AuthError
 
 from batchmon.store.copy_text import storable
 from batchmon.store.errors import from_sqlstate
+from batchmon.store.job_rows import (
+    EndedJobBatch,
+    JobBatch,
+    JobBatchPart,
+    JobCancel,
+    JobSummary,
+    ModelLimit,
+    asset_id_pages,
+    job_batch_part,
+)
 from batchmon.store.paging import ALL_ROWS, PAGE_ROWS, Cursor, chunks, read_pages
 from batchmon.store.protocol import (
     ApplyCounts,
@@ -405,6 +416,177 @@ class SupabaseStore:
             timer.cancel()
         if self._http_client is not None:
             await self._http_client.aclose()
+
+    # -- jobs and the queue (migration 007) --
+
+    async def create_job(
+        self,
+        model: str,
+        endpoint: str,
+        *,
+        attempts: int = 2,
+        max_cost: float | None = None,
+        owner: str | None = None,
+        planning: bool = False,
+    ) -> str:
+        params = {
+            "p_model": model,
+            "p_endpoint": endpoint,
+            "p_attempts": attempts,
+            "p_max_cost": max_cost,
+            "p_owner": owner,
+            "p_planning": planning,
+        }
+        return str(await self._rpc("create_job", params))
+
+    async def start_job(self, job_id: str) -> bool:
+        return bool(await self._rpc("start_job", {"p_job": job_id}))
+
+    async def add_job_batch(
+        self,
+        job_id: str,
+        asset_ids: Sequence[str],
+        *,
+        attempt: int = 1,
+        byte_size: int = 0,
+        estimated_tokens: int = 0,
+        estimated_cost: float | None = None,
+    ) -> int:
+        pages = asset_id_pages(asset_ids)
+        params = {
+            "p_job": job_id,
+            "p_attempt": attempt,
+            "p_request_count": len(asset_ids),
+            "p_bytes": byte_size,
+            "p_tokens": estimated_tokens,
+            "p_cost": estimated_cost,
+            "p_asset_ids": pages[0],
+            "p_complete": len(pages) == 1,
+        }
+        batch_id = int(await self._rpc("add_job_batch", params))
+        for number, page in enumerate(pages[1:], start=2):
+            more = {
+                "p_job_batch": batch_id,
+                "p_asset_ids": page,
+                "p_complete": number == len(pages),
+            }
+            await self._rpc("extend_job_batch", more)
+        return batch_id
+
+    async def claim_job_batch(
+        self, worker_id: str, *, lease: timedelta, default_limits: Mapping[str, int]
+    ) -> JobBatch | None:
+        params = {"p_worker": worker_id, "p_lease": _seconds(lease), "p_defaults": default_limits}
+        rows = _job_batches(await self._rpc("claim_job_batch", params))
+        return rows[0] if rows else None
+
+    async def record_job_batch_upload(
+        self, job_batch_id: int, worker_id: str, file_id: str, uploaded_at: int
+    ) -> bool:
+        params = {
+            "p_job_batch": job_batch_id,
+            "p_worker": worker_id,
+            "p_file_id": file_id,
+            "p_uploaded_at": uploaded_at,
+        }
+        return bool(await self._rpc("record_job_batch_upload", params))
+
+    async def record_job_batch_created(
+        self, job_batch_id: int, batch: Mapping[str, Any]
+    ) -> tuple[int, bool]:
+        data = await self._rpc(
+            "record_job_batch_created", {"p_job_batch": job_batch_id, "p_batch": dict(batch)}
+        )
+        row = data[0] if isinstance(data, list) and data else data
+        if not isinstance(row, Mapping):
+            raise StoreError(f"Supabase returned no result for job batch {job_batch_id}")
+        return int(row["moved"] or 0), bool(row["cancelled"])
+
+    async def record_job_batch_refused(
+        self, job_batch_id: int, note: str, *, retry_in: timedelta
+    ) -> bool:
+        params = {
+            "p_job_batch": job_batch_id,
+            "p_note": note,
+            "p_retry_in_s": retry_in.total_seconds(),
+        }
+        return bool(await self._rpc("record_job_batch_refused", params))
+
+    async def split_job_batch(self, job_batch_id: int, parts: Sequence[JobBatchPart]) -> int:
+        payload = [job_batch_part(p) for p in parts]
+        params = {"p_job_batch": job_batch_id, "p_parts": payload}
+        return int(await self._rpc("split_job_batch", params) or 0)
+
+    async def ended_job_batches(self) -> list[EndedJobBatch]:
+        async def page(after: Cursor | None, size: int) -> list[EndedJobBatch]:
+            params = {"p_limit": size, "p_after_id": (after or (None,))[0]}
+            return rows_to(EndedJobBatch, await self._rpc("ended_job_batches", params))
+
+        return await read_pages(page, lambda b: (b.id,), ALL_ROWS)
+
+    async def finish_job_batch(
+        self,
+        job_batch_id: int,
+        *,
+        actual_cost: float | None,
+        retry_ids: Sequence[str] = (),
+        retry_bytes: int = 0,
+        retry_tokens: int = 0,
+        retry_cost: float | None = None,
+    ) -> int | None:
+        params = {
+            "p_job_batch": job_batch_id,
+            "p_actual_cost": actual_cost,
+            "p_retry_ids": list(retry_ids),
+            "p_retry_bytes": retry_bytes,
+            "p_retry_tokens": retry_tokens,
+            "p_retry_cost": retry_cost,
+        }
+        data = await self._rpc("finish_job_batch", params)
+        return None if data is None else int(data)
+
+    async def set_model_limit(self, model: str, limit: int, *, source: str = "configured") -> None:
+        params = {"p_model": model, "p_limit": limit, "p_source": source}
+        await self._rpc("set_model_limit", params)
+
+    async def model_limits(self) -> list[ModelLimit]:
+        async def page(after: Cursor | None, size: int) -> list[ModelLimit]:
+            params = {"p_limit": size, "p_after_model": (after or (None,))[0]}
+            return rows_to(ModelLimit, await self._rpc("model_limits", params))
+
+        return await read_pages(page, lambda m: (m.model,), ALL_ROWS)
+
+    async def job_summaries(self, *, limit: int = 10_000) -> list[JobSummary]:
+        async def page(before: Cursor | None, size: int) -> list[JobSummary]:
+            created, job = before or (None, None)
+            params = {"p_limit": size, "p_before_created_at": created, "p_before_id": job}
+            return rows_to(JobSummary, await self._rpc("job_summaries", params))
+
+        return await read_pages(page, lambda j: (j.created_at, j.id), limit)
+
+    async def get_job(self, job_id: str) -> JobSummary | None:
+        rows = rows_to(JobSummary, await self._rpc("get_job", {"p_job": job_id}))
+        return rows[0] if rows else None
+
+    async def job_batches(self, job_id: str) -> list[JobBatch]:
+        async def page(after: Cursor | None, size: int) -> list[JobBatch]:
+            params = {"p_job": job_id, "p_limit": size, "p_after_ordinal": (after or (None,))[0]}
+            return _job_batches(await self._rpc("job_batches", params))
+
+        return await read_pages(page, lambda b: (b.ordinal,), ALL_ROWS)
+
+    async def cancel_job(self, job_id: str) -> JobCancel:
+        data = await self._rpc("cancel_job", {"p_job": job_id})
+        row = data[0] if isinstance(data, list) and data else data
+        if not isinstance(row, Mapping):
+            raise StoreError(f"Supabase returned no result for cancelling job {job_id}")
+        return JobCancel(int(row["dropped"] or 0), tuple(row["running"] or ()))
+
+
+def _job_batches(data: Any) -> list[JobBatch]:
+    return [
+        dataclasses.replace(b, asset_ids=tuple(b.asset_ids or ())) for b in rows_to(JobBatch, data)
+    ]
 
 
 __all__ = ["APPLY_CHUNK_ROWS", "FeedOptions", "SupabaseStore", "translate_api_error"]

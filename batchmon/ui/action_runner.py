@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
 from batchmon.ui import dialogs
-from batchmon.ui.actions import resubmit_count
 from batchmon.ui.banner import Banner
 from batchmon.ui.batch_list import BatchItem
 from batchmon.ui.detail_pane import BatchDetail
@@ -32,12 +32,12 @@ class BatchOperations(Protocol):
 
     async def load_detail(self, batch_id: str) -> BatchDetail: ...
 
-    async def retry_count(self, batch_id: str) -> int:
-        """How many requests a Retry would resubmit; raises with a reason if it cannot."""
+    async def retry_preview(self, batch_id: str) -> RetryPreview:
+        """What a Retry would resubmit and leave out; raises with a reason if it cannot."""
         ...
 
-    async def retry(self, batch_id: str) -> str:
-        """Resubmit what failed; returns the new batch's id."""
+    async def retry(self, batch_id: str, *, include_permanent: bool = False) -> str:
+        """Resubmit what can succeed (permanent failures too, when asked); the new id."""
         ...
 
     async def cancel(self, batch_id: str) -> str:
@@ -45,16 +45,46 @@ class BatchOperations(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class RetryPreview:
+    """What a Retry of one batch would do, for its confirmation."""
+
+    count: int
+    """Requests that go again by default (those a retry can fix)."""
+    left_out: tuple[tuple[str, str], ...] = ()
+    """``(asset id, reason)`` of permanent failures, sent only when included."""
+
+
+LEFT_OUT_SHOWN = 5
+"""Permanent failures named in a question; the rest are counted."""
+
+
 def plural(n: int, noun: str, many: str | None = None) -> str:
     """``1 request``, ``3 requests``; ``many`` for irregular plurals (batch -> batches)."""
     return f"{n} {noun if n == 1 else (many or noun + 's')}"
 
 
-def retry_question(batch_id: str, count: int) -> str:
-    return (
+def retry_question(batch_id: str, count: int, left_out: Sequence[tuple[str, str]] = ()) -> str:
+    text = (
         f"Resubmit {plural(count, 'request')} from {batch_id} as a new batch?\n\n"
         "Only what did not succeed goes again; finished assets keep their tags."
     )
+    return text + left_out_text(left_out)
+
+
+def left_out_text(left_out: Sequence[tuple[str, str]]) -> str:
+    """The permanent failures a retry leaves out, named (the first few) with reasons."""
+    if not left_out:
+        return ""
+    lines = [f"\n\n{plural(len(left_out), 'permanent failure')} would fail the same way again:"]
+    lines += [f"  {asset_id}: {reason}" for asset_id, reason in left_out[:LEFT_OUT_SHOWN]]
+    if len(left_out) > LEFT_OUT_SHOWN:
+        lines.append(f"  and {len(left_out) - LEFT_OUT_SHOWN} more")
+    return "\n".join(lines)
+
+
+def include_option(left_out: int) -> str:
+    return f"Include {plural(left_out, 'permanent failure')}"
 
 
 def cancel_question(batch_id: str) -> str:
@@ -99,12 +129,26 @@ class ActionRunner(QObject):
         return self._start("retry", batch_id, self._retry(batch_id), [batch_id])
 
     async def _retry(self, batch_id: str) -> str | None:
-        count = await self.operations.retry_count(batch_id)
-        if not await dialogs.ask(
-            self._dialog_parent, "Retry batch", retry_question(batch_id, count)
-        ):
+        preview = await self.operations.retry_preview(batch_id)
+        count, left_out = preview.count, preview.left_out
+        include = False
+        if left_out:
+            yes, include = await dialogs.ask_with_option(
+                self._dialog_parent,
+                "Retry batch",
+                lambda on: retry_question(batch_id, count + len(left_out) * on, left_out),
+                include_option(len(left_out)),
+                needed=count == 0,
+            )
+        else:
+            yes = await dialogs.ask(
+                self._dialog_parent, "Retry batch", retry_question(batch_id, count)
+            )
+        if not yes:
             return None
-        new_id = await self.operations.retry(batch_id)
+        new_id = await self.operations.retry(batch_id, include_permanent=include)
+        if include:
+            count += len(left_out)
         self.banner.show_message(
             f"Resubmitted {plural(count, 'request')} from {batch_id} as {new_id}.",
             "success",
@@ -133,19 +177,45 @@ class ActionRunner(QObject):
         return self._start("retry_all", "", self._retry_all(items), [i.id for i in items])
 
     async def _retry_all(self, items: list[BatchItem]) -> list[str] | None:
-        total = sum(
-            resubmit_count(item.status, item.batch.request_counts, item.asset_count)
-            for item in items
-        )
-        if not await dialogs.ask(
-            self._dialog_parent, "Retry all failed", retry_all_question(total, len(items))
-        ):
-            return None
-        created: list[str] = []
+        previews: dict[str, RetryPreview] = {}
         problems: list[str] = []
         for item in items:
             try:
-                created.append(await self.operations.retry(item.id))
+                previews[item.id] = await self.operations.retry_preview(item.id)
+            except Exception as exc:
+                log.warning("retry of %s is not possible: %s", item.id, exc)
+                problems.append(f"{item.id}: {exc}")
+        if not previews:
+            self.banner.show_message("Nothing to retry: " + "; ".join(problems[:3]), "warning")
+            return []
+        total = sum(p.count for p in previews.values())
+        left_out = [pair for p in previews.values() for pair in p.left_out]
+        include = False
+        if left_out:
+            yes, include = await dialogs.ask_with_option(
+                self._dialog_parent,
+                "Retry all failed",
+                lambda on: (
+                    retry_all_question(total + len(left_out) * on, len(previews))
+                    + left_out_text(left_out)
+                ),
+                include_option(len(left_out)),
+                needed=total == 0,
+            )
+        else:
+            yes = await dialogs.ask(
+                self._dialog_parent, "Retry all failed", retry_all_question(total, len(previews))
+            )
+        if not yes:
+            return None
+        created: list[str] = []
+        for item in items:
+            if item.id not in previews:
+                continue
+            if not include and previews[item.id].count == 0:
+                continue  # only permanent failures, which the person left out
+            try:
+                created.append(await self.operations.retry(item.id, include_permanent=include))
             except Exception as exc:
                 log.warning("retry of %s failed: %s", item.id, exc)
                 problems.append(f"{item.id}: {exc}")
@@ -156,7 +226,9 @@ class ActionRunner(QObject):
                 "warning",
             )
         else:
-            self.banner.show_message(f"Retried {batches}.", "success")
+            self.banner.show_message(
+                f"Retried {plural(len(created), 'batch', 'batches')}.", "success"
+            )
         return created
 
     # -- task plumbing ------------------------------------------------------------------

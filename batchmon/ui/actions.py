@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from batchmon.core.status import PENDING_STATUSES, TERMINAL_STATUSES
+from batchmon.ui.results_view import allows_retry
 
 
 class Action(StrEnum):
@@ -62,7 +63,11 @@ def is_partially_failed(status: str, counts: Counts | None) -> bool:
 
 
 def allowed_actions(
-    status: str, request_counts: Counts | None = None, *, retried_by: str | None = None
+    status: str,
+    request_counts: Counts | None = None,
+    *,
+    retried_by: str | None = None,
+    results_state: str | None = None,
 ) -> frozenset[Action]:
     """The actions a batch in ``status`` with ``request_counts`` allows.
 
@@ -72,6 +77,9 @@ def allowed_actions(
       which is the batch to act on instead).
     - CANCEL: ``validating``, ``in_progress``, ``finalizing``.
     - MUTE: while the batch can still change (its notifications are still to come).
+    - A batch whose results can never arrive (``results_state`` "batch_not_found" or
+      "results_expired") allows RETRY in any status and no CANCEL: the API no longer
+      knows it, or has nothing left to give.
 
     An unknown status (a newer API than this code) allows only COPY_ID: a guess could
     offer a button that cannot work.
@@ -84,30 +92,9 @@ def allowed_actions(
     if status in CANCELLABLE_STATUSES:
         actions.add(Action.CANCEL)
     retryable = status in RETRYABLE_STATUSES or is_partially_failed(status, request_counts)
+    if allows_retry(results_state):
+        retryable = True
+        actions.discard(Action.CANCEL)
     if retryable and retried_by is None:
         actions.add(Action.RETRY)
     return frozenset(actions)
-
-
-def resubmit_count(
-    status: str, request_counts: Counts | None, asset_count: int | None = None
-) -> int:
-    """How many requests a Retry would resubmit, for the confirmation question.
-
-    A ``failed`` batch ran nothing (its input was rejected), so every request goes again:
-    the request total, or the asset count when OpenAI never counted the requests.
-    ``expired`` and ``cancelled`` resubmit everything that did not succeed; a partially
-    failed ``completed`` batch resubmits its failures. Anything else resubmits nothing.
-    """
-    total = request_counts.total if request_counts else 0
-    completed = request_counts.completed if request_counts else 0
-    failed = request_counts.failed if request_counts else 0
-    if status == "failed":
-        return total or (asset_count or 0)
-    if status in ("expired", "cancelled"):
-        if total == 0:
-            return asset_count or 0
-        return max(0, total - completed)
-    if status == "completed":
-        return max(0, failed)
-    return 0

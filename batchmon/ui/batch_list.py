@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import IntEnum
 from operator import attrgetter
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol
 
 from batchmon.core.pricing import Cost, estimate_cost
 from batchmon.core.status import TIMESTAMP_FIELDS, Progress, is_terminal, progress
-from batchmon.store.protocol import BatchRow
+from batchmon.store.protocol import BatchRow, ResultsState
 
 if TYPE_CHECKING:  # importing openai costs a second: not before the window is shown
     from openai.types import Batch, BatchUsage
@@ -106,6 +106,9 @@ class BatchItem:
     pending_assets: int | None = None
     retry_of: str | None = None
     retried_by: str | None = None
+    results_state: str | None = None
+    """What the worker knows beyond the status (``Store.results_states``), or None."""
+    results_note: str | None = None
     progress: Progress = field(init=False, compare=False)
     cost: Cost = field(init=False, compare=False)
     cell_keys: tuple[object, ...] = field(init=False, compare=False, repr=False)
@@ -126,7 +129,7 @@ class BatchItem:
             "cell_keys",
             (
                 batch.id,
-                status,
+                (status, self.results_state, self.results_note),
                 counts,
                 (self.asset_count, self.pending_assets),
                 batch.model,
@@ -138,9 +141,11 @@ class BatchItem:
 
     def with_batch(self, batch: Batch) -> BatchItem:
         """This item with a newer snapshot; what only the store knows is kept."""
-        return BatchItem(
-            batch, self.asset_count, self.pending_assets, self.retry_of, self.retried_by
-        )
+        return replace(self, batch=batch)
+
+    def with_results(self, state: str | None, note: str | None) -> BatchItem:
+        """This item with the results state the store now reports (None: none)."""
+        return replace(self, results_state=state, results_note=note)
 
     @property
     def id(self) -> str:
@@ -372,7 +377,23 @@ class BatchList:
                 fresh = BatchItem(
                     current.batch, row.asset_count, row.pending_assets, row.retry_of, row.retried_by
                 )
+            if current is not None:
+                fresh = fresh.with_results(current.results_state, current.results_note)
             updates.append(fresh)
+        return self._apply(updates)
+
+    def set_results(self, states: Mapping[str, ResultsState], checked: Iterable[str]) -> int:
+        """Merge the results states of the ``checked`` batches (absent from ``states``:
+        none any more); returns how many rows changed."""
+        updates: list[BatchItem] = []
+        for batch_id in checked:
+            current = self.get(batch_id)
+            if current is None:
+                continue
+            known = states.get(batch_id)
+            state, note = (known.state, known.note) if known else (None, None)
+            if (state, note) != (current.results_state, current.results_note):
+                updates.append(current.with_results(state, note))
         return self._apply(updates)
 
     def load_rows(self, rows: Iterable[BatchRow]) -> int:

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import socket
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -24,8 +24,9 @@ import psycopg
 import uvicorn
 
 from batchmon.core.status import StuckLimits
+from batchmon.engine.jobs import create_job
 from batchmon.engine.submit import submit_assets
-from batchmon.engine.worker import Worker, WorkerConfig
+from batchmon.engine.worker import PassReport, Worker, WorkerConfig
 from batchmon.openai_batches import BatchClient
 from batchmon.sim import ScaledClock, Simulator, Timing, create_app
 from batchmon.store.embedded import EmbeddedPostgres
@@ -38,7 +39,10 @@ DEMO_API_KEY = "sk-batchmon-demo"
 DAY = 86_400.0
 DEMO_SEED = 4
 """With this seed the partial batch fails 4 of its 16 requests (its 25 %), every run."""
-_DEMO_TABLES = "public.asset_results, public.assets, public.openai_batches, public.batch_poll_runs"
+_DEMO_TABLES = (
+    "public.asset_results, public.assets, public.openai_batches, public.batch_poll_runs, "
+    "public.batchmon_jobs, public.batchmon_job_batches, public.batchmon_model_limits"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,17 @@ DEMO_BATCHES: tuple[DemoBatch, ...] = (
         {"sim_expire": "0.5"},
     ),
 )
+
+
+DEMO_JOB_MODEL = "gpt-4.1-mini"
+DEMO_QUEUE_LIMIT = 20_000
+"""The demo simulator's enqueued-token limit for DEMO_JOB_MODEL (switched on for it alone,
+so the other demo batches never meet it). An image of unknown size is 2,489 estimated
+tokens on this model, so the big job's 30 images are about four times the limit: planned
+as five batches of six, sent one at a time as the one in progress finishes."""
+
+#: A job larger than the demo queue's limit: it visibly queues and drains.
+DEMO_JOB = DemoBatch("big-job", tuple(f"shelf-{i:02d}" for i in range(1, 31)), 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +195,8 @@ class DemoEnvironment:
         self._worker: Worker | None = None
         self._worker_task: asyncio.Task[None] | None = None
         self.submitted: list[str] = []
+        self.job_id: str | None = None
+        """The demo job, once created."""
 
     async def start(self) -> None:
         """Database, simulator and client; the store and client are ready afterwards."""
@@ -206,24 +223,38 @@ class DemoEnvironment:
         log.info("demo simulator on http://127.0.0.1:%d/v1", port)
         return f"http://127.0.0.1:{port}/v1"
 
-    def start_worker(self) -> None:
-        """The in-process server-side poller, on a pace that matches demo time."""
+    def start_worker(self, on_pass: Callable[[PassReport], object] | None = None) -> None:
+        """The in-process server-side poller, on a pace that matches demo time.
+
+        ``on_pass`` gets each pass's report (a test waits on it).
+        """
         assert self.client is not None and self.store is not None
         config = WorkerConfig(
             interval=timedelta(seconds=max(0.5, self.pace.real(10))),
-            min_age=timedelta(0),
+            # Demo time runs ahead of the database's clock, so a batch created later
+            # looks younger than zero to it: every batch counts as old enough.
+            min_age=-timedelta(days=365),
             lease=timedelta(minutes=1),
             worker_id="demo-worker",
         )
         self._worker = Worker(self.client, self.store, config)
-        self._worker_task = asyncio.ensure_future(self._worker.run_forever())
+        self._worker_task = asyncio.ensure_future(self._worker.run_forever(on_pass))
 
-    async def submit_demo_batches(self, batches: Sequence[DemoBatch] = DEMO_BATCHES) -> list[str]:
-        """Seed assets and submit the scripted batches; returns the new batch ids."""
+    async def submit_demo_batches(
+        self, batches: Sequence[DemoBatch] = DEMO_BATCHES, *, job: DemoBatch | None = None
+    ) -> list[str]:
+        """Seed assets and submit the scripted batches; returns the new batch ids.
+
+        The full demo (the default ``batches``) also creates :data:`DEMO_JOB`, whose
+        batches the worker sends as queue room frees (``job`` picks another).
+        """
         assert self.client is not None and self.store is not None
         assert self.database_url is not None
+        chosen = job if job is not None else (DEMO_JOB if batches is DEMO_BATCHES else None)
+        if chosen is not None:
+            self.job_id = await self.submit_demo_job(chosen)
         for plan in batches:
-            ids = await asyncio.to_thread(_insert_assets, self.database_url, plan, self.seed)
+            ids = await asyncio.to_thread(insert_assets, self.database_url, plan, self.seed)
             assets = await self.store.assets_by_ids(ids)
             metadata = {
                 **plan.script,
@@ -233,6 +264,21 @@ class DemoEnvironment:
             result = await submit_assets(self.client, self.store, assets, metadata=metadata)
             self.submitted.extend(batch.id for batch in result.batches)
         return list(self.submitted)
+
+    async def submit_demo_job(self, plan: DemoBatch = DEMO_JOB) -> str:
+        """Create a job larger than the demo queue's limit for its model; returns its id.
+
+        The simulator's limit is switched on for DEMO_JOB_MODEL and the same limit is
+        stored as configured, so the job is planned to fit and no batch is refused.
+        """
+        assert self.store is not None and self.database_url is not None
+        self.simulator.configure(
+            queue={"enqueued_token_limits": {DEMO_JOB_MODEL: DEMO_QUEUE_LIMIT}}
+        )
+        await self.store.set_model_limit(DEMO_JOB_MODEL, DEMO_QUEUE_LIMIT)
+        ids = await asyncio.to_thread(insert_assets, self.database_url, plan, self.seed)
+        created = await create_job(self.store, await self.store.assets_by_ids(ids), DEMO_JOB_MODEL)
+        return created.job_id
 
     async def aclose(self) -> None:
         """Stop the worker, the simulator, the client, the store and the database."""
@@ -267,7 +313,8 @@ def demo_asset_id(seed: int, label: str, subject: str) -> str:
     return str(uuid.uuid5(_ASSET_NAMESPACE, f"{seed}/{label}/{subject}"))
 
 
-def _insert_assets(database_url: str, plan: DemoBatch, seed: int) -> list[str]:
+def insert_assets(database_url: str, plan: DemoBatch, seed: int = 0) -> list[str]:
+    """Insert the demo assets of ``plan`` (fixed ids for ``seed``); returns their ids."""
     ids = [demo_asset_id(seed, plan.label, subject) for subject in plan.subjects]
     rows = [
         (asset_id, f"https://images.example.com/demo/{plan.label}/{subject}.jpg")

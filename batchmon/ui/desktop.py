@@ -21,10 +21,13 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from batchmon.config import Settings
 from batchmon.core.results import ResultParser
 from batchmon.core.status import is_pending, is_terminal
-from batchmon.store.protocol import Store
+from batchmon.store.job_rows import JobBatch
+from batchmon.store.protocol import Store, StoreError
 from batchmon.ui import dialogs
+from batchmon.ui.action_runner import RetryPreview
 from batchmon.ui.batch_list import BatchList
 from batchmon.ui.detail_pane import BatchDetail, group_errors
+from batchmon.ui.jobs_view import headroom_text
 from batchmon.ui.main_window import MainWindow
 from batchmon.ui.notifications import (
     BannerNotifier,
@@ -37,6 +40,7 @@ from batchmon.ui.poller import Poller, PollState
 from batchmon.ui.push_follower import PushFollower
 from batchmon.ui.settings_dialog import SettingsDialog
 from batchmon.ui.table_model import BatchTableModel
+from batchmon.ui.tag_flow import UntaggedAssets, tag_untagged
 from batchmon.ui.tasks import TaskSet
 from batchmon.ui.time_base import TimeBase
 from batchmon.ui.tray import Tray
@@ -53,6 +57,7 @@ log = logging.getLogger(__name__)
 
 ERROR_FILE_LINES = 5000
 SERVER_RUN_CHECK_MS = 15_000
+JOBS_SHOWN = 50
 
 
 class Desktop(QObject):
@@ -70,6 +75,8 @@ class Desktop(QObject):
     notifier_chosen = Signal(object)
     #: The person chose Quit (tray menu); the composition root shuts down in order.
     quit_requested = Signal()
+    #: A job was created from "Tag N untagged assets…": its id.
+    job_created = Signal(str)
 
     def __init__(
         self,
@@ -88,7 +95,9 @@ class Desktop(QObject):
         self.tray = Tray(self.window)
         self.banner_notifier = BannerNotifier(self)
         self.notifications = NotificationCenter(
-            self.banner_notifier, notify_statuses=self._notify_statuses(settings)
+            self.banner_notifier,
+            notify_statuses=self._notify_statuses(settings),
+            job_notice_batches=settings.job_notice_batches,
         )
         self.poller = Poller(
             self.sync_pass, interval=settings.poll_interval, limit=settings.poll_limit
@@ -104,6 +113,8 @@ class Desktop(QObject):
         #: Batches a pass is applying (or about to): Retry waits for these.
         self._applying: dict[str, asyncio.Future[None]] = {}
         self._error_groups: dict[str, Any] = {}
+        self._job_batches: dict[str, list[JobBatch]] = {}
+        self._untagged: UntaggedAssets | None = None
         self._native = native_notifications
         self._server_timer = QTimer(self)
         self._server_timer.setInterval(SERVER_RUN_CHECK_MS)
@@ -127,6 +138,7 @@ class Desktop(QObject):
         w.refresh_requested.connect(self.poller.refresh)
         w.pause_toggled.connect(self.set_paused)
         w.settings_requested.connect(self.open_settings)
+        w.tag_requested.connect(lambda: self._spawn(self.tag_untagged()))
         w.summary_changed.connect(self.tray.show_summary)
         self.tray.open_requested.connect(self.show_window)
         self.tray.pause_toggled.connect(self.set_paused)
@@ -238,6 +250,7 @@ class Desktop(QObject):
         self.poller.set_interval(settings.poll_interval)
         self.poller.set_limit(settings.poll_limit)
         self.notifications.set_notify_statuses(self._notify_statuses(settings))
+        self.notifications.set_job_notice_batches(settings.job_notice_batches)
         if reconnect:
             self.window.banner.show_message(
                 "Settings saved. Restart batchmon to connect with the new account or database.",
@@ -263,6 +276,8 @@ class Desktop(QObject):
         rows = await store.list_batches()
         self.batches.load_rows(rows)
         self.notifications.seed(((row.id, row.status) for row in rows), finish=False)
+        await self.refresh_store_views()  # still the silent baseline
+        await self.refresh_untagged()
         self.push = PushFollower(
             store, self.batches, self.notifications, self.poller, self.window.status
         )
@@ -321,6 +336,7 @@ class Desktop(QObject):
         await self._apply_all(finished)
         if finished:
             await self._refresh_rows(finished)
+        await self.refresh_store_views()
         self.window.status.set_requests(self.client.requests_made)
         self.synced.emit(result)
         return result
@@ -351,6 +367,79 @@ class Desktop(QObject):
             return
         runs = await self.store.recent_poll_runs(limit=1)
         self.window.status.set_server_run(runs[0] if runs else None, datetime.now(UTC))
+        await self.refresh_store_views()
+        await self.refresh_untagged()
+
+    def set_untagged_source(self, source: UntaggedAssets | None) -> None:
+        """Where untagged assets come from; without one "Tag N untagged…" is not offered."""
+        self._untagged = source
+
+    async def refresh_untagged(self) -> None:
+        """Offer "Tag N untagged assets…" with the current count."""
+        count = await self._untagged.count() if self._untagged is not None else None
+        self.window.set_untagged_count(count)
+
+    async def tag_untagged(self) -> str | None:
+        """The person chose "Tag N untagged assets…": the plan, then the job on Yes."""
+        if self.store is None or self._untagged is None:
+            return None
+        w = self.window
+        try:
+            job_id = await tag_untagged(w, self.store, self._untagged, w.banner)
+        except Exception as exc:
+            w.banner.show_error("Tagging could not start", exc)
+            return None
+        if job_id is not None:
+            await self.refresh_jobs()
+            await self.refresh_untagged()
+            self.job_created.emit(job_id)
+        return job_id
+
+    async def refresh_store_views(self) -> None:
+        """What the server side records besides batches: results states and jobs."""
+        await self.refresh_results()
+        await self.refresh_jobs()
+
+    async def refresh_jobs(self) -> None:
+        """Jobs with their batches, and each model's queue use against its limit.
+
+        A finished job's batches no longer change: they are read once.
+        """
+        if self.store is None:
+            return
+        try:
+            jobs = await self.store.job_summaries(limit=JOBS_SHOWN)
+            for job in jobs:
+                if job.status == "running" or job.id not in self._job_batches:
+                    self._job_batches[job.id] = await self.store.job_batches(job.id)
+            limits = await self.store.model_limits()
+        except StoreError as exc:
+            log.warning("jobs could not be read: %s", exc)
+            return
+        self.window.jobs.set_jobs(jobs, self._job_batches, datetime.now(UTC))
+        self.window.status.set_queue(headroom_text(limits))
+        self.notifications.observe_jobs(jobs)
+
+    async def refresh_results(self) -> None:
+        """Read the results states the engine recorded (waiting for queue room, results
+        incomplete, batch not found, results expired): the rows, the tray and the
+        notices follow them. The worker writes them without a status change, so they
+        are read on every pass and with each server-run check rather than pushed."""
+        if self.store is None:
+            return
+        # Only a batch with assets still waiting can gain a state; one that has a state
+        # is read until it loses it.
+        ids = [
+            item.id
+            for item in self.batches
+            if item.pending_assets != 0 or item.results_state is not None
+        ]
+        if not ids:
+            return
+        states = await self.store.results_states(ids)
+        self.batches.set_results(states, ids)
+        for batch_id, known in states.items():
+            self.notifications.observe_results(batch_id, known.state, known.note)
 
     # -- BatchOperations ----------------------------------------------------------------
 
@@ -426,22 +515,21 @@ class Desktop(QObject):
         if _has_results(row.status) and row.status != "failed":
             await self._apply(await self.client.retrieve(batch_id))
 
-    async def retry_count(self, batch_id: str) -> int:
+    async def retry_preview(self, batch_id: str) -> RetryPreview:
         if self.store is None:
             raise RuntimeError("still connecting to the database")
         from batchmon.engine.retry import plan_retry
 
         await self._until_applied(batch_id)
-        # Until the confirmation offers "include permanent failures", Retry resends every
-        # failed request, as the confirmation counts them.
-        plan = await plan_retry(self.store, batch_id, include_permanent=True)
-        return len(plan.assets)
+        plan = await plan_retry(self.store, batch_id)
+        left_out = tuple((a.id, a.error or "failed") for a in plan.left_out)
+        return RetryPreview(len(plan.assets), left_out)
 
-    async def retry(self, batch_id: str) -> str:
+    async def retry(self, batch_id: str, *, include_permanent: bool = False) -> str:
         if self._retrier is None:
             raise RuntimeError("still connecting to the database")
         await self._until_applied(batch_id)
-        result = await self._retrier.retry(batch_id, include_permanent=True)
+        result = await self._retrier.retry(batch_id, include_permanent=include_permanent)
         await self._refresh_rows([batch_id, result.new_batch.id])
         self.batches.upsert_batches([result.new_batch])
         self.poller.resume()

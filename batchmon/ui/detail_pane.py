@@ -34,7 +34,8 @@ from batchmon.store.protocol import AssetRow, BatchRow
 from batchmon.ui.batch_list import BatchItem
 from batchmon.ui.progress_delegate import ProgressBar
 from batchmon.ui.resources import status_color, status_icon
-from batchmon.ui.table_model import progress_text, status_label
+from batchmon.ui.results_view import sentence, short_note
+from batchmon.ui.table_model import item_status, progress_text, status_label, status_text
 from batchmon.ui.time_base import REAL_TIME, TimeBase
 
 #: The ``*_at`` fields in the order a batch lives through them, then the window's end.
@@ -95,6 +96,8 @@ def format_time(value: datetime, base: TimeBase = REAL_TIME) -> str:
 
 def summarise(item: BatchItem) -> str:
     """One sentence on how the batch stands, from the counts the table shows too."""
+    if item.results_state:
+        return sentence(item.results_note or short_note(item.results_state, None))
     p = item.progress
     status = item.status
     not_run = max(0, p.total - p.done)
@@ -257,11 +260,11 @@ class DetailPane(QWidget):
         batch = detail.batch
         item = live if live is not None and live.id == batch.id else BatchItem.from_row(batch)
         self._stack.setCurrentIndex(1)
-        self.status_icon_label.setPixmap(status_icon(item.status).pixmap(20, 20))
-        self.status_icon_label.setToolTip(status_label(item.status))
+        self.status_icon_label.setPixmap(status_icon(item_status(item)).pixmap(20, 20))
+        self.status_icon_label.setToolTip(status_text(item))
         self.title.setText(batch.id)
         self.title.setToolTip(batch.id)
-        colour = status_color(item.status).name()
+        colour = status_color(item_status(item)).name()
         self.summary.setText(summarise(item))
         self.summary.setStyleSheet(f"font-weight: 600; color: {colour};")
         self.facts.setText(self._facts_text(batch))

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QDialog, QMessageBox, QWidget
 
 _open: list[QDialog] = []
 
@@ -88,12 +89,16 @@ def _message_box(
     return box
 
 
-async def ask(parent: QWidget | None, title: str, question: str) -> bool:
-    """A Yes/No question; True only for Yes. Yes is the default (Enter), Esc means No."""
+def _question_box(parent: QWidget | None, title: str, question: str) -> QMessageBox:
     box = _message_box(parent, QMessageBox.Icon.Question, title, question)
     box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
     box.setDefaultButton(QMessageBox.StandardButton.Yes)
     box.setEscapeButton(QMessageBox.StandardButton.No)
+    return box
+
+
+async def _answer(box: QMessageBox) -> bool:
+    """Run the question; True only when Yes was clicked (or Enter pressed)."""
     clicked: list[QMessageBox.StandardButton] = []
     box.buttonClicked.connect(lambda button: clicked.append(box.standardButton(button)))
     try:
@@ -101,6 +106,43 @@ async def ask(parent: QWidget | None, title: str, question: str) -> bool:
     finally:
         box.deleteLater()
     return clicked[:1] == [QMessageBox.StandardButton.Yes]
+
+
+async def ask(parent: QWidget | None, title: str, question: str) -> bool:
+    """A Yes/No question; True only for Yes. Yes is the default (Enter), Esc means No."""
+    return await _answer(_question_box(parent, title, question))
+
+
+async def ask_with_option(
+    parent: QWidget | None,
+    title: str,
+    question: Callable[[bool], str],
+    option: str,
+    *,
+    needed: bool = False,
+) -> tuple[bool, bool]:
+    """A Yes/No question with one checkbox, off at first: ``(yes, checked)``.
+
+    The text is ``question(checked)`` and follows the checkbox, so it always says what
+    Yes will do; with ``needed`` Yes stays disabled until the box is checked (without
+    it there would be nothing to do).
+    """
+    box = _question_box(parent, title, question(False))
+    check = QCheckBox(option)
+    box.setCheckBox(check)
+    yes = box.button(QMessageBox.StandardButton.Yes)
+    yes.setEnabled(not needed)
+
+    def toggled(on: bool) -> None:
+        box.setText(question(on))
+        if needed:
+            yes.setEnabled(on)
+
+    check.toggled.connect(toggled)
+    checked: list[bool] = []
+    box.finished.connect(lambda _: checked.append(check.isChecked()))
+    yes_clicked = await _answer(box)
+    return yes_clicked, bool(checked and checked[0])
 
 
 async def tell(parent: QWidget | None, title: str, text: str, *, error: bool = True) -> None:

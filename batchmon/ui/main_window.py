@@ -44,6 +44,7 @@ from batchmon.ui.batch_list import BatchItem, Column
 from batchmon.ui.columns import fit_columns
 from batchmon.ui.detail_pane import DetailPane
 from batchmon.ui.filter_proxy import STATUS_FILTERS, BatchFilterProxy
+from batchmon.ui.jobs_pane import JobsPane
 from batchmon.ui.progress_delegate import ProgressDelegate
 from batchmon.ui.resources import app_icon
 from batchmon.ui.status_bar import ChannelStatusBar
@@ -91,6 +92,8 @@ class MainWindow(QMainWindow):
     refresh_requested = Signal()
     pause_toggled = Signal(bool)
     settings_requested = Signal()
+    #: "Tag N untagged assets…": plan a job for them (the composition root asks and runs it).
+    tag_requested = Signal()
     #: Ctrl+Q or File > Quit: the composition root shuts down in order.
     quit_requested = Signal()
     #: The window was closed (its close button, Alt+F4, the window manager).
@@ -143,8 +146,15 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_menus()
 
+        self.jobs = JobsPane()
+        self.jobs.batch_activated.connect(self.select_batch)
+        batches_side = QSplitter(Qt.Orientation.Vertical)
+        batches_side.addWidget(self.jobs)  # hidden until there is a job
+        batches_side.addWidget(self.table)
+        batches_side.setStretchFactor(1, 1)
+        batches_side.setChildrenCollapsible(False)
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.table)
+        splitter.addWidget(batches_side)
         splitter.addWidget(self.detail)
         splitter.setStretchFactor(0, 1)  # a wider window widens the table
         splitter.setStretchFactor(1, 0)
@@ -241,6 +251,12 @@ class MainWindow(QMainWindow):
             SHORTCUTS["retry_all"],
         )
         self.retry_all_action.triggered.connect(self.request_retry_all)
+        self.tag_action = self._action(
+            "Tag untagged assets…",
+            "Plan one job for every asset never tagged; its cost is shown before anything is sent",
+        )
+        self.tag_action.triggered.connect(self.tag_requested)
+        self.tag_action.setVisible(False)  # until the untagged assets are known
         self.cancel_action = self._action(
             "Cancel batch…", "Cancel the selected running batch", SHORTCUTS["cancel"]
         )
@@ -268,6 +284,7 @@ class MainWindow(QMainWindow):
         batch_menu = bar.addMenu("&Batch")
         batch_menu.addAction(self.retry_action)
         batch_menu.addAction(self.retry_all_action)
+        batch_menu.addAction(self.tag_action)
         batch_menu.addAction(self.cancel_action)
         self.view_menu = view_menu
 
@@ -280,6 +297,7 @@ class MainWindow(QMainWindow):
         bar.addAction(self.pause_action)
         bar.addAction(self.pause_notifications_action)
         bar.addAction(self.retry_all_action)
+        bar.addAction(self.tag_action)
         bar.addSeparator()
         self.status_filter = QComboBox()
         for label, _ in STATUS_FILTERS:
@@ -363,7 +381,12 @@ class MainWindow(QMainWindow):
 
     @staticmethod
     def _actions_for(item: BatchItem) -> frozenset[Action]:
-        return allowed_actions(item.status, item.batch.request_counts, retried_by=item.retried_by)
+        return allowed_actions(
+            item.status,
+            item.batch.request_counts,
+            retried_by=item.retried_by,
+            results_state=item.results_state,
+        )
 
     # -- model change bookkeeping --------------------------------------------------------
 
@@ -451,6 +474,12 @@ class MainWindow(QMainWindow):
     def request_cancel(self, batch_id: str) -> None:
         """Confirm, then ask OpenAI to cancel the batch (finished requests keep results)."""
         self.runner.cancel(batch_id)
+
+    def set_untagged_count(self, count: int | None) -> None:
+        """Offer "Tag N untagged assets…" while there are some (None: not known here)."""
+        if count:
+            self.tag_action.setText(f"Tag {count:,} untagged assets…")
+        self.tag_action.setVisible(bool(count))
 
     def request_retry_all(self) -> None:
         """Retry every batch whose state allows it, after one confirmation."""

@@ -29,10 +29,14 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QSystemTrayIcon
 
 from batchmon.core.diff import BatchEvent
+from batchmon.core.metadata import JOB_KEY
 from batchmon.core.status import TERMINAL_STATUSES, outcome
+from batchmon.store.job_rows import JobSummary
 from batchmon.store.protocol import Change
 from batchmon.ui.actions import Action, allowed_actions
+from batchmon.ui.jobs_view import DEFAULT_JOB_NOTICE_BATCHES, job_batch_count, job_notice
 from batchmon.ui.resources import notification_icon_path
+from batchmon.ui.results_view import LABELS, NOTIFY_STATES, allows_retry, sentence
 from batchmon.ui.tasks import TaskSet
 
 log = logging.getLogger(__name__)
@@ -117,6 +121,13 @@ def make_notice(batch_id: str, status: str, batch: Any | None = None) -> Notice:
         body = batch_id
     can_retry = Action.RETRY in allowed_actions(status, counts)
     return Notice(batch_id, status, title, body, severity, can_retry)
+
+
+def results_notice(batch_id: str, state: str, note: str | None) -> Notice:
+    """Word a results state: a warning, with Retry where only a retry can help."""
+    body = f"{sentence(note or LABELS.get(state, state))}\n{batch_id}"
+    title = LABELS.get(state, state)
+    return Notice(batch_id, state, title, body, Severity.WARNING, allows_retry(state))
 
 
 class Notifier(Protocol):
@@ -371,6 +382,7 @@ class NotificationCenter(QObject):
         *,
         now: Callable[[], float] = time.monotonic,
         notify_statuses: Iterable[str] = TERMINAL_STATUSES,
+        job_notice_batches: int = DEFAULT_JOB_NOTICE_BATCHES,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -380,6 +392,8 @@ class NotificationCenter(QObject):
         self._paused_until: float | None = None
         self._in_baseline = True
         self._notify_statuses = frozenset(notify_statuses)
+        self._job_sizes: dict[str, int] = {}
+        self._job_notice_batches = job_notice_batches
         self._pause_timer = QTimer(self)
         self._pause_timer.setSingleShot(True)
         self._pause_timer.timeout.connect(self.expire_pause)
@@ -435,16 +449,64 @@ class NotificationCenter(QObject):
         return (batch_id, status) in self._seen
 
     def observe(self, batch_id: str, status: str, batch: Any | None = None) -> Notice | None:
-        """One observation from any channel; returns the notice if one was shown."""
-        key = (batch_id, status)
+        """One observation from any channel; returns the notice if one was shown.
+
+        A batch of a job with more than ``job_notice_batches`` batches is recorded but
+        not shown: that job is announced once, when it ends (:meth:`observe_jobs`).
+        """
+        if not self._is_news(batch_id, status) or status not in self._notify_statuses:
+            return None
+        if self._in_big_job(batch):
+            return None
+        return self._show(make_notice(batch_id, status, batch))
+
+    def set_job_notice_batches(self, count: int) -> None:
+        """Jobs with more batches than ``count`` are announced per job (the setting)."""
+        self._job_notice_batches = count
+
+    def observe_jobs(self, jobs: Iterable[JobSummary]) -> list[Notice]:
+        """Jobs as the store reports them: sizes for grouping, a notice when one ends."""
+        shown: list[Notice] = []
+        for job in jobs:
+            self._job_sizes[job.id] = job_batch_count(job)
+            if job.status == "running" or not self._is_big(job.id):
+                continue
+            if not self._is_news(job.id, f"job {job.status}"):
+                continue
+            title, body = job_notice(job)
+            severity = Severity.WARNING if job.failed else Severity.INFO
+            notice = self._show(Notice(job.id, f"job {job.status}", title, body, severity, False))
+            if notice is not None:
+                shown.append(notice)
+        return shown
+
+    def _is_big(self, job_id: str) -> bool:
+        return self._job_sizes.get(job_id, 0) > self._job_notice_batches
+
+    def _in_big_job(self, batch: Any | None) -> bool:
+        metadata = getattr(batch, "metadata", None) or {}
+        job_id = metadata.get(JOB_KEY) if isinstance(metadata, dict) else None
+        return isinstance(job_id, str) and self._is_big(job_id)
+
+    def observe_results(self, batch_id: str, state: str, note: str | None) -> Notice | None:
+        """A results state the store reports (``Store.results_states``).
+
+        Only "results incomplete" and "batch not found" notify, once per batch and
+        state; muting and pausing hold as for statuses.
+        """
+        if not self._is_news(batch_id, state) or state not in NOTIFY_STATES:
+            return None
+        return self._show(results_notice(batch_id, state, note))
+
+    def _is_news(self, batch_id: str, key_status: str) -> bool:
+        """Records the observation; True when it is new and may be shown now."""
+        key = (batch_id, key_status)
         if key in self._seen:
-            return None
+            return False
         self._seen.add(key)
-        if self._in_baseline or status not in self._notify_statuses:
-            return None
-        if batch_id in self._muted or self.paused:
-            return None
-        notice = make_notice(batch_id, status, batch)
+        return not self._in_baseline and batch_id not in self._muted and not self.paused
+
+    def _show(self, notice: Notice) -> Notice | None:
         try:
             self._notifier.show(notice)
         except Exception:

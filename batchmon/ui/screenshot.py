@@ -19,11 +19,35 @@ import asyncio
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QApplication
 
 from batchmon.config import Settings
 from batchmon.ui.main_window import DEFAULT_SIZE
+
+if TYPE_CHECKING:
+    from batchmon.ui.demo import DemoEnvironment
+
+
+async def _start_job(env: DemoEnvironment, assets: int, per_batch: int) -> None:
+    """A job of ``assets`` images whose model's queue holds two of its batches at once,
+    so the job row shows batches queued, running and done side by side."""
+    from batchmon.core.planner import PlanLimits
+    from batchmon.core.requests import DEFAULT_MODEL
+    from batchmon.engine.jobs import create_job
+    from batchmon.ui.demo import DemoBatch, insert_assets
+
+    assert env.store is not None and env.database_url is not None
+    subjects = tuple(f"photo-{n:05d}" for n in range(assets))
+    ids = await asyncio.to_thread(insert_assets, env.database_url, DemoBatch("job", subjects, 0))
+    plan = await create_job(
+        env.store,
+        await env.store.assets_by_ids(ids),
+        limits=PlanLimits(max_requests=per_batch),
+    )
+    per_batch_tokens = plan.estimated_tokens // max(plan.batches, 1)
+    await env.store.set_model_limit(DEFAULT_MODEL, int(per_batch_tokens * 2.5))
 
 
 def _parse_args(argv: list[str]) -> argparse.Namespace:
@@ -37,6 +61,14 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
         default="window",
         help="grab the whole window, or only the detail pane of the selected row",
     )
+    parser.add_argument(
+        "--job",
+        type=int,
+        default=0,
+        metavar="ASSETS",
+        help="also tag this many assets as one job, in batches of --job-batch requests",
+    )
+    parser.add_argument("--job-batch", type=int, default=100, metavar="REQUESTS")
     parser.add_argument("--width", type=int, default=DEFAULT_SIZE.width())
     parser.add_argument("--height", type=int, default=DEFAULT_SIZE.height())
     return parser.parse_args(argv)
@@ -60,6 +92,8 @@ async def take(app: QApplication, args: argparse.Namespace) -> int:
             await desktop.attach(env.store, env.client)
             env.start_worker()
             ids = await env.submit_demo_batches()
+            if args.job:
+                await _start_job(env, args.job, args.job_batch)
             desktop.poller.resume()
             labels = [plan.label for plan in DEMO_BATCHES]
             wanted = ids[labels.index(args.select)] if args.select in labels else None
@@ -67,6 +101,8 @@ async def take(app: QApplication, args: argparse.Namespace) -> int:
             await asyncio.sleep(max(0.0, args.after - 2.0))
             if wanted:
                 window.select_batch(wanted)
+            if args.job:
+                window.jobs.expandAll()  # the job's batches under its row
             await asyncio.sleep(2.0)  # let the detail pane load and paint
             target = window.detail if args.part == "detail" else window
             if not target.grab().save(str(args.output)):

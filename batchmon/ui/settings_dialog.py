@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
+    QSpinBox,
     QStackedWidget,
     QTabWidget,
     QVBoxLayout,
@@ -337,6 +338,17 @@ class SettingsDialog(QDialog):
             check.setChecked(value)
             box_layout.addWidget(check)
         layout.addWidget(box)
+        jobs = QFormLayout()
+        self.job_notice_batches = QSpinBox()
+        self.job_notice_batches.setRange(0, 10_000)
+        self.job_notice_batches.setSuffix(" batches")
+        self.job_notice_batches.setValue(s.job_notice_batches)
+        self.job_notice_batches.setToolTip(
+            "A job with more batches than this gets one notification when it ends, "
+            "instead of one per batch"
+        )
+        jobs.addRow("One notice per job above", self.job_notice_batches)
+        layout.addLayout(jobs)
         layout.addStretch(1)
         return page
 
@@ -362,6 +374,7 @@ class SettingsDialog(QDialog):
             notify_failed=self.notify_failed.isChecked(),
             notify_expired=self.notify_expired.isChecked(),
             notify_cancelled=self.notify_cancelled.isChecked(),
+            job_notice_batches=self.job_notice_batches.value(),
         )
 
     def problems(self, settings: Settings) -> list[str]:

@@ -120,7 +120,16 @@ class ChannelStatusBar(QStatusBar):
         self.push_label = QLabel()
         self.server_label = QLabel()
         self.requests_label = QLabel()
-        for label in (self.poll_label, self.push_label, self.server_label, self.requests_label):
+        self.queue_label = QLabel()
+        self.queue_label.setVisible(False)
+        labels = (
+            self.queue_label,
+            self.poll_label,
+            self.push_label,
+            self.server_label,
+            self.requests_label,
+        )
+        for label in labels:
             self.addPermanentWidget(label)
         self._poll_state: PollState = "idle"
         self._interval = 2.0
@@ -188,6 +197,15 @@ class ChannelStatusBar(QStatusBar):
         self._server_checked = checked_at or self._now()
         self.server_label.setToolTip(run.error or "" if run else "")
         self._render_server()
+
+    def set_queue(self, text: str) -> None:
+        """Each model's queue use against its limit ("gpt-4o-mini: 1.2M / 2M tokens
+        queued"); hidden when no model has a known limit."""
+        self.queue_label.setText(text)
+        self.queue_label.setToolTip(
+            "Tokens of in-progress batches against each model's enqueued-token limit"
+        )
+        self.queue_label.setVisible(bool(text))
 
     def set_requests(self, count: int) -> None:
         self.requests_label.setText(f"{count:,} API requests")

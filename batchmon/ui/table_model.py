@@ -50,6 +50,7 @@ from batchmon.core.status import (
 )
 from batchmon.ui import resources
 from batchmon.ui.batch_list import BatchItem, BatchList, Column
+from batchmon.ui.results_view import sentence, short_note, shown_status
 from batchmon.ui.time_base import REAL_TIME, TimeBase
 
 if TYPE_CHECKING:
@@ -150,6 +151,18 @@ def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status)
 
 
+def status_text(item: BatchItem) -> str:
+    """The status cell: the engine's results state when it has one, else the status."""
+    if item.results_state:
+        return short_note(item.results_state, item.results_note)
+    return status_label(item.status)
+
+
+def item_status(item: BatchItem) -> str:
+    """The status whose icon and colour the row shows (see :mod:`results_view`)."""
+    return shown_status(item.status, item.results_state)
+
+
 def format_usd(value: float) -> str:
     """Dollars with enough digits that a cheap batch does not show as $0.00."""
     return f"${value:.2f}" if value >= 0.1 else f"${value:.4f}"
@@ -226,6 +239,8 @@ def filter_text(item: BatchItem) -> str:
     """
     status = item.status
     words = " ".join((item.id, item.model or "", status, status_label(status)))
+    if item.results_state:
+        words += f" {item.results_state} {status_text(item)}"
     return f"\x1f{status}\x1f {words}".casefold()
 
 
@@ -263,7 +278,7 @@ class _Cells:
             item = self.item
             self._display = (
                 item.id,
-                status_label(item.status),
+                status_text(item),
                 progress_text(item),
                 assets_text(item),
                 item.model or "",
@@ -409,12 +424,12 @@ class BatchTableModel(QAbstractTableModel):
             return _ALIGNMENT[column]
         if role == _FOREGROUND:
             if column == _STATUS:
-                return self._status_color(item.status)
+                return self._status_color(item_status(item))
             if column == _TIME and self.is_stuck(item):
                 return QColor(STUCK_COLOR)
             return None
         if role == _DECORATION:
-            return resources.status_icon(item.status) if column == _STATUS else None
+            return resources.status_icon(item_status(item)) if column == _STATUS else None
         if role == _SORT:
             if column == _TIME:
                 return self._sort_key(item, Column.TIME)
@@ -457,6 +472,8 @@ class BatchTableModel(QAbstractTableModel):
     def _tooltip(self, item: BatchItem, column: Column) -> str | None:
         if column in (Column.ID, Column.STATUS, Column.PROGRESS):
             lines = [outcome(item.batch).text]
+            if item.results_note:
+                lines.append(sentence(item.results_note))
             if item.retry_of:
                 lines.append(f"Retry of {item.retry_of}")
             if item.retried_by:

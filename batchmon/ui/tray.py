@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
 from batchmon.core.status import PENDING_STATUSES, Progress
 from batchmon.ui.resources import TrayState, app_icon, tray_icon
+from batchmon.ui.results_view import needs_attention
 
 SAVINGS_NOTE = "Batch API - 50% savings"
 
@@ -41,6 +42,9 @@ class TrayItem(Protocol):
     @property
     def retried_by(self) -> str | None: ...
 
+    @property
+    def results_state(self) -> str | None: ...
+
 
 @dataclass(frozen=True, slots=True)
 class TraySummary:
@@ -58,7 +62,15 @@ def _plural(n: int, word: str) -> str:
 
 
 def _broken(item: TrayItem) -> bool:
-    """Ended without every request succeeding (a partial batch counts)."""
+    """Ended without every request succeeding (a partial batch counts), or its results
+    cannot all arrive (incomplete, not found, expired): a person has to act.
+
+    A ``failed`` batch that only waits for queue room is not broken: it goes again.
+    """
+    if needs_attention(item.results_state):
+        return True
+    if item.results_state in ("waiting_for_queue", "resubmitted"):
+        return False
     if item.status in ("failed", "expired"):
         return True
     return item.status == "completed" and item.progress.failed > 0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.sim import LiveSim
 from tests.helpers.cli import cli_env
 
 
@@ -21,3 +22,13 @@ def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     yield env
+
+
+@pytest.fixture
+def sim_env(
+    clean_env: dict[str, str], live_sim: LiveSim, monkeypatch: pytest.MonkeyPatch
+) -> LiveSim:
+    """:func:`clean_env` with the live simulator's key and address."""
+    monkeypatch.setenv("OPENAI_API_KEY", live_sim.api_key)
+    monkeypatch.setenv("OPENAI_BASE_URL", live_sim.base_url)
+    return live_sim

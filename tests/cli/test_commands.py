@@ -9,29 +9,14 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from batchmon.cli import main
 from batchmon.cli.exit_codes import EXIT_CONFIG, EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from batchmon.cli.worker import pass_printer
 from batchmon.engine.worker import PassReport
 from batchmon.sim.rules import predicted_tags
 from batchmon.store.protocol import PollRun
+from tests.cli.helpers import run
 from tests.fixtures.postgres import PgServer, fetch_all, insert_assets
 from tests.fixtures.sim import LiveSim
-
-
-@pytest.fixture
-def sim_env(
-    clean_env: dict[str, str], live_sim: LiveSim, monkeypatch: pytest.MonkeyPatch
-) -> LiveSim:
-    monkeypatch.setenv("OPENAI_API_KEY", live_sim.api_key)
-    monkeypatch.setenv("OPENAI_BASE_URL", live_sim.base_url)
-    return live_sim
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def last_line(err: str) -> str:
@@ -64,8 +49,9 @@ def test_submit_worker_status_and_runs(
 
     code, out, _ = run(capsys, "submit", "--all-untagged", *db)
     assert code == EXIT_OK, out
-    batch_id = out.split()[0]
-    assert batch_id.startswith("batch_") and "submitted 8 asset(s) in 1 batch(es)" in out
+    [batch_id] = [line.split()[0] for line in out.splitlines() if line.endswith("  submitted")]
+    assert batch_id.startswith("batch_") and "8 request(s)" in out
+    assert "submitted 1 batch(es) now; 0 wait" in out
 
     code, out, _ = run(capsys, "status", "--json", *db)
     status = json.loads(out)
@@ -105,7 +91,8 @@ def test_retry_twice_from_the_cli_makes_one_batch_and_cancel_works(
     ids = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"batchmon-test/cli/{n}")) for n in range(12)]
     insert_assets_with_ids(database_url, ids, "https://img.example.test/old-car")
     db = ("--database-url", database_url)
-    code, out, _ = run(capsys, "submit", "--all-untagged", "--metadata", "sim_expire=0.5", *db)
+    direct = ("--direct", "--metadata", "sim_expire=0.5")
+    code, out, _ = run(capsys, "submit", "--all-untagged", *direct, *db)
     assert code == EXIT_OK and "submitted 12 asset(s)" in out
     batch_id = out.split()[0]
     sim_env.simulator.advance(25 * 3600)  # expired: the unfinished half is worth a retry

@@ -81,11 +81,17 @@ async def test_unknown_batch_is_not_found(sim_client: BatchClient) -> None:
     assert "check the id" in caught.value.hint
 
 
+def rate_limited_batch(simulator: Simulator) -> str:
+    """A batch whose every request now answers 429 with ``Retry-After: 0.01``."""
+    (batch_id,) = make_batches(simulator, 1)
+    simulator.faults.configure(FaultConfig(rate_limit_rate=1.0, retry_after=0.01))
+    return batch_id
+
+
 async def test_rate_limit_is_retried_by_the_sdk_then_raised_with_retry_after(
     simulator: Simulator, asgi_http_client: httpx2.AsyncClient
 ) -> None:
-    (batch_id,) = make_batches(simulator, 1)
-    simulator.faults.configure(FaultConfig(rate_limit_rate=1.0, retry_after=0.01))
+    batch_id = rate_limited_batch(simulator)
     client = asgi_client(asgi_http_client, max_retries=2)
     served_before = simulator.requests_served
 
@@ -101,8 +107,7 @@ async def test_rate_limit_is_retried_by_the_sdk_then_raised_with_retry_after(
 async def test_one_rate_limit_then_success_counts_both_requests(
     simulator: Simulator, healing_http: httpx2.AsyncClient
 ) -> None:
-    (batch_id,) = make_batches(simulator, 1)
-    simulator.faults.configure(FaultConfig(rate_limit_rate=1.0, retry_after=0.01))
+    batch_id = rate_limited_batch(simulator)
     client = asgi_client(healing_http, max_retries=2)
 
     batch = await client.retrieve(batch_id)

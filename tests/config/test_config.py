@@ -74,6 +74,18 @@ def test_bad_values_name_the_setting(tmp_path: Path, memory_keyring: MemoryKeyri
         load_settings(env={}, config_path=path)
 
 
+def test_job_notice_batches_is_a_whole_number(
+    tmp_path: Path, memory_keyring: MemoryKeyring
+) -> None:
+    path = tmp_path / "config.toml"
+    save_settings(Settings(job_notice_batches=5), path)
+    assert load_settings(env={}, config_path=path).job_notice_batches == 5
+    for bad in ("'a few'", "2.5", "-1", "true"):
+        path.write_text(f"job_notice_batches = {bad}\n")
+        with pytest.raises(ConfigError, match="job_notice_batches"):
+            load_settings(env={}, config_path=path)
+
+
 def test_redacted_hides_secrets() -> None:
     shown = Settings(openai_api_key="sk-abc", supabase_password="hunter2").redacted()
     assert "sk-abc" not in repr(shown)

@@ -21,6 +21,7 @@ from batchmon.core.status import (
     is_stuck,
     is_terminal,
     outcome,
+    paced_eta,
     progress,
     state_entered_at,
     time_in_state,
@@ -208,3 +209,12 @@ def test_failed_outcome_names_the_first_validation_error_and_how_many_more() -> 
     result = outcome(bare_batch("failed", errors=errors))
     assert result.kind == "failed"
     assert result.text == "Batch failed: line 3: This line is not valid JSON. (and 2 more errors)"
+
+
+def test_a_pace_extrapolates_and_is_none_without_one() -> None:
+    """A batch's ETA and a job's both come from this: no pace, no made-up number."""
+    assert paced_eta(1, 4, 10.0) == 30.0
+    assert paced_eta(4, 4, 10.0) == 0.0
+    assert paced_eta(0, 4, 10.0) is None
+    assert paced_eta(1, 4, 0.0) is None
+    assert paced_eta(0, 0, 10.0) is None

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 from batchmon.engine.apply import UNRETURNED_REASON, BatchApplier
-from batchmon.openai_batches import BatchClient
-from batchmon.sim import Simulator
-from batchmon.store.postgres import PostgresStore
 from tests.helpers.engine import (
+    Simulated,
     assert_predicted,
     asset_states,
     fast_worker,
     history_counts,
-    submit_and_apply,
-    submit_finished,
-    submit_new,
 )
 
 
-async def test_expired_batch_applies_what_ran_and_fails_the_rest(
-    client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
-) -> None:
-    batch_id, ids, report = await submit_and_apply(
-        client, store, database_url, simulator, 20, metadata={"sim_expire": "1"}, seconds=25 * 3600
+async def test_expired_batch_applies_what_ran_and_fails_the_rest(simulated: Simulated) -> None:
+    database_url, simulator = simulated.database_url, simulated.simulator
+    batch_id, ids, report = await simulated.submit_and_apply(
+        20, metadata={"sim_expire": "1"}, seconds=25 * 3600
     )
 
     assert simulator.batch(batch_id).status == "expired"
@@ -35,12 +29,10 @@ async def test_expired_batch_applies_what_ran_and_fails_the_rest(
     assert set(history_counts(database_url, ids).values()) == {1}
 
 
-async def test_cancelled_batch_applies_partial_output(
-    client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
-) -> None:
-    batch_id, ids = await submit_new(
-        client, store, database_url, 20, metadata={"sim_duration": "100"}
-    )
+async def test_cancelled_batch_applies_partial_output(simulated: Simulated) -> None:
+    client, store = simulated.client, simulated.store
+    database_url, simulator = simulated.database_url, simulated.simulator
+    batch_id, ids = await simulated.submit_new(20, metadata={"sim_duration": "100"})
     simulator.advance(5 + 50)  # validating, then half of the processing time
     await client.cancel(batch_id)
     simulator.advance(60)
@@ -56,11 +48,10 @@ async def test_cancelled_batch_applies_partial_output(
 
 
 async def test_completed_with_no_output_file_fails_every_asset_with_its_error(
-    client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
+    simulated: Simulated,
 ) -> None:
-    batch_id, ids, _ = await submit_and_apply(
-        client, store, database_url, simulator, 10, metadata={"sim_fail_fraction": "1"}
-    )
+    database_url, simulator = simulated.database_url, simulated.simulator
+    batch_id, ids, _ = await simulated.submit_and_apply(10, metadata={"sim_fail_fraction": "1"})
 
     live = simulator.batch(batch_id)
     assert live.status == "completed" and live.output_file_id is None and live.error_file_id
@@ -69,11 +60,10 @@ async def test_completed_with_no_output_file_fails_every_asset_with_its_error(
     assert all(s["error"] and s["error"] != UNRETURNED_REASON for s in states.values())
 
 
-async def test_empty_error_file_id_is_no_file(
-    client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
-) -> None:
-    batch_id, ids, report = await submit_and_apply(
-        client, store, database_url, simulator, 5, metadata={"sim_empty_error_file_id": "1"}
+async def test_empty_error_file_id_is_no_file(simulated: Simulated) -> None:
+    database_url, simulator = simulated.database_url, simulated.simulator
+    batch_id, ids, report = await simulated.submit_and_apply(
+        5, metadata={"sim_empty_error_file_id": "1"}
     )
 
     assert simulator.batch(batch_id).error_file_id == ""
@@ -82,11 +72,10 @@ async def test_empty_error_file_id_is_no_file(
 
 
 async def test_failed_validation_fails_every_asset_with_the_validation_error(
-    client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
+    simulated: Simulated,
 ) -> None:
-    batch_id, ids, _ = await submit_and_apply(
-        client, store, database_url, simulator, 6, metadata={"sim_fail_validation": "1"}
-    )
+    database_url, simulator = simulated.database_url, simulated.simulator
+    batch_id, ids, _ = await simulated.submit_and_apply(6, metadata={"sim_fail_validation": "1"})
 
     assert simulator.batch(batch_id).status == "failed"
     states = asset_states(database_url, ids)
@@ -94,12 +83,9 @@ async def test_failed_validation_fails_every_asset_with_the_validation_error(
     assert all(s["error"].startswith("batch failed validation") for s in states.values())
 
 
-async def test_second_apply_changes_nothing(
-    client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
-) -> None:
-    batch_id, ids = await submit_finished(
-        client, store, database_url, simulator, 25, metadata={"sim_fail_fraction": "0.2"}
-    )
+async def test_second_apply_changes_nothing(simulated: Simulated) -> None:
+    client, store, database_url = simulated.client, simulated.store, simulated.database_url
+    batch_id, ids = await simulated.submit_finished(25, metadata={"sim_fail_fraction": "0.2"})
     applier = BatchApplier(client, store)
     batch = await client.retrieve(batch_id)
     await store.record_statuses([batch.model_dump(mode="json")])

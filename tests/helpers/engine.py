@@ -7,6 +7,7 @@ the assets' final state.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -117,6 +118,42 @@ async def submit_and_apply(
     """:func:`submit_finished` (same options), then one worker pass applies the batch."""
     batch_id, ids = await submit_finished(client, store, database_url, simulator, count, **options)
     return batch_id, ids, await fast_worker(client, store).run_once()
+
+
+@dataclass(frozen=True)
+class Simulated:
+    """A client on the simulator and a store on this test's database: an engine test's world."""
+
+    client: BatchClient
+    store: PostgresStore
+    database_url: str
+    simulator: Simulator
+
+    async def submit_new(self, count: int, **options: Any) -> tuple[str, list[str]]:
+        """:func:`submit_new` in this world."""
+        return await submit_new(self.client, self.store, self.database_url, count, **options)
+
+    async def finished_batches(self, batches: int, per_batch: int) -> tuple[list[str], list[str]]:
+        """:func:`submit_batches` in this world, then time enough for every batch to end."""
+        submitted = await submit_batches(
+            self.client, self.store, self.database_url, batches, per_batch
+        )
+        finish(self.simulator)
+        return submitted
+
+    async def submit_finished(self, count: int, **options: Any) -> tuple[str, list[str]]:
+        """:func:`submit_finished` in this world."""
+        return await submit_finished(
+            self.client, self.store, self.database_url, self.simulator, count, **options
+        )
+
+    async def submit_and_apply(
+        self, count: int, **options: Any
+    ) -> tuple[str, list[str], PassReport]:
+        """:func:`submit_and_apply` in this world."""
+        return await submit_and_apply(
+            self.client, self.store, self.database_url, self.simulator, count, **options
+        )
 
 
 def asset_states(database_url: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:

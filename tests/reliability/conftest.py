@@ -14,6 +14,8 @@ import pytest
 
 from batchmon.openai_batches import BatchClient
 from batchmon.sim import Simulator
+from batchmon.store.postgres import PostgresStore
+from tests.reliability.helpers import Misbehaving
 from tests.reliability.misbehaving_api import LiveMisbehavingApi, serve
 
 
@@ -38,3 +40,14 @@ async def misbehaving_client(
         api_key=misbehaving_api.api_key, base_url=misbehaving_api.base_url, max_retries=0
     ) as batch_client:
         yield batch_client
+
+
+@pytest.fixture
+def misbehaving(
+    misbehaving_api: LiveMisbehavingApi,
+    misbehaving_client: BatchClient,
+    store: PostgresStore,
+    database_url: str,
+) -> Misbehaving:
+    """The four a fault test needs, as one argument."""
+    return Misbehaving(misbehaving_api, misbehaving_client, store, database_url)

@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from batchmon.openai_batches import BatchClient
 from batchmon.sim.rules import predicted_tags
+from batchmon.store.postgres import PostgresStore
 from tests.fixtures.postgres import fetch_all
 from tests.helpers.engine import (
     IMPATIENT,
@@ -21,10 +23,12 @@ from tests.helpers.engine import (
     history_counts,
     submit_batches,
 )
+from tests.reliability.misbehaving_api import LiveMisbehavingApi
 
 __all__ = [
     "IMPATIENT",
     "Ledger",
+    "Misbehaving",
     "batchmon_output",
     "fast_worker",
     "ledger",
@@ -96,3 +100,19 @@ def unapplied_batches(database_url: str, batch_ids: Sequence[str]) -> list[str]:
         (list(batch_ids),),
     )
     return [r[0] for r in rows]
+
+
+@dataclass(frozen=True)
+class Misbehaving:
+    """The misbehaving API, a client through it, and a store: what a fault test arranges."""
+
+    server: LiveMisbehavingApi
+    client: BatchClient
+    store: PostgresStore
+    database_url: str
+
+    async def finished_batch(self, count: int) -> tuple[str, list[str]]:
+        """Submit ``count`` new assets as one batch and let the simulator finish it."""
+        [batch_id], ids = await submit_batches(self.client, self.store, self.database_url, 1, count)
+        self.server.simulator.advance(3600)
+        return batch_id, ids

@@ -12,10 +12,9 @@ from collections import Counter
 
 from batchmon.engine.apply import BatchApplier
 from batchmon.engine.sync import BatchSync
-from batchmon.openai_batches import BatchClient
-from batchmon.sim import Simulator
 from batchmon.store.postgres import PostgresStore
-from tests.reliability.helpers import fast_worker, ledger, submit_batches, unapplied_batches
+from tests.helpers.engine import Simulated
+from tests.reliability.helpers import fast_worker, ledger, unapplied_batches
 from tests.reliability.sizes import size
 
 WORKERS = 4
@@ -23,11 +22,10 @@ DEADLINE = 120.0
 
 
 async def test_four_workers_and_a_desktop_apply_each_batch_once_without_deadlock(
-    simulator: Simulator, client: BatchClient, store: PostgresStore, database_url: str
+    simulated: Simulated,
 ) -> None:
-    batches = size(200, 200)
-    batch_ids, ids = await submit_batches(client, store, database_url, batches, 2)
-    simulator.advance(3600)
+    client, database_url = simulated.client, simulated.database_url
+    batch_ids, ids = await simulated.finished_batches(size(200, 200), 2)
     stores = [await PostgresStore.open(database_url) for _ in range(WORKERS + 1)]
     appliers: Counter[str] = Counter()  # batch -> how many actors changed its assets
 
@@ -60,5 +58,5 @@ async def test_four_workers_and_a_desktop_apply_each_batch_once_without_deadlock
     assert books.wrong_tags() == []
     assert set(appliers) == set(batch_ids)
     assert set(appliers.values()) == {1}
-    runs = await store.recent_poll_runs(limit=10_000)
+    runs = await simulated.store.recent_poll_runs(limit=10_000)
     assert all(r.error is None for r in runs)

@@ -16,7 +16,7 @@ from batchmon.engine.worker import BATCH_NOT_FOUND_NOTE
 from batchmon.openai_batches import BatchClient
 from batchmon.store.postgres import PostgresStore
 from tests.fixtures.postgres import execute, insert_assets
-from tests.reliability.helpers import fast_worker, ledger, submit_batches
+from tests.reliability.helpers import Misbehaving, fast_worker, ledger
 from tests.reliability.misbehaving_api import LiveMisbehavingApi
 
 VANISHED = "batch_0000000000000000deleted0"
@@ -82,15 +82,12 @@ async def test_submit_accepts_the_assets_of_a_vanished_batch(
 
 
 async def test_expired_output_is_its_own_state_and_retry_resends_the_input_lines(
-    misbehaving_api: LiveMisbehavingApi,
-    misbehaving_client: BatchClient,
-    store: PostgresStore,
-    database_url: str,
+    misbehaving: Misbehaving,
 ) -> None:
-    [batch_id], ids = await submit_batches(misbehaving_client, store, database_url, 1, 4)
-    misbehaving_api.simulator.advance(3600)
-    misbehaving_api.api.add("not_found", r"GET /v1/files/.*/content")
-    worker = fast_worker(misbehaving_client, store)
+    store, database_url = misbehaving.store, misbehaving.database_url
+    batch_id, ids = await misbehaving.finished_batch(4)
+    misbehaving.server.api.add("not_found", r"GET /v1/files/.*/content")
+    worker = fast_worker(misbehaving.client, store)
 
     first = await worker.run_once()
     assert [a.problem for a in first.applied] == [RESULTS_EXPIRED_NOTE]
@@ -99,10 +96,10 @@ async def test_expired_output_is_its_own_state_and_retry_resends_the_input_lines
     assert (await worker.run_once()).run.checked == 0
     assert ledger(database_url, ids).failed == []  # still pending: nothing lost
 
-    result = await Retrier(misbehaving_client, store).retry(batch_id)
+    result = await Retrier(misbehaving.client, store).retry(batch_id)
 
     assert (result.source, result.asset_count) == ("input_file", 4)
-    misbehaving_api.simulator.advance(3600)
+    misbehaving.server.simulator.advance(3600)
     await worker.run_once()
     book = ledger(database_url, ids)
     assert len(book.completed) == 4 and book.applied_twice == [] and book.lost == []

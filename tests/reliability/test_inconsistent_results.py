@@ -18,44 +18,35 @@ import pytest
 
 from batchmon.engine.apply import ResultsPolicy
 from batchmon.engine.worker import Worker
-from batchmon.openai_batches import BatchClient
-from batchmon.store.postgres import PostgresStore
 from tests.fixtures.postgres import execute
 from tests.helpers.cli import cli_env
-from tests.reliability.helpers import batchmon_output, fast_worker, ledger, submit_batches
-from tests.reliability.misbehaving_api import Kind, LiveMisbehavingApi
+from tests.reliability.helpers import (
+    Misbehaving,
+    batchmon_output,
+    fast_worker,
+    ledger,
+)
+from tests.reliability.misbehaving_api import Kind
 
 CONTENT = r"GET /v1/files/.*/content"
 ASSETS = 20
 
 
 async def _finished_batch(
-    api: LiveMisbehavingApi,
-    client: BatchClient,
-    store: PostgresStore,
-    database_url: str,
-    kind: Kind,
-    *,
-    times: int = 1,
+    misbehaving: Misbehaving, kind: Kind, *, times: int = 1
 ) -> tuple[str, list[str], Worker]:
     """One finished batch of ASSETS, its download to be answered ``kind`` ``times``."""
-    [batch_id], ids = await submit_batches(client, store, database_url, 1, ASSETS)
-    api.simulator.advance(3600)
-    api.api.add(kind, CONTENT, times=times)
-    return batch_id, ids, fast_worker(client, store)
+    batch_id, ids = await misbehaving.finished_batch(ASSETS)
+    misbehaving.server.api.add(kind, CONTENT, times=times)
+    return batch_id, ids, fast_worker(misbehaving.client, misbehaving.store)
 
 
 @pytest.mark.parametrize("kind", ["html", "empty", "cut_at_line"])
 async def test_short_content_applies_what_came_and_fetches_the_rest_again(
-    kind: Kind,
-    misbehaving_api: LiveMisbehavingApi,
-    misbehaving_client: BatchClient,
-    store: PostgresStore,
-    database_url: str,
+    kind: Kind, misbehaving: Misbehaving
 ) -> None:
-    batch_id, ids, worker = await _finished_batch(
-        misbehaving_api, misbehaving_client, store, database_url, kind
-    )
+    store, database_url = misbehaving.store, misbehaving.database_url
+    batch_id, ids, worker = await _finished_batch(misbehaving, kind)
 
     await worker.run_once()
     first = ledger(database_url, ids)
@@ -85,15 +76,10 @@ async def _status_json(database_url: str, tmp_path: Path) -> list[dict[str, Any]
 
 
 async def test_results_still_missing_after_a_few_tries_are_flagged_not_failed(
-    misbehaving_api: LiveMisbehavingApi,
-    misbehaving_client: BatchClient,
-    store: PostgresStore,
-    database_url: str,
-    tmp_path: Path,
+    misbehaving: Misbehaving, tmp_path: Path
 ) -> None:
-    batch_id, ids, worker = await _finished_batch(
-        misbehaving_api, misbehaving_client, store, database_url, "cut_at_line", times=3
-    )
+    store, database_url = misbehaving.store, misbehaving.database_url
+    batch_id, ids, worker = await _finished_batch(misbehaving, "cut_at_line", times=3)
 
     notes = []
     for _ in range(3):
@@ -124,16 +110,11 @@ async def test_results_still_missing_after_a_few_tries_are_flagged_not_failed(
     assert len(book.completed) == ASSETS and book.applied_twice == []
 
 
-async def test_a_refetch_waits_longer_each_time(
-    misbehaving_api: LiveMisbehavingApi,
-    misbehaving_client: BatchClient,
-    store: PostgresStore,
-    database_url: str,
-) -> None:
-    [batch_id], _ = await submit_batches(misbehaving_client, store, database_url, 1, 4)
-    misbehaving_api.simulator.advance(3600)
-    misbehaving_api.api.add("empty", CONTENT, times=2)
-    worker = fast_worker(misbehaving_client, store)
+async def test_a_refetch_waits_longer_each_time(misbehaving: Misbehaving) -> None:
+    store, database_url = misbehaving.store, misbehaving.database_url
+    batch_id, _ = await misbehaving.finished_batch(4)
+    misbehaving.server.api.add("empty", CONTENT, times=2)
+    worker = fast_worker(misbehaving.client, store)
     worker.config = replace(worker.config, results=ResultsPolicy())  # 2 min, doubling
 
     waits = []

@@ -18,8 +18,17 @@ from tests.fixtures.postgres import fetch_all
 from tests.reliability.helpers import fast_worker, ledger, submit_batches
 from tests.reliability.misbehaving_api import LiveMisbehavingApi
 
-FAIL = {"sim_fail_validation": "1"}
 BATCHES = r"GET /v1/batches"
+
+
+async def failing_validation(
+    client: BatchClient, store: PostgresStore, database_url: str, count: int
+) -> tuple[str, list[str]]:
+    """One batch of ``count`` new assets that the simulator will fail in validation."""
+    [batch_id], ids = await submit_batches(
+        client, store, database_url, 1, count, metadata={"sim_fail_validation": "1"}
+    )
+    return batch_id, ids
 
 
 async def test_a_full_queue_resubmits_the_assets_once_and_applies_them(
@@ -28,9 +37,7 @@ async def test_a_full_queue_resubmits_the_assets_once_and_applies_them(
     store: PostgresStore,
     database_url: str,
 ) -> None:
-    [old_id], ids = await submit_batches(
-        misbehaving_client, store, database_url, 1, 12, metadata=FAIL
-    )
+    old_id, ids = await failing_validation(misbehaving_client, store, database_url, 12)
     misbehaving_api.api.add("token_limit", BATCHES, times=1_000_000)
     misbehaving_api.simulator.advance(60)
     other = await PostgresStore.open(database_url)
@@ -72,9 +79,7 @@ async def test_a_validation_failure_still_fails_the_assets_with_the_reason(
     store: PostgresStore,
     database_url: str,
 ) -> None:
-    [batch_id], ids = await submit_batches(
-        misbehaving_client, store, database_url, 1, 3, metadata=FAIL
-    )
+    batch_id, ids = await failing_validation(misbehaving_client, store, database_url, 3)
     misbehaving_api.simulator.advance(60)
 
     await fast_worker(misbehaving_client, store).run_once()

@@ -15,8 +15,8 @@ from datetime import timedelta
 from typing import Any, cast
 
 from batchmon.openai_batches import BatchClient
-from batchmon.sim import Simulator
 from batchmon.store.postgres import PostgresStore
+from tests.helpers.engine import Simulated
 from tests.reliability.helpers import fast_worker, ledger, submit_batches, unapplied_batches
 from tests.reliability.misbehaving_api import LiveMisbehavingApi
 from tests.reliability.sizes import size
@@ -31,11 +31,11 @@ RENEWALS_PAST_THE_LEASE = 5  # one every 0.2 s: a second, past the 0.6 s lease
 
 
 async def test_four_workers_each_apply_a_fair_share_of_the_due_batches(
-    simulator: Simulator, client: BatchClient, store: PostgresStore, database_url: str
+    simulated: Simulated,
 ) -> None:
+    client, database_url = simulated.client, simulated.database_url
     batches = size(400, 1000)
-    batch_ids, ids = await submit_batches(client, store, database_url, batches, 1)
-    simulator.advance(3600)
+    batch_ids, ids = await simulated.finished_batches(batches, 1)
     stores = [await PostgresStore.open(database_url) for _ in range(WORKERS)]
     shares: Counter[str] = Counter()
 
@@ -111,10 +111,10 @@ async def test_a_long_apply_keeps_its_lease_and_no_other_worker_takes_it(
 
 
 async def test_the_pass_counts_every_request_downloads_included(
-    simulator: Simulator, client: BatchClient, store: PostgresStore, database_url: str
+    simulated: Simulated,
 ) -> None:
-    await submit_batches(client, store, database_url, 3, 2)
-    simulator.advance(3600)
+    client, store = simulated.client, simulated.store
+    await simulated.finished_batches(3, 2)
     before = client.requests_made
 
     report = await fast_worker(client, store).run_once()

@@ -21,7 +21,7 @@ from batchmon.openai_batches import BatchClient
 from batchmon.store.postgres import PostgresStore
 from tests.fixtures.postgres import execute, fetch_all
 from tests.helpers.cli import cli_env
-from tests.reliability.helpers import batchmon_output, ledger, submit_batches
+from tests.reliability.helpers import Misbehaving, batchmon_output, ledger, submit_batches
 from tests.reliability.misbehaving_api import LiveMisbehavingApi
 
 PROCESS_TIMEOUT = 90.0
@@ -55,14 +55,14 @@ async def _passes_until_applied(
 
 
 async def test_the_worker_process_outlives_malformed_answers(
-    misbehaving_api: LiveMisbehavingApi,
-    misbehaving_client: BatchClient,
-    store: PostgresStore,
-    database_url: str,
-    tmp_path: Path,
+    misbehaving: Misbehaving, tmp_path: Path
 ) -> None:
-    [batch_id], ids = await submit_batches(misbehaving_client, store, database_url, 1, 20)
-    misbehaving_api.simulator.advance(3600)
+    misbehaving_api, store, database_url = (
+        misbehaving.server,
+        misbehaving.store,
+        misbehaving.database_url,
+    )
+    batch_id, ids = await misbehaving.finished_batch(20)
     for kind in ("html", "broken_json", "wrong_shape"):
         misbehaving_api.api.add(kind, LIST)
     misbehaving_api.api.add("html", r"GET /v1/files/.*/content")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx2
 import openai
@@ -41,6 +42,17 @@ async def create(
         completion_window="24h",
         metadata=metadata,
     )
+
+
+async def completed(
+    client: openai.AsyncOpenAI, simulator: Simulator, data: bytes, **create_args: Any
+) -> Batch:
+    """A batch created from ``data`` and run to its end: an hour on the simulator's clock."""
+    batch = await create(client, data, **create_args)
+    simulator.advance(3600)
+    batch = await client.batches.retrieve(batch.id)
+    assert batch.status == "completed"
+    return batch
 
 
 def expected_tags(custom_id: str) -> list[str]:
@@ -101,10 +113,9 @@ async def test_a_batch_runs_validating_to_completed_with_every_timestamp(
 async def test_responses_endpoint_answers_with_response_objects(
     client: openai.AsyncOpenAI, simulator: Simulator
 ) -> None:
-    batch = await create(client, tagging_file(3, endpoint=RESPONSES), endpoint=RESPONSES)
-    simulator.advance(3600)
-    batch = await client.batches.retrieve(batch.id)
-    assert batch.status == "completed"
+    batch = await completed(
+        client, simulator, tagging_file(3, endpoint=RESPONSES), endpoint=RESPONSES
+    )
     for line in read_lines(simulator, batch.output_file_id):
         response = Response.model_validate(line["response"]["body"])
         assert json.loads(response.output_text) == {"tags": expected_tags(line["custom_id"])}
@@ -113,10 +124,10 @@ async def test_responses_endpoint_answers_with_response_objects(
 async def test_a_scripted_share_of_requests_fails_into_the_error_file(
     client: openai.AsyncOpenAI, simulator: Simulator
 ) -> None:
-    batch = await create(client, tagging_file(N), metadata={"sim_fail_fraction": "0.25"})
-    simulator.advance(3600)
-    batch = await client.batches.retrieve(batch.id)
-    assert batch.status == "completed" and batch.request_counts is not None
+    batch = await completed(
+        client, simulator, tagging_file(N), metadata={"sim_fail_fraction": "0.25"}
+    )
+    assert batch.request_counts is not None
     failed = {line["custom_id"] for line in read_lines(simulator, batch.error_file_id)}
     ok = {line["custom_id"] for line in read_lines(simulator, batch.output_file_id)}
     assert failed and ok and not failed & ok
@@ -131,10 +142,7 @@ async def test_a_scripted_share_of_requests_fails_into_the_error_file(
 async def test_a_batch_where_every_request_failed_has_only_an_error_file(
     client: openai.AsyncOpenAI, simulator: Simulator
 ) -> None:
-    batch = await create(client, tagging_file(4), metadata={"sim_fail_fraction": "1"})
-    simulator.advance(3600)
-    batch = await client.batches.retrieve(batch.id)
-    assert batch.status == "completed"
+    batch = await completed(client, simulator, tagging_file(4), metadata={"sim_fail_fraction": "1"})
     assert batch.output_file_id is None
     assert batch.error_file_id is not None
     assert len(read_lines(simulator, batch.error_file_id)) == 4
@@ -143,10 +151,9 @@ async def test_a_batch_where_every_request_failed_has_only_an_error_file(
 async def test_a_batch_can_report_an_empty_error_file_id(
     client: openai.AsyncOpenAI, simulator: Simulator
 ) -> None:
-    batch = await create(client, tagging_file(2), metadata={"sim_empty_error_file_id": "1"})
-    simulator.advance(3600)
-    batch = await client.batches.retrieve(batch.id)
-    assert batch.status == "completed"
+    batch = await completed(
+        client, simulator, tagging_file(2), metadata={"sim_empty_error_file_id": "1"}
+    )
     assert batch.error_file_id == ""
 
 
@@ -261,9 +268,7 @@ async def test_cancelling_a_failed_batch_is_a_conflict(
 async def test_answers_name_the_snapshot_the_lines_did_not(
     client: openai.AsyncOpenAI, simulator: Simulator
 ) -> None:
-    batch = await create(client, tagging_file(3), metadata={"sim_duration": "0"})
-    simulator.advance(3600)
-    batch = await client.batches.retrieve(batch.id)
+    batch = await completed(client, simulator, tagging_file(3), metadata={"sim_duration": "0"})
     assert batch.model == "gpt-4o-mini-2024-07-18"
     lines = read_lines(simulator, batch.output_file_id)
     assert {line["response"]["body"]["model"] for line in lines} == {"gpt-4o-mini-2024-07-18"}

@@ -10,6 +10,7 @@ OpenAI Batch API reports it: {"code": "token_limit_exceeded", "message": ..., "l
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import httpx2
@@ -18,17 +19,27 @@ import pytest
 
 from batchmon.sim import Simulator
 from batchmon.sim.queue import QueueLimits
-from batchmon.sim.tokens import batch_prompt_tokens
+from batchmon.sim.serve import add_arguments, build_simulator
+from batchmon.sim.tokens import enqueued_tokens
 from tests.fixtures.sim import SIM_API_KEY, LiveSim
 
-from .helpers import batch_errors, image_url, jsonl, request_line, tagging_file, upload_and_create
+from .helpers import (
+    CHAT,
+    batch_errors,
+    image_url,
+    jsonl,
+    request_line,
+    tagging_file,
+    upload_and_create,
+)
 
 AUTH = {"Authorization": f"Bearer {SIM_API_KEY}"}
 LINES = 10
 
 
-def tokens_of(data: bytes) -> int:
-    return batch_prompt_tokens(json.loads(line)["body"] for line in data.splitlines())
+def tokens_of(data: bytes, image_size: tuple[int, int] | None = None) -> int:
+    bodies = (json.loads(line)["body"] for line in data.splitlines())
+    return enqueued_tokens(bodies, CHAT, image_size)
 
 
 def limit_for_one_and_a_half_batches(sim: Simulator) -> int:
@@ -132,3 +143,23 @@ async def test_the_limit_is_set_over_http_and_seen_by_the_sdk(live_sim: LiveSim)
 def test_impossible_queue_settings_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         QueueLimits.from_dict(bad)
+
+
+def test_a_known_image_size_makes_the_same_batch_cheaper_in_the_queue() -> None:
+    """Unknown sizes count as the costliest image; ``--image-size`` says what they are."""
+    data = tagging_file(LINES)
+    between = (tokens_of(data, (512, 512)) + tokens_of(data)) // 2
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    limit = ["--enqueued-token-limit", f"gpt-4o-mini={between}"]
+    sized = build_simulator(parser.parse_args([*limit, "--image-size", "512x512"]))
+    unsized = build_simulator(parser.parse_args(limit))
+    assert sized.queue.image_size == (512, 512) and unsized.queue.image_size is None
+    statuses = []
+    for sim in (sized, unsized):
+        batch_id = upload_and_create(sim, data)
+        sim.advance(5)
+        statuses.append(sim.batch(batch_id).status)
+    assert statuses == ["in_progress", "failed"]
+    with pytest.raises(ValueError, match="WIDTHxHEIGHT"):
+        build_simulator(parser.parse_args(["--image-size", "big"]))

@@ -1,81 +1,79 @@
-"""The prompt-token estimate the queue limit counts (and a job planner can share)."""
+"""The simulated queue counts a batch's tokens exactly as batchmon's planner estimates them.
+
+OpenAI's own count is not published; what matters here is that planner and queue agree,
+so a batch the planner says fits is never refused by the simulator, and one over the
+limit always is. The per-model image rules themselves are tested in tests/core.
+"""
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
-from batchmon.sim.tokens import (
-    batch_prompt_tokens,
-    image_tokens,
-    prompt_tokens,
-    requested_output_tokens,
-    text_tokens,
-)
+from batchmon.core.planner import PlanLimits, plan_batches
+from batchmon.core.tokens import image_tokens, request_tokens
+from batchmon.sim import Simulator
+from batchmon.sim.queue import QueueLimits
+from batchmon.sim.tokens import enqueued_tokens
 
-from .helpers import RESPONSES, request_line
+from .helpers import CHAT, RESPONSES, image_url, request_line, upload_and_create
 
 
-@pytest.mark.parametrize(
-    ("model", "detail", "size", "tokens"),
-    [
-        # OpenAI's vision guide, "Calculating costs": tile models fit 2048 x 2048, then the
-        # short side to 768, and cost base + tile per 512 px square; low detail is the base.
-        ("gpt-4o", "low", (4096, 8192), 85),
-        ("gpt-4o", "high", (1024, 1024), 765),  # the guide's example: 4 tiles
-        ("gpt-4o-2024-08-06", "high", (2048, 4096), 1105),  # the guide's example: 6 tiles
-        ("gpt-4o", "auto", (512, 512), 255),  # already small: 1 tile
-        ("gpt-4o", None, None, 765),  # unknown size counts as 1024 x 1024
-        ("gpt-4o-mini", "low", (1024, 1024), 2833),
-        ("gpt-4o-mini-2024-07-18", "high", (1024, 1024), 2833 + 4 * 5667),
-        ("o3", "high", (1024, 1024), 75 + 4 * 150),
-        ("gpt-5", "high", (1024, 1024), 70 + 4 * 140),
-        ("unknown-model", "high", (1024, 1024), 765),
-        # Patch models: 32 px patches, at most 1536; the guide's examples (1024 x 1024 ->
-        # 1024 patches, 1800 x 2400 -> 1452) times the model's multiplier.
-        ("gpt-4.1-mini", "high", (1024, 1024), math.ceil(1024 * 1.62)),
-        ("gpt-4.1-mini-2025-04-14", None, (1800, 2400), math.ceil(1452 * 1.62)),
-        ("gpt-4.1-nano", "low", (1800, 2400), math.ceil(1452 * 2.46)),
-        ("o4-mini", None, (4000, 4000), math.ceil(1521 * 1.72)),
-    ],
-)
-def test_image_tokens_follow_openais_rules(
-    model: str, detail: str | None, size: tuple[int, int] | None, tokens: int
+@pytest.mark.parametrize("endpoint", [CHAT, RESPONSES])
+def test_a_batch_enqueues_the_planners_estimate_of_its_lines(endpoint: str) -> None:
+    bodies = [request_line(f"a{i}", image_url(i), endpoint=endpoint)["body"] for i in range(3)]
+    assert enqueued_tokens(bodies, endpoint) == sum(request_tokens(b, endpoint) for b in bodies)
+
+
+def test_an_image_of_unknown_size_is_the_costliest_and_a_known_size_is_used() -> None:
+    body = request_line("a", image_url(1))["body"]  # gpt-4o-mini, detail left out (auto)
+    text = request_tokens(body, CHAT) - image_tokens("gpt-4o-mini")
+    assert image_tokens("gpt-4o-mini") == 2833 + 8 * 5667  # 768 x 2048 after scaling
+    assert enqueued_tokens([body], CHAT, (512, 512)) == text + 2833 + 5667  # one tile
+    assert enqueued_tokens([body], CHAT, (1024, 1024)) == text + 2833 + 4 * 5667
+
+
+def test_the_organisations_image_size_is_configured_and_checked() -> None:
+    limits = QueueLimits.from_dict({"image_size": [640, 480]})
+    assert limits.image_size == (640, 480)
+    assert limits.to_dict()["image_size"] == [640, 480]
+    assert QueueLimits.from_dict({}).image_size is None
+    for bad in ([640], [0, 480], ["640", 480], "640x480", [True, 2]):
+        with pytest.raises(ValueError, match="image_size"):
+            QueueLimits.from_dict({"image_size": bad})
+
+
+def test_output_caps_are_not_counted() -> None:
+    body = request_line("a", image_url(1))["body"]
+    capped = {**body, "max_tokens": 100_000}
+    assert enqueued_tokens([capped], CHAT) == enqueued_tokens([body], CHAT)
+
+
+@pytest.mark.parametrize("image_size", [None, (512, 512)])
+def test_batches_the_planner_fills_to_the_limit_are_accepted_one_at_a_time(
+    simulator: Simulator, image_size: tuple[int, int] | None
 ) -> None:
-    assert image_tokens(detail, size, model) == tokens
+    """A plan at the full limit (token_fraction 1) fits the queue exactly: each batch
+    starts alone, and a second one beside it is refused."""
+    lines = [request_line(f"a{i}", image_url(i)) for i in range(60)]
+    per_line = request_tokens(lines[0]["body"], CHAT, image_size=image_size)
+    limit = per_line * 20
+    simulator.configure(
+        queue={"enqueued_token_limits": {"gpt-4o-mini": limit}, "image_size": image_size}
+    )
 
+    def estimate(body: Mapping[str, Any], endpoint: str) -> int:
+        return request_tokens(body, endpoint, image_size=image_size)
 
-def test_text_is_a_token_per_four_characters() -> None:
-    assert text_tokens("") == 0
-    assert text_tokens("abcd") == 1
-    assert text_tokens("abcde") == 2
+    limits = PlanLimits(token_limits={"gpt-4o-mini": limit}, token_fraction=1.0)
+    first, second, *_ = plan_batches(lines, limits, estimate=estimate)
+    assert first.request_count == 20 and first.estimated_tokens == limit
 
-
-def test_a_tagging_request_counts_its_text_message_and_image() -> None:
-    body = request_line("a", "https://example.com/fox.jpg", model="gpt-4o")["body"]
-    # 3 reply primer + 3 for the message + "Tag this image." (4) + one image (765)
-    assert prompt_tokens(body) == 3 + 3 + 4 + 765
-    body["messages"][0]["content"][1]["image_url"]["detail"] = "low"
-    assert prompt_tokens(body) == 3 + 3 + 4 + 85
-    responses = request_line("a", "https://x/fox.jpg", endpoint=RESPONSES, model="gpt-4o")
-    assert prompt_tokens(responses["body"]) == 3 + 3 + 4 + 765
-    mini = request_line("a", "https://x/fox.jpg")["body"]  # gpt-4o-mini prices images high
-    assert prompt_tokens(mini) == 3 + 3 + 4 + 2833 + 4 * 5667
-
-
-def test_known_image_sizes_are_used() -> None:
-    body = request_line("a", "https://x/fox.jpg", model="gpt-4o")["body"]
-    sizes = {"https://x/fox.jpg": (2048, 4096)}
-    assert prompt_tokens(body, sizes.get) == 3 + 3 + 4 + 1105
-    assert batch_prompt_tokens([body, body], sizes.get) == 2 * (3 + 3 + 4 + 1105)
-
-
-def test_plain_inputs_and_the_output_cap() -> None:
-    assert prompt_tokens({"model": "text-embedding-3-small", "input": ["abcd", "abcdabcd"]}) == 3
-    assert prompt_tokens({"model": "gpt-3.5-turbo-instruct", "prompt": "abcdabcd"}) == 2
-    assert requested_output_tokens({"max_tokens": 50}) == 50
-    assert requested_output_tokens({"max_output_tokens": 20}) == 20
-    assert requested_output_tokens({}) is None
-    # output caps are not part of the queue's count
-    assert prompt_tokens({"prompt": "abcd", "max_tokens": 10_000}) == 1
+    running = upload_and_create(simulator, first.jsonl or b"")
+    simulator.advance(5)
+    assert simulator.batch(running).status == "in_progress"
+    refused = upload_and_create(simulator, second.jsonl or b"")
+    simulator.advance(5)
+    assert simulator.batch(refused).status == "failed"

@@ -7,6 +7,8 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import timedelta
 from typing import cast
 
+import pytest
+
 from batchmon.store import Change, ResultRow
 from batchmon.store.postgres import PostgresStore
 from tests.fixtures.postgres import execute, fetch_all, insert_assets, openai_batch
@@ -14,8 +16,15 @@ from tests.fixtures.postgres import execute, fetch_all, insert_assets, openai_ba
 WAIT = 20.0
 
 
-def _feed(store: PostgresStore) -> AsyncGenerator[Change, None]:
-    return cast(AsyncGenerator[Change, None], store.changes())
+@pytest.fixture
+async def feed(store: PostgresStore) -> AsyncIterator[AsyncIterator[Change]]:
+    """The store's change feed past its opening resync, closed after the test."""
+    changes = cast(AsyncGenerator[Change, None], store.changes())
+    try:
+        assert await _next(changes) == Change("resync")
+        yield changes
+    finally:
+        await changes.aclose()
 
 
 async def _next(feed: AsyncIterator[Change]) -> Change:
@@ -23,61 +32,51 @@ async def _next(feed: AsyncIterator[Change]) -> Change:
 
 
 async def test_feed_starts_with_resync_then_carries_batch_and_asset_changes(
-    store: PostgresStore, database_url: str
+    store: PostgresStore, feed: AsyncIterator[Change], database_url: str
 ) -> None:
-    feed = _feed(store)
-    try:
-        assert await _next(feed) == Change("resync")
-        ids = insert_assets(database_url, 3, batch_id="b1")
-        assets = await _next(feed)
-        assert (assets.kind, assets.batch_id, assets.status) == ("assets", "b1", None)
+    ids = insert_assets(database_url, 3, batch_id="b1")
+    assets = await _next(feed)
+    assert (assets.kind, assets.batch_id, assets.status) == ("assets", "b1", None)
 
-        await store.record_statuses([openai_batch("b1", "in_progress", total=3)])
-        batch = await _next(feed)
-        assert (batch.kind, batch.batch_id, batch.status) == ("batch", "b1", "in_progress")
-        assert batch.payload["total"] == 3
+    await store.record_statuses([openai_batch("b1", "in_progress", total=3)])
+    batch = await _next(feed)
+    assert (batch.kind, batch.batch_id, batch.status) == ("batch", "b1", "in_progress")
+    assert batch.payload["total"] == 3
 
-        # Bookkeeping (a claim, a poll that saw nothing new) is not announced: the next
-        # message is the completion that follows it.
-        await store.claim_due(
-            "w1", min_age=timedelta(0), interval=timedelta(0), lease=timedelta(minutes=1)
-        )
-        await store.record_statuses([openai_batch("b1", "in_progress", total=3)])
-        await store.record_statuses([openai_batch("b1", "completed", total=3, completed=3)])
-        done = await _next(feed)
-        assert (done.kind, done.status, done.payload["completed"]) == ("batch", "completed", 3)
+    # Bookkeeping (a claim, a poll that saw nothing new) is not announced: the next
+    # message is the completion that follows it.
+    await store.claim_due(
+        "w1", min_age=timedelta(0), interval=timedelta(0), lease=timedelta(minutes=1)
+    )
+    await store.record_statuses([openai_batch("b1", "in_progress", total=3)])
+    await store.record_statuses([openai_batch("b1", "completed", total=3, completed=3)])
+    done = await _next(feed)
+    assert (done.kind, done.status, done.payload["completed"]) == ("batch", "completed", 3)
 
-        # One message per batch for a whole chunk of asset updates.
-        await store.apply_results("b1", [ResultRow(a, True, tags=["t"]) for a in ids])
-        applied = await _next(feed)
-        assert (applied.kind, applied.batch_id, applied.status) == ("assets", "b1", "completed")
-        await store.finish_apply("b1", unreturned_reason="no result")
-        finished = await _next(feed)
-        assert (finished.kind, finished.payload["applied"]) == ("batch", True)
-    finally:
-        await feed.aclose()
+    # One message per batch for a whole chunk of asset updates.
+    await store.apply_results("b1", [ResultRow(a, True, tags=["t"]) for a in ids])
+    applied = await _next(feed)
+    assert (applied.kind, applied.batch_id, applied.status) == ("assets", "b1", "completed")
+    await store.finish_apply("b1", unreturned_reason="no result")
+    finished = await _next(feed)
+    assert (finished.kind, finished.payload["applied"]) == ("batch", True)
 
 
 async def test_feed_resyncs_after_its_connection_is_killed(
-    store: PostgresStore, database_url: str
+    store: PostgresStore, feed: AsyncIterator[Change], database_url: str
 ) -> None:
-    feed = _feed(store)
-    try:
-        assert await _next(feed) == Change("resync")
-        listener = fetch_all(
-            database_url,
-            "select pid from pg_stat_activity where datname = current_database() "
-            "and query = 'listen batchmon_changes'",
-        )
-        assert len(listener) == 1
-        execute(database_url, "select pg_terminate_backend(%s)", listener[0])
+    listener = fetch_all(
+        database_url,
+        "select pid from pg_stat_activity where datname = current_database() "
+        "and query = 'listen batchmon_changes'",
+    )
+    assert len(listener) == 1
+    execute(database_url, "select pg_terminate_backend(%s)", listener[0])
 
-        assert await _next(feed) == Change("resync")
-        await store.record_statuses([openai_batch("b2", "validating")])
-        change = await _next(feed)
-        assert (change.kind, change.batch_id, change.status) == ("batch", "b2", "validating")
-    finally:
-        await feed.aclose()
+    assert await _next(feed) == Change("resync")
+    await store.record_statuses([openai_batch("b2", "validating")])
+    change = await _next(feed)
+    assert (change.kind, change.batch_id, change.status) == ("batch", "b2", "validating")
 
 
 async def test_closing_the_store_ends_the_feed(database_url: str) -> None:

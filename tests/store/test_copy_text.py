@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -107,46 +107,56 @@ def test_asset_ids_in_other_spellings_are_normalised_and_non_uuids_become_null()
     assert array_literal(["a", "b c"]) == '{"a","b c"}'
 
 
-async def test_apply_matches_ids_in_any_spelling_and_skips_what_is_not_an_id(
-    store: PostgresStore, database_url: str
+RowsFor = Callable[[list[str]], Any]
+
+APPLY_CASES: dict[str, tuple[RowsFor, ApplyCounts, RowsFor]] = {
+    "ids in any spelling match, what is not an id is skipped": (
+        lambda ids: [
+            ResultRow(ids[0].upper(), True, ["upper"]),
+            ResultRow("{" + ids[1] + "}", True, NASTY_TAGS),
+            ResultRow("not-a-uuid", True, ["ignored"]),
+            ResultRow(ids[2], False, error="line\twith\ttabs\nand a newline"),
+        ],
+        ApplyCounts(completed=2, failed=1, skipped=1),
+        lambda ids: {
+            ids[0]: (["upper"], None),
+            ids[1]: (NASTY_TAGS, None),
+            ids[2]: (None, "line\twith\ttabs\nand a newline"),
+        },
+    ),
+    "a NUL in model output is stored replaced, the rest of the batch applies": (
+        lambda ids: [
+            ResultRow(ids[0], True, ["red\x00fox", "ok"]),
+            ResultRow(ids[1], False, error="model said \x00 then stopped"),
+            ResultRow(ids[2], True, ["plain"]),
+        ],
+        ApplyCounts(completed=2, failed=1, skipped=0),
+        lambda ids: {
+            ids[0]: (["red\ufffdfox", "ok"], None),
+            ids[1]: (None, "model said \ufffd then stopped"),
+            ids[2]: (["plain"], None),
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("rows_for", "counts", "stored_for"), APPLY_CASES.values(), ids=APPLY_CASES.keys()
+)
+async def test_apply_stores_what_the_lines_said_for_three_assets_of_a_batch(
+    store: PostgresStore,
+    database_url: str,
+    rows_for: RowsFor,
+    counts: ApplyCounts,
+    stored_for: RowsFor,
 ) -> None:
     ids = insert_assets(database_url, 3, batch_id="b1")
     await store.record_statuses([openai_batch("b1", "completed")])
-    rows = [
-        ResultRow(ids[0].upper(), True, ["upper"]),
-        ResultRow("{" + ids[1] + "}", True, NASTY_TAGS),
-        ResultRow("not-a-uuid", True, ["ignored"]),
-        ResultRow(ids[2], False, error="line\twith\ttabs\nand a newline"),
-    ]
-    assert await store.apply_results("b1", rows) == ApplyCounts(completed=2, failed=1, skipped=1)
+    assert await store.apply_results("b1", rows_for(ids)) == counts
     stored = {
         asset: (tags, error)
         for asset, tags, error in fetch_all(
             database_url, "select id::text, tags, auto_tag_error from public.assets"
         )
     }
-    assert stored[ids[0]] == (["upper"], None)
-    assert stored[ids[1]] == (NASTY_TAGS, None)
-    assert stored[ids[2]] == (None, "line\twith\ttabs\nand a newline")
-
-
-async def test_a_nul_in_model_output_is_stored_replaced_and_the_rest_of_the_batch_applies(
-    store: PostgresStore, database_url: str
-) -> None:
-    ids = insert_assets(database_url, 3, batch_id="b1")
-    await store.record_statuses([openai_batch("b1", "completed")])
-    rows = [
-        ResultRow(ids[0], True, ["red\x00fox", "ok"]),
-        ResultRow(ids[1], False, error="model said \x00 then stopped"),
-        ResultRow(ids[2], True, ["plain"]),
-    ]
-    assert await store.apply_results("b1", rows) == ApplyCounts(completed=2, failed=1, skipped=0)
-    stored = {
-        asset: (tags, error)
-        for asset, tags, error in fetch_all(
-            database_url, "select id::text, tags, auto_tag_error from public.assets"
-        )
-    }
-    assert stored[ids[0]] == (["red\ufffdfox", "ok"], None)
-    assert stored[ids[1]] == (None, "model said \ufffd then stopped")
-    assert stored[ids[2]] == (["plain"], None)
+    assert stored == stored_for(ids)

@@ -30,6 +30,18 @@ async def test_an_unreachable_server_is_named_without_its_password() -> None:
     message = str(error.value)
     assert "cannot connect to the database at worker@127.0.0.1:1/app" in message
     assert "hunter2-secret" not in message
+    assert isinstance(error.value.__cause__, psycopg.OperationalError)  # the driver's cause
+
+
+async def test_an_unreachable_server_reads_as_one_clean_line() -> None:
+    """libpq's tab-indented hint joins the reason as a sentence: no tab, no doubled stop."""
+    with pytest.raises(StoreError) as error:
+        await PostgresStore.open("postgresql://worker@127.0.0.1:1/app", connect_timeout=2)
+    message = str(error.value)
+    assert "127.0.0.1:1/app: Connection refused. Is the server running" in message
+    assert "\t" not in message and "\n" not in message
+    assert "?." not in message and ".." not in message
+    assert "port 1 failed" not in message  # the prefix says again where it points
 
 
 async def test_calls_after_close_fail_clearly(database_url: str) -> None:

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 
 from batchmon.store.protocol import Change
+from batchmon.store.supabase import SupabaseStore
 from batchmon.store.supabase_feed import RESYNC_POSTGRES_READY
 
 
@@ -21,6 +22,13 @@ async def wait_for_change(
                 return change
 
     return await asyncio.wait_for(scan(), within)
+
+
+async def live_feed(store: SupabaseStore) -> AsyncIterator[Change]:
+    """``store``'s change feed, once the server's change stream is running."""
+    feed = store.changes()
+    await wait_for_change(feed, is_live)
+    return feed
 
 
 def is_resync(change: Change) -> bool:

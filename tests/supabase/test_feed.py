@@ -14,15 +14,14 @@ from batchmon.store.supabase import SupabaseStore
 from batchmon.store.supabase_feed import ChangeQueue, FeedOptions
 from tests.fixtures.postgres import insert_assets, openai_batch
 from tests.helpers.supabase import PASSWORD, StoreFactory, Users
-from tests.supabase.helpers import batch_status, is_live, wait_for_change
+from tests.supabase.helpers import batch_status, is_live, live_feed, wait_for_change
 from tests.supabase_gateway import Gateway
 
 
 async def test_batch_and_asset_changes_are_delivered(
     alice_store: SupabaseStore, users: Users, database_url: str, gateway: Gateway
 ) -> None:
-    feed = alice_store.changes()
-    await wait_for_change(feed, is_live)
+    feed = await live_feed(alice_store)
     ids = insert_assets(database_url, 2, user_id=users.alice.id)
 
     await alice_store.mark_submitted(openai_batch("batch_a"), ids)
@@ -38,8 +37,7 @@ async def test_batch_and_asset_changes_are_delivered(
 async def test_other_users_changes_never_reach_the_feed(
     alice_store: SupabaseStore, bob_store: SupabaseStore, users: Users, database_url: str
 ) -> None:
-    feed = bob_store.changes()
-    await wait_for_change(feed, is_live)
+    feed = await live_feed(bob_store)
     alice_ids = insert_assets(database_url, 1, user_id=users.alice.id)
     bob_ids = insert_assets(database_url, 1, user_id=users.bob.id)
 
@@ -54,8 +52,7 @@ async def test_other_users_changes_never_reach_the_feed(
 async def test_an_unreadable_event_does_not_stop_later_events(
     alice_store: SupabaseStore, users: Users, database_url: str, gateway: Gateway
 ) -> None:
-    feed = alice_store.changes()
-    await wait_for_change(feed, is_live)
+    feed = await live_feed(alice_store)
     await gateway.wait_until(lambda c: c["joins"] >= 1)
 
     # Valid on the wire, but no record to read: converting it raises inside the callback.
@@ -117,8 +114,7 @@ async def test_realtime_py_itself_stops_reading_after_a_raising_callback(
 async def test_a_dropped_socket_reconnects_and_resyncs(
     alice_store: SupabaseStore, users: Users, database_url: str, gateway: Gateway
 ) -> None:
-    feed = alice_store.changes()
-    await wait_for_change(feed, is_live)
+    feed = await live_feed(alice_store)
     await gateway.wait_until(lambda c: c["joins"] >= 1)
 
     await gateway.drop_realtime()
@@ -141,8 +137,7 @@ async def test_the_watchdog_reconnects_after_realtime_py_gives_up(
         realtime={"max_retries": 2, "initial_backoff": 0.01},
     )
     await store.sign_in(users.alice.email, PASSWORD)
-    feed = store.changes()
-    await wait_for_change(feed, is_live)
+    feed = await live_feed(store)
     attempts = gateway.counts["attempts"]
 
     gateway.refuse_realtime = True
@@ -165,8 +160,7 @@ async def test_the_watchdog_reconnects_after_realtime_py_gives_up(
 async def test_a_channel_ended_for_an_expired_token_comes_back_with_a_fresh_one(
     alice_store: SupabaseStore, users: Users, database_url: str, gateway: Gateway
 ) -> None:
-    feed = alice_store.changes()
-    await wait_for_change(feed, is_live)
+    feed = await live_feed(alice_store)
     await gateway.wait_until(lambda c: c["joins"] >= 1)
 
     await gateway.expire_tokens()  # Realtime ends the channel: system error + phx_close
@@ -181,8 +175,7 @@ async def test_a_channel_ended_for_an_expired_token_comes_back_with_a_fresh_one(
 async def test_a_refreshed_token_is_handed_to_the_joined_channel(
     alice_store: SupabaseStore, gateway: Gateway
 ) -> None:
-    feed = alice_store.changes()
-    await wait_for_change(feed, is_live)
+    _held_open = await live_feed(alice_store)
     await gateway.wait_until(lambda c: c["joins"] >= 1)
 
     await alice_store.client.auth.refresh_session()
@@ -214,8 +207,7 @@ async def test_asset_changes_are_coalesced_per_batch_until_taken() -> None:
 
 
 async def test_the_feed_ends_when_the_store_closes(alice_store: SupabaseStore) -> None:
-    feed = alice_store.changes()
-    await wait_for_change(feed, is_live)
+    feed = await live_feed(alice_store)
     waiting = asyncio.ensure_future(anext(feed))
 
     await alice_store.close()

@@ -11,7 +11,7 @@ from batchmon.core.backoff import Backoff
 from batchmon.store.supabase_feed import RESYNC_BURST, FeedOptions
 from tests.fixtures.postgres import insert_assets
 from tests.helpers.supabase import PASSWORD, StoreFactory, Users
-from tests.supabase.helpers import is_live, wait_for_change
+from tests.supabase.helpers import live_feed, wait_for_change
 from tests.supabase_gateway import Gateway
 
 WATCHFUL = FeedOptions(
@@ -30,8 +30,7 @@ async def test_a_burst_past_the_rate_limit_is_followed_by_one_resync(
     gateway.rate_limit_pause = 60.0
     store = await open_store(feed=WATCHFUL)
     await store.sign_in(users.alice.email, PASSWORD)
-    feed = store.changes()
-    await wait_for_change(feed, is_live)
+    feed = await live_feed(store)
 
     insert_assets(database_url, 200, user_id=users.alice.id, batch_id="batch_big")
     resync = await wait_for_change(feed, lambda c: c.kind == "resync")
@@ -46,8 +45,7 @@ async def test_a_few_changes_are_no_burst(
 ) -> None:
     store = await open_store(feed=WATCHFUL)
     await store.sign_in(users.alice.email, PASSWORD)
-    feed = store.changes()
-    await wait_for_change(feed, is_live)
+    feed = await live_feed(store)
 
     insert_assets(database_url, 39, user_id=users.alice.id, batch_id="batch_small")
     change = await wait_for_change(feed, lambda c: True)

@@ -15,7 +15,7 @@ from batchmon.store.protocol import Change
 from batchmon.store.supabase_feed import RESYNC_PUSH_UNAVAILABLE, FeedOptions
 from tests.fixtures.postgres import execute, insert_assets, openai_batch
 from tests.helpers.supabase import PASSWORD, StoreFactory, Users
-from tests.supabase.helpers import is_live, wait_for_change
+from tests.supabase.helpers import is_live, live_feed, wait_for_change
 from tests.supabase_gateway import Gateway
 
 UNPUBLISH = "alter publication supabase_realtime drop table public.assets"
@@ -77,8 +77,7 @@ async def test_a_token_refresh_resubscribes_on_the_server_without_a_resync(
 ) -> None:
     store = await open_store(feed=feed_options())
     await store.sign_in(users.alice.email, PASSWORD)
-    feed = store.changes()
-    await wait_for_change(feed, is_live)
+    feed = await live_feed(store)
     subscribed = gateway.counts["subscribed"]
 
     await store.client.auth.refresh_session()  # supabase-py pushes the new access_token

@@ -16,7 +16,7 @@ from batchmon.store.supabase_session import (
 from tests.fixtures.keyring import MemoryKeyring
 from tests.fixtures.postgres import insert_assets, openai_batch
 from tests.helpers.supabase import PASSWORD, StoreFactory, Users
-from tests.supabase.helpers import batch_status, is_live, wait_for_change
+from tests.supabase.helpers import batch_status, is_live, live_feed, wait_for_change
 from tests.supabase_gateway import Gateway
 
 SESSION_KEY = "supabase.auth.token"  # supabase_auth's storage key
@@ -37,12 +37,17 @@ async def test_sign_in_keeps_the_session_in_the_keyring(
     assert all(len(v) <= CHUNK_CHARS for v in memory_keyring.secrets.values())
 
 
-async def test_a_restored_session_needs_no_password_and_gives_realtime_the_users_jwt(
-    open_store: StoreFactory, users: Users, gateway: Gateway, database_url: str
-) -> None:
+async def sign_in_and_quit(open_store: StoreFactory, users: Users) -> None:
+    """Alice signs in on the desktop and quits: her session waits in the keyring."""
     first = await open_store(service="batchmon-desk")
     await first.sign_in(users.alice.email, PASSWORD)
     await first.close()
+
+
+async def test_a_restored_session_needs_no_password_and_gives_realtime_the_users_jwt(
+    open_store: StoreFactory, users: Users, gateway: Gateway, database_url: str
+) -> None:
+    await sign_in_and_quit(open_store, users)
     grants = gateway.counts["tokens_issued"]
 
     store = await open_store(service="batchmon-desk")
@@ -54,8 +59,7 @@ async def test_a_restored_session_needs_no_password_and_gives_realtime_the_users
     assert store.client.realtime.access_token == session.access_token
     # RLS lets only Alice's JWT see her rows: the feed receiving them proves realtime has it.
     ids = insert_assets(database_url, 2, user_id=users.alice.id)
-    feed = store.changes()
-    await wait_for_change(feed, is_live)
+    feed = await live_feed(store)
     await store.mark_submitted(openai_batch("batch_restored"), ids)
     change = await wait_for_change(feed, batch_status("batch_restored", "in_progress"))
     assert change.payload["user_id"] == users.alice.id
@@ -140,9 +144,7 @@ async def test_keyring_storage_round_trips_long_values_and_removes_every_chunk(
 async def test_an_expired_saved_session_is_refreshed_on_start(
     open_store: StoreFactory, users: Users, gateway: Gateway, memory_keyring: MemoryKeyring
 ) -> None:
-    first = await open_store(service="batchmon-desk")
-    await first.sign_in(users.alice.email, PASSWORD)
-    await first.close()
+    await sign_in_and_quit(open_store, users)
     storage = KeyringSessionStorage("batchmon-desk")
     saved = json.loads(await storage.get_item(SESSION_KEY) or "{}")
     saved["expires_at"] = 1  # as if the desktop was closed for a long time

@@ -41,7 +41,12 @@ async def token(request: Request) -> Response:
     return JSONResponse(session)
 
 
-def _bearer_claims(gateway: Gateway, request: Request) -> dict[str, object] | Response:
+def _signed_in(request: Request) -> tuple[Gateway, dict[str, object]] | Response:
+    """The gateway and the bearer token's claims, or GoTrue's refusal (key first, then token)."""
+    gateway: Gateway = request.app.state.gateway
+    denied = gateway.check_api_key(request)
+    if denied is not None:
+        return denied
     header = request.headers.get("authorization", "")
     if not header.lower().startswith("bearer "):
         return gotrue_error(401, "no_authorization", "This endpoint requires a Bearer token")
@@ -53,17 +58,14 @@ def _bearer_claims(gateway: Gateway, request: Request) -> dict[str, object] | Re
         )
     if claims.get("role") != "authenticated":
         return gotrue_error(403, "bad_jwt", "invalid claim: missing sub claim")
-    return claims
+    return gateway, claims
 
 
 async def user(request: Request) -> Response:
-    gateway: Gateway = request.app.state.gateway
-    denied = gateway.check_api_key(request)
-    if denied is not None:
-        return denied
-    claims = _bearer_claims(gateway, request)
-    if isinstance(claims, Response):
-        return claims
+    signed_in = _signed_in(request)
+    if isinstance(signed_in, Response):
+        return signed_in
+    gateway, claims = signed_in
     found = gateway.tokens.users.get(str(claims.get("sub")))
     if found is None:
         return gotrue_error(404, "user_not_found", "User from sub claim in JWT does not exist")
@@ -71,12 +73,9 @@ async def user(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    gateway: Gateway = request.app.state.gateway
-    denied = gateway.check_api_key(request)
-    if denied is not None:
-        return denied
-    claims = _bearer_claims(gateway, request)
-    if isinstance(claims, Response):
-        return claims
+    signed_in = _signed_in(request)
+    if isinstance(signed_in, Response):
+        return signed_in
+    gateway, claims = signed_in
     gateway.tokens.sign_out(dict(claims), request.query_params.get("scope", "global"))
     return Response(status_code=204)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from batchmon.core.status import PENDING_STATUSES, TERMINAL_STATUSES
-from batchmon.ui.actions import Action, RequestCounts, allowed_actions, resubmit_count
+from batchmon.ui.actions import Action, RequestCounts, allowed_actions
 
 ALWAYS = {Action.COPY_ID}
 NO_FAILURES = RequestCounts(total=10, completed=10, failed=0)
@@ -56,22 +56,3 @@ def test_sdk_request_counts_work_too() -> None:
 
     counts = BatchRequestCounts(total=4, completed=3, failed=1)
     assert Action.RETRY in allowed_actions("completed", counts)
-
-
-@pytest.mark.parametrize(
-    ("status", "counts", "assets", "expected"),
-    [
-        ("failed", RequestCounts(total=0), 12, 12),
-        ("failed", RequestCounts(total=10), 12, 10),
-        ("expired", RequestCounts(total=10, completed=4, failed=1), None, 6),
-        ("cancelled", RequestCounts(total=10, completed=10), None, 0),
-        ("cancelled", None, 8, 8),
-        ("completed", SOME_FAILURES, None, 3),
-        ("completed", NO_FAILURES, None, 0),
-        ("in_progress", SOME_FAILURES, None, 0),
-    ],
-)
-def test_resubmit_count_says_how_many_requests_a_retry_sends(
-    status: str, counts: RequestCounts | None, assets: int | None, expected: int
-) -> None:
-    assert resubmit_count(status, counts, assets) == expected

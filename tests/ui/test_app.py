@@ -15,6 +15,7 @@ from batchmon.config import Settings
 from batchmon.ui.app import configure_application
 from batchmon.ui.desktop import Desktop
 from batchmon.ui.error_reporter import ErrorReporter, install_error_reporting
+from tests.helpers.qt import next_emit
 
 
 @pytest.mark.qt_no_exception_capture
@@ -40,19 +41,13 @@ async def test_exceptions_in_slots_and_tasks_are_shown(qtbot: QtBot) -> None:
         assert not banner.isHidden() and banner.level == "error"
         assert "the slot broke" in banner.text
 
-        reported: asyncio.Future[str] = loop.create_future()
-
-        def on_reported(text: str) -> None:
-            if not reported.done():
-                reported.set_result(text)
-
-        reporter.reported.connect(on_reported)
+        reported = next_emit(reporter.reported)
 
         def broken_callback() -> None:
             raise RuntimeError("the task broke")
 
         loop.call_soon(broken_callback)
-        text = await asyncio.wait_for(reported, 5)
+        (text,) = await reported
         assert "the task broke" in text and "the task broke" in banner.text
     finally:
         sys.excepthook = previous_hook

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +16,7 @@ from batchmon.ui.demo import DAY, DEMO_BATCHES, DemoEnvironment, DemoPace, demo_
 from batchmon.ui.desktop import Desktop
 from batchmon.ui.table_model import BatchTableModel
 from tests.helpers.batches import make_batch
+from tests.helpers.qt import until
 
 TIMEOUT = 30.0
 
@@ -36,18 +36,16 @@ async def test_demo_reaches_a_completed_and_applied_batch(qtbot: QtBot, tmp_path
         (batch_id,) = await env.submit_demo_batches(quick)
         desktop.poller.resume()
 
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        def check(*_: object) -> None:
+        def finished() -> bool:
             item = desktop.batches.get(batch_id)
-            finished = item and item.status == "completed" and item.pending_assets == 0
-            if finished and not done.done():
-                done.set_result(None)
+            return bool(item and item.status == "completed" and item.pending_assets == 0)
 
-        desktop.synced.connect(check)
-        desktop.model.dataChanged.connect(check)
-        desktop.model.rowsInserted.connect(check)
-        await asyncio.wait_for(done, TIMEOUT)
+        await until(
+            desktop.synced,
+            finished,
+            within=TIMEOUT,
+            also=(desktop.model.dataChanged, desktop.model.rowsInserted),
+        )
         assets = await env.store.batch_assets(batch_id)
         assert len(assets) == len(quick[0].subjects)
         assert all(a.status == "completed" and a.tags for a in assets)

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
@@ -17,6 +18,14 @@ from batchmon.ui.table_model import progress_text
 from batchmon.ui.time_base import TimeBase
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def pane(qtbot: QtBot) -> DetailPane:
+    """A detail pane, closed with the test."""
+    widget = DetailPane()
+    qtbot.addWidget(widget)
+    return widget
 
 
 def _texts(tree: object) -> list[str]:
@@ -48,9 +57,7 @@ def _rejected_row(**changes: Any) -> BatchRow:
     return replace(row, **changes)
 
 
-def test_validation_errors_with_line_numbers_and_lineage(qtbot: QtBot) -> None:
-    pane = DetailPane()
-    qtbot.addWidget(pane)
+def test_validation_errors_with_line_numbers_and_lineage(pane: DetailPane, qtbot: QtBot) -> None:
     row = _rejected_row(retried_by="batch_retry")
     pane.show_detail(BatchDetail(row), can_retry=False, can_cancel=False)
     assert pane.title.text() == "batch_failed"
@@ -68,9 +75,7 @@ def test_validation_errors_with_line_numbers_and_lineage(qtbot: QtBot) -> None:
     assert not pane.retry_button.isVisible() and not pane.cancel_button.isVisible()
 
 
-def test_error_file_groups_assets_and_copy(qtbot: QtBot) -> None:
-    pane = DetailPane()
-    qtbot.addWidget(pane)
+def test_error_file_groups_assets_and_copy(pane: DetailPane, qtbot: QtBot) -> None:
     pane.show()
     groups = group_errors(
         [("rate_limit", "a1: slow down")] * 3
@@ -109,10 +114,8 @@ def test_error_file_groups_assets_and_copy(qtbot: QtBot) -> None:
     assert QGuiApplication.clipboard().text() == "batch_partial"
 
 
-def test_facts_say_whether_results_still_wait(qtbot: QtBot) -> None:
+def test_facts_say_whether_results_still_wait(pane: DetailPane) -> None:
     """A finished, applied batch must not read as if its assets were still pending."""
-    pane = DetailPane()
-    qtbot.addWidget(pane)
     row = _row(
         "batch_done",
         "completed",
@@ -133,10 +136,8 @@ def _bar_colours(pane: DetailPane) -> set[str]:
     return {image.pixelColor(x, image.height() // 2).name() for x in range(0, image.width(), 2)}
 
 
-def test_the_bar_shows_the_tables_numbers_with_the_failed_part_in_red(qtbot: QtBot) -> None:
+def test_the_bar_shows_the_tables_numbers_with_the_failed_part_in_red(pane: DetailPane) -> None:
     """The pane draws what the table draws, from the table's (newer) item."""
-    pane = DetailPane()
-    qtbot.addWidget(pane)
     pane.resize(400, 500)
     pane.show()
     stored = _row(
@@ -162,9 +163,7 @@ def test_the_bar_shows_the_tables_numbers_with_the_failed_part_in_red(qtbot: QtB
     assert FAILED_COLOR.lower() in _bar_colours(pane), "3 failed of 16 is not all green"
 
 
-def test_a_rejected_batch_says_rejected_not_not_counted_yet(qtbot: QtBot) -> None:
-    pane = DetailPane()
-    qtbot.addWidget(pane)
+def test_a_rejected_batch_says_rejected_not_not_counted_yet(pane: DetailPane) -> None:
     row = _rejected_row(
         errors=[{"code": "invalid_json_line", "line": n, "message": "x"} for n in (1, 2)]
     )
@@ -178,9 +177,7 @@ def test_a_rejected_batch_says_rejected_not_not_counted_yet(qtbot: QtBot) -> Non
     assert pane.retry_button.text() == "Retry failed requests"
 
 
-def test_timeline_times_are_wall_clock_times_on_the_demo_clock(qtbot: QtBot) -> None:
-    pane = DetailPane()
-    qtbot.addWidget(pane)
+def test_timeline_times_are_wall_clock_times_on_the_demo_clock(pane: DetailPane) -> None:
     pane.set_time_base(TimeBase(to_wall=lambda s: s - 3600))
     row = _row("b", "validating", total=0)
     pane.show_detail(BatchDetail(row), can_retry=False, can_cancel=True)

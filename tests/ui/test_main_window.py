@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import httpx2
 import psycopg
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QGuiApplication
-from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QAbstractButton, QApplication, QMenu, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from batchmon.config import Settings
@@ -33,10 +35,11 @@ from batchmon.store.postgres import PostgresStore
 from batchmon.ui import dialogs
 from batchmon.ui.actions import Action
 from batchmon.ui.desktop import Desktop
+from batchmon.ui.main_window import MainWindow
 from batchmon.ui.notifications import DesktopNotifier
 from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY
 from tests.helpers.batches import make_batch
-from tests.ui.clicks import click, next_dialog, next_emit, press, question, until
+from tests.helpers.qt import click, next_dialog, next_emit, press, question, until
 from tests.ui.notification_server import notification_session
 
 TIMEOUT = 20.0
@@ -153,6 +156,32 @@ async def loop_keeps_running(run: Running) -> None:
         passes += 1
 
 
+async def asked(
+    window: MainWindow, action: str, trigger: QAbstractButton | Callable[[], object]
+) -> tuple[QMessageBox, Awaitable[tuple[Any, ...]]]:
+    """``trigger`` ``action`` as a person does: the question it asks, and its outcome to come.
+
+    Both waits are armed before the trigger, so neither emission can be missed.
+    """
+    finished = next_emit(window.action_finished, lambda done, *_: done == action)
+    opened = next_dialog()
+    if isinstance(trigger, QAbstractButton):
+        QTest.mouseClick(trigger, Qt.MouseButton.LeftButton)  # as qtbot.mouseClick does
+    else:
+        trigger()
+    return await question(opened), finished
+
+
+def include_permanent(qtbot: QtBot, box: QMessageBox) -> None:
+    """Tick "Include N permanent failures" (the simulator's failures are bad image URLs,
+    which a retry leaves out unless asked): with nothing else to send, Yes waits for it."""
+    check = box.checkBox()
+    yes = box.button(QMessageBox.StandardButton.Yes)
+    assert check is not None and not check.isChecked() and not yes.isEnabled()
+    qtbot.mouseClick(check, Qt.MouseButton.LeftButton)
+    assert check.isChecked() and yes.isEnabled()
+
+
 async def completed_partially(
     run: Running, simulator: Simulator, qtbot: QtBot, database_url: str
 ) -> tuple[str, int]:
@@ -187,10 +216,10 @@ async def test_retry_button_asks_then_resubmits_failed_requests_and_the_loop_run
         assert pane.retry_button.isVisible() and pane.retry_button.isEnabled()
         assert not pane.cancel_button.isVisible()
 
-        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "retry")
-        opened = next_dialog()
-        qtbot.mouseClick(pane.retry_button, Qt.MouseButton.LeftButton)
-        box = await question(opened)
+        box, finished = await asked(desktop.window, "retry", pane.retry_button)
+        assert f"{failed} permanent failures would fail the same way again" in box.text()
+        assert f"Resubmit 0 requests from {old_id}" in box.text()
+        include_permanent(qtbot, box)
         assert f"Resubmit {failed} requests from {old_id}" in box.text()
         click(qtbot, box, QMessageBox.StandardButton.Yes)
         _, batch_id, new_id = await finished
@@ -223,10 +252,13 @@ async def test_retry_answered_no_resubmits_nothing(
         desktop = run.desktop
         old_id, _ = await completed_partially(run, simulator, qtbot, database_url)
         before = len(simulator.list_batches(limit=100)["data"])
-        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "retry")
-        opened = next_dialog()
-        qtbot.keyClick(desktop.window.table, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
-        box = await question(opened)
+        box, finished = await asked(
+            desktop.window,
+            "retry",
+            lambda: qtbot.keyClick(
+                desktop.window.table, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier
+            ),
+        )
         click(qtbot, box, QMessageBox.StandardButton.No)
         assert await finished == ("retry", old_id, None)
         assert len(simulator.list_batches(limit=100)["data"]) == before
@@ -243,16 +275,16 @@ async def test_retry_all_failed_by_keyboard_enter_accepts(
         desktop = run.desktop
         old_id, failed = await completed_partially(run, simulator, qtbot, database_url)
         await until(desktop.window.summary_changed, desktop.window.retry_all_action.isEnabled)
-        finished = next_emit(
-            desktop.window.action_finished, lambda action, *_: action == "retry_all"
-        )
-        opened = next_dialog()
-        qtbot.keyClick(
-            desktop.window.table,
-            Qt.Key.Key_R,
-            Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
-        )
-        box = await question(opened)
+
+        def trigger() -> None:
+            qtbot.keyClick(
+                desktop.window.table,
+                Qt.Key.Key_R,
+                Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+            )
+
+        box, finished = await asked(desktop.window, "retry_all", trigger)
+        include_permanent(qtbot, box)
         assert f"Resubmit about {failed} requests from 1 batch?" in box.text()
         press(qtbot, box, Qt.Key.Key_Return)
         _, _, created = await finished
@@ -279,11 +311,9 @@ async def test_the_notifications_retry_asks_and_resubmits(
             lambda: banner.action_button.isVisible() and banner.action_button.text() == "Retry…",
         )
         assert old_id in banner.text or "failed" in banner.text
-        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "retry")
-        opened = next_dialog()
-        qtbot.mouseClick(banner.action_button, Qt.MouseButton.LeftButton)
-        box = await question(opened)
+        box, finished = await asked(desktop.window, "retry", banner.action_button)
         assert old_id in box.text()
+        include_permanent(qtbot, box)
         click(qtbot, box, QMessageBox.StandardButton.Yes)
         _, batch_id, new_id = await finished
         assert batch_id == old_id and isinstance(new_id, str)
@@ -307,7 +337,7 @@ async def test_the_desktop_notifications_retry_button_asks_and_resubmits(
         chosen = next_emit(desktop.notifier_chosen)
         baseline = next_emit(desktop.synced)
         await desktop.attach(run.store, run.client)
-        notifier = await chosen
+        (notifier,) = await chosen
         assert isinstance(notifier, DesktopNotifier)
         await baseline
         simulator.advance(3600)
@@ -316,10 +346,10 @@ async def test_the_desktop_notifications_retry_button_asks_and_resubmits(
         (retry_key,) = [key for key, title in note.actions.items() if title == "Retry"]
         await notifier.drain()  # sent and listening for its buttons, as before a person's press
 
-        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "retry")
-        opened = next_dialog()
-        session.server.press(note.id, retry_key)
-        box = await question(opened)
+        box, finished = await asked(
+            desktop.window, "retry", lambda: session.server.press(note.id, retry_key)
+        )
+        include_permanent(qtbot, box)
         assert f"Resubmit 3 requests from {old_id}" in box.text()
         click(qtbot, box, QMessageBox.StandardButton.Yes)
         _, batch_id, new_id = await finished
@@ -349,10 +379,7 @@ async def test_cancel_button_asks_then_cancels_a_running_batch(
         pane = desktop.window.detail
         assert pane.cancel_button.isVisible() and not pane.retry_button.isVisible()
 
-        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "cancel")
-        opened = next_dialog()
-        qtbot.mouseClick(pane.cancel_button, Qt.MouseButton.LeftButton)
-        box = await question(opened)
+        box, finished = await asked(desktop.window, "cancel", pane.cancel_button)
         assert f"Cancel {batch_id}?" in box.text()
         click(qtbot, box, QMessageBox.StandardButton.Yes)
         _, _, status = await finished
@@ -377,11 +404,12 @@ async def test_the_row_menu_pops_up_without_blocking_and_its_cancel_asks(
         menu = QApplication.activePopupWidget()
         assert isinstance(menu, QMenu) and menu.isVisible()
         await loop_keeps_running(run)  # an open menu does not hold the loop
-        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "cancel")
-        opened = next_dialog()
-        _menu_entry(menu, "Cancel batch").trigger()
-        menu.close()
-        box = await question(opened)
+
+        def trigger() -> None:
+            _menu_entry(menu, "Cancel batch").trigger()
+            menu.close()
+
+        box, finished = await asked(desktop.window, "cancel", trigger)
         click(qtbot, box, QMessageBox.StandardButton.Yes)
         assert await finished == ("cancel", batch_id, "cancelling")
 
@@ -391,10 +419,11 @@ async def test_delete_key_asks_and_escape_keeps_the_batch_running(
 ) -> None:
     async with running_desktop(qtbot, database_url, asgi_http_client) as run:
         batch_id, desktop = await running_batch(run, simulator, database_url)
-        finished = next_emit(desktop.window.action_finished, lambda action, *_: action == "cancel")
-        opened = next_dialog()
-        qtbot.keyClick(desktop.window.table, Qt.Key.Key_Delete)
-        box = await question(opened)
+        box, finished = await asked(
+            desktop.window,
+            "cancel",
+            lambda: qtbot.keyClick(desktop.window.table, Qt.Key.Key_Delete),
+        )
         press(qtbot, box, Qt.Key.Key_Escape)
         assert await finished == ("cancel", batch_id, None)
         assert simulator.batch(batch_id).status == "in_progress"
@@ -515,3 +544,38 @@ def test_pause_notifications_from_toolbar_or_tray_and_mute_one_batch(qtbot: QtBo
 def _menu_entry(menu: QMenu, text: str) -> QAction:
     (entry,) = [a for a in menu.actions() if a.text().startswith(text)]
     return entry
+
+
+async def test_retry_leaves_permanent_failures_out_unless_the_box_is_ticked(
+    simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
+) -> None:
+    """Of 3 failed requests one hit a rate limit (worth a retry), two a bad image URL."""
+    async with running_desktop(qtbot, database_url, asgi_http_client) as run:
+        desktop = run.desktop
+        old_id, _ = await completed_partially(run, simulator, qtbot, database_url)
+        failed = [a for a in await run.store.batch_assets(old_id) if a.status == "failed"]
+        limited, permanent = failed[0], sorted(a.id for a in failed[1:])
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            reason = ("rate_limit_exceeded: Rate limit reached for requests", limited.id)
+            conn.execute("update public.assets set auto_tag_error = %s where id = %s", reason)
+            conn.execute("update public.asset_results set error = %s where asset_id = %s", reason)
+
+        box, finished = await asked(desktop.window, "retry", desktop.window.detail.retry_button)
+        check = box.checkBox()
+        assert check is not None and check.text() == "Include 2 permanent failures"
+        assert not check.isChecked() and box.button(QMessageBox.StandardButton.Yes).isEnabled()
+        assert f"Resubmit 1 request from {old_id}" in box.text()
+        assert all(f"{asset_id}: " in box.text() for asset_id in permanent)
+        qtbot.mouseClick(check, Qt.MouseButton.LeftButton)
+        assert f"Resubmit 3 requests from {old_id}" in box.text()
+        qtbot.mouseClick(check, Qt.MouseButton.LeftButton)  # changed their mind: off again
+        click(qtbot, box, QMessageBox.StandardButton.Yes)
+        _, _, new_id = await finished
+
+        simulator.advance(10)
+        new_batch = simulator.batch(new_id)
+        assert new_batch.request_counts is not None and new_batch.request_counts.total == 1
+        assert [a.id for a in await run.store.batch_assets(new_id)] == [limited.id]
+        left = {a.id: a for a in await run.store.batch_assets(old_id)}
+        assert all(left[i].status == "failed" and left[i].batch_id == old_id for i in permanent)
+        assert "Resubmitted 1 request" in desktop.window.banner.text

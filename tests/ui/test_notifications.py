@@ -25,22 +25,15 @@ from batchmon.ui.notifications import (
 )
 from batchmon.ui.resources import notification_icon_path
 from tests.helpers.batches import make_batch
+from tests.helpers.clock import Clock
 from tests.ui.notification_server import NotificationServer, Received, notification_session
 
 TIMEOUT = 10.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(5000.0)
 
 
 @pytest.fixture

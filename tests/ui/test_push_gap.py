@@ -33,7 +33,7 @@ from batchmon.ui.notifications import Notice
 from batchmon.ui.poller import PollState
 from tests.fixtures.postgres import PgServer, insert_assets
 from tests.fixtures.sim import ASGI_BASE_URL, SIM_API_KEY
-from tests.ui.clicks import until
+from tests.helpers.qt import until
 
 TIMEOUT = 20.0
 

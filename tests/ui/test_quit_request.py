@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -25,8 +24,8 @@ from batchmon.ui.actions import CANCELLABLE_STATUSES
 from batchmon.ui.app import parse_args, serve
 from batchmon.ui.desktop import Desktop
 from batchmon.ui.shutdown import QuitRequest
-from tests.fixtures.postgres import server_dir
-from tests.ui.clicks import next_dialog, next_emit, question, until
+from tests.fixtures.postgres import scratch_server_dir
+from tests.helpers.qt import next_dialog, next_emit, question, until
 from tests.ui.processes import alive, assert_all_end, server_processes
 
 
@@ -67,11 +66,8 @@ START_SECONDS = 90.0  # a cold initdb on a busy machine
 @pytest.fixture(scope="module")
 def demo_home() -> Iterator[Path]:
     """One data dir for the module: the first run creates the demo's database."""
-    path = server_dir()
-    try:
+    with scratch_server_dir() as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @dataclass
@@ -102,7 +98,7 @@ async def _served_demo(home: Path, qtbot: QtBot) -> AsyncIterator[Served]:
     desktop = Desktop(Settings(data_dir=str(home)), demo=True, native_notifications=False)
     quit_request = QuitRequest()  # serve() deletes the window once stopped
     children_before = {p.pid for p in psutil.Process().children(recursive=True)}
-    attached = next_emit(desktop.attached, timeout=START_SECONDS)
+    attached = next_emit(desktop.attached, within=START_SECONDS)
     task = asyncio.ensure_future(
         serve(desktop, parse_args(["--demo", "--demo-day-seconds", "600"]), quit_request)
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
@@ -13,12 +14,22 @@ from tests.fixtures.keyring import MemoryKeyring
 from tests.fixtures.sim import LiveSim
 
 
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    return tmp_path / "config.toml"
+
+
+@pytest.fixture
+def dialog(qtbot: QtBot, config: Path, memory_keyring: MemoryKeyring) -> SettingsDialog:
+    """A new dialog saving to ``config``, its secrets to the in-memory keyring."""
+    opened = SettingsDialog(Settings(), config_path=config)
+    qtbot.addWidget(opened)
+    return opened
+
+
 def test_settings_round_trip_keeps_secrets_in_the_keyring(
-    qtbot: QtBot, tmp_path: Path, memory_keyring: MemoryKeyring
+    qtbot: QtBot, config: Path, dialog: SettingsDialog, memory_keyring: MemoryKeyring
 ) -> None:
-    config = tmp_path / "config.toml"
-    dialog = SettingsDialog(Settings(), config_path=config)
-    qtbot.addWidget(dialog)
     dialog.api_key.setText("sk-secret-123")
     dialog.base_url.setText("http://127.0.0.1:8765/v1")
     dialog.project.setText("proj_abc")
@@ -52,11 +63,8 @@ def test_settings_round_trip_keeps_secrets_in_the_keyring(
 
 
 def test_save_refuses_an_inconsistent_form(
-    qtbot: QtBot, tmp_path: Path, memory_keyring: MemoryKeyring
+    qtbot: QtBot, config: Path, dialog: SettingsDialog
 ) -> None:
-    config = tmp_path / "config.toml"
-    dialog = SettingsDialog(Settings(), config_path=config)
-    qtbot.addWidget(dialog)
     dialog.mode_supabase.click()
     dialog.supabase_url.setText("not a url")
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)

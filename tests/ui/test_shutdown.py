@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.fixtures.postgres import server_dir
+from tests.fixtures.postgres import scratch_server_dir
 from tests.ui.processes import alive, assert_all_end, processes_using, server_processes
 
 DEADLINE = 90.0
@@ -32,11 +31,8 @@ QUIT_SECONDS = 5.0
 @pytest.fixture(scope="module")
 def data_dir() -> Iterator[Path]:
     """One data dir for the module: the first launch creates the embedded database."""
-    path = server_dir()
-    try:
+    with scratch_server_dir() as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:

@@ -19,7 +19,8 @@ from batchmon.ui.poller import Poller
 from batchmon.ui.status_bar import _BAD, _OK, ChannelStatusBar, server_run_health
 from batchmon.ui.tray import tray_summary
 from tests.helpers.batches import make_batch
-from tests.ui.clicks import until
+from tests.helpers.clock import WallClock
+from tests.helpers.qt import next_emit, until
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -45,19 +46,6 @@ def test_server_poller_health_in_words() -> None:
         False,
         "Server poller: last run 5s ago failed",
     )
-
-
-class WallClock:
-    """A wall clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture
@@ -114,10 +102,9 @@ async def test_a_poller_whose_pass_hangs_shows_as_stalled(
     bar.check_health()
     assert "Polling stalled: no pass for 7s" in bar.poll_label.text()
 
-    finished: asyncio.Future[None] = loop.create_future()
-    poller.tick_finished.connect(lambda _r: None if finished.done() else finished.set_result(None))
+    finished = next_emit(poller.tick_finished)
     gate.set()
-    await asyncio.wait_for(finished, 5)
+    await finished
     assert "Polling every 2 s" in bar.poll_label.text()
     await poller.aclose()
 

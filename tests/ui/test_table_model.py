@@ -36,17 +36,10 @@ from batchmon.ui.table_model import (
 )
 from batchmon.ui.time_base import TimeBase
 from tests.helpers.batches import T0, make_batch
-from tests.ui.clicks import next_emit
+from tests.helpers.clock import Clock
+from tests.helpers.qt import next_emit
 
 Fatal = QAbstractItemModelTester.FailureReportingMode.Fatal
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -9,32 +9,38 @@ alter table public.openai_batches enable row level security;
 alter table public.batch_poll_runs enable row level security;
 alter table public.asset_results enable row level security;
 
-drop policy if exists batchmon_assets_select on public.assets;
-create policy batchmon_assets_select on public.assets
-  for select to authenticated using (user_id = auth.uid());
-drop policy if exists batchmon_assets_insert on public.assets;
-create policy batchmon_assets_insert on public.assets
-  for insert to authenticated with check (user_id = auth.uid());
-drop policy if exists batchmon_assets_update on public.assets;
-create policy batchmon_assets_update on public.assets
-  for update to authenticated using (user_id = auth.uid()) with check (user_id = auth.uid());
-
-drop policy if exists batchmon_batches_select on public.openai_batches;
-create policy batchmon_batches_select on public.openai_batches
-  for select to authenticated using (user_id = auth.uid());
-drop policy if exists batchmon_batches_insert on public.openai_batches;
-create policy batchmon_batches_insert on public.openai_batches
-  for insert to authenticated with check (user_id = auth.uid());
-drop policy if exists batchmon_batches_update on public.openai_batches;
-create policy batchmon_batches_update on public.openai_batches
-  for update to authenticated using (user_id = auth.uid()) with check (user_id = auth.uid());
-
-drop policy if exists batchmon_results_select on public.asset_results;
-create policy batchmon_results_select on public.asset_results
-  for select to authenticated using (user_id = auth.uid());
-drop policy if exists batchmon_results_insert on public.asset_results;
-create policy batchmon_results_insert on public.asset_results
-  for insert to authenticated with check (user_id = auth.uid());
+-- One rule for every table holding user data: select and insert (and update, where
+-- rows change) only with user_id = auth.uid(). asset_results is an append-only log.
+do $$
+declare
+  t record;
+begin
+  for t in
+    select * from (values
+      ('assets', 'batchmon_assets', true),
+      ('openai_batches', 'batchmon_batches', true),
+      ('asset_results', 'batchmon_results', false)
+    ) as v(tab, prefix, updatable)
+  loop
+    execute format('drop policy if exists %I on public.%I', t.prefix || '_select', t.tab);
+    execute format(
+      'create policy %I on public.%I for select to authenticated using (user_id = auth.uid())',
+      t.prefix || '_select', t.tab);
+    execute format('drop policy if exists %I on public.%I', t.prefix || '_insert', t.tab);
+    execute format(
+      'create policy %I on public.%I for insert to authenticated'
+      ' with check (user_id = auth.uid())',
+      t.prefix || '_insert', t.tab);
+    if t.updatable then
+      execute format('drop policy if exists %I on public.%I', t.prefix || '_update', t.tab);
+      execute format(
+        'create policy %I on public.%I for update to authenticated'
+        ' using (user_id = auth.uid()) with check (user_id = auth.uid())',
+        t.prefix || '_update', t.tab);
+    end if;
+  end loop;
+end
+$$;
 
 -- The poller's log holds no user data; signed-in users may read it, only servers write.
 drop policy if exists batchmon_poll_runs_select on public.batch_poll_runs;

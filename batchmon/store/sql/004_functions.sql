@@ -419,10 +419,7 @@ begin
   where id = any(public.batchmon_uuids(p_asset_ids))
     and not (auto_tag_status = 'pending' and openai_batch_id is distinct from v_id
              and openai_batch_id is not null
-             and not exists (  -- unless that batch is gone for good (migration 006)
-               select 1 from public.batch_results_state g
-               where g.batch_id = assets.openai_batch_id
-                 and g.state in ('batch_not_found', 'results_expired')));
+             and not public.batchmon_batch_gone(openai_batch_id));  -- unless gone (006)
   get diagnostics n = row_count;
   update public.openai_batches b
   set user_id = (select a.user_id from public.assets a

@@ -80,6 +80,17 @@ begin
 end
 $$;
 
+-- The batch's results can never arrive (batch_not_found or results_expired, batchmon's
+-- GONE_STATES): its pending assets may be taken by a new batch.
+create or replace function public.batchmon_batch_gone(p_batch text)
+returns boolean
+language sql stable security invoker set search_path = ''
+as $$
+  select exists (
+    select 1 from public.batch_results_state g
+    where g.batch_id = p_batch and g.state in ('batch_not_found', 'results_expired'))
+$$;
+
 -- The results states of the given batches (those that have one).
 create or replace function public.batch_results_states(p_batch_ids text[])
 returns table (
@@ -119,7 +130,7 @@ declare
 begin
   foreach f in array array[
     'set_results_state(text, text, text, double precision)',
-    'batch_results_states(text[])',
+    'batch_results_states(text[])', 'batchmon_batch_gone(text)',
     'renew_claims(text, text[], interval)'
   ] loop
     execute format('revoke execute on function public.%s from public, anon', f);

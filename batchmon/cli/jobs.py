@@ -1,0 +1,313 @@
+"""``jobs``, ``jobs show ID`` and ``jobs cancel ID``: large work, seen whole.
+
+A job is split into planned batches that the worker submits as each model's queue has
+room, so a person asks about the job, not about its batches one by one: how far it is,
+what waits for queue room, what it cost so far and when it should be done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from batchmon.cli.batches import chosen_assets, print_skips
+from batchmon.cli.exit_codes import EXIT_ERROR, EXIT_OK
+from batchmon.cli.output import short_time, table, write_json
+from batchmon.core.formatting import format_duration, format_tokens
+from batchmon.core.planner import MAX_REQUESTS, PlanLimits, PlannedBatch, plan_batches, summarize
+from batchmon.core.requests import DEFAULT_MODEL, build_tag_request
+from batchmon.engine.jobs import JobSubmitter, cancel_job, create_job, plan_limits
+from batchmon.store.job_rows import JobBatch, JobSummary
+from batchmon.store.protocol import AssetRow
+from batchmon.wiring import open_client, open_store, settings_from
+
+
+def job_eta_seconds(job: JobSummary, now: datetime) -> float | None:
+    """Seconds until the last asset is settled, at the pace the job has kept so far.
+
+    None before anything settled (no pace yet) and once the job has finished.
+    """
+    settled = job.completed + job.failed
+    if job.finished_at is not None or job.created_at is None or not settled:
+        return None
+    if settled >= job.assets:
+        return 0.0
+    elapsed = (now - job.created_at).total_seconds()
+    return max(0.0, elapsed / settled * (job.assets - settled))
+
+
+def _usd(value: float | None) -> str:
+    return "-" if value is None else f"${value:,.2f}"
+
+
+def _queue(job: JobSummary) -> str:
+    used = format_tokens(job.tokens_enqueued)
+    return f"{used} / {format_tokens(job.token_limit)}" if job.token_limit else f"{used} / ?"
+
+
+def _progress(job: JobSummary) -> str:
+    settled = job.completed + job.failed
+    pct = f" {settled / job.assets:.0%}" if job.assets else ""
+    return f"{settled:,}/{job.assets:,}{pct}"
+
+
+def _job_record(job: JobSummary, now: datetime) -> dict[str, Any]:
+    return {
+        "job_id": job.id,
+        "model": job.model,
+        "endpoint": job.endpoint,
+        "status": job.status,
+        "assets": job.assets,
+        "completed": job.completed,
+        "failed": job.failed,
+        "batches_queued": job.batches_queued,
+        "batches_running": job.batches_running,
+        "batches_done": job.batches_done,
+        "tokens_enqueued": job.tokens_enqueued,
+        "token_limit": job.token_limit,
+        "estimated_cost_usd": job.estimated_cost,
+        "actual_cost_usd": job.actual_cost,
+        "max_cost_usd": job.max_cost,
+        "attempts_allowed": job.attempts_allowed,
+        "created_at": job.created_at.isoformat() if job.created_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "eta_seconds": job_eta_seconds(job, now),
+    }
+
+
+def _job_cells(job: JobSummary, now: datetime) -> list[str]:
+    eta = job_eta_seconds(job, now)
+    return [
+        job.id,
+        job.status,
+        _progress(job),
+        f"{job.batches_queued}/{job.batches_running}/{job.batches_done}",
+        f"{job.model} {_queue(job)}",
+        f"{_usd(job.actual_cost)} of {_usd(job.estimated_cost)}",
+        "-" if eta is None else format_duration(eta),
+    ]
+
+
+_JOB_HEADERS = ["JOB", "STATUS", "PROGRESS", "QUEUED/RUNNING/DONE", "QUEUE", "COST", "ETA"]
+
+
+async def cmd_jobs(args: argparse.Namespace) -> int:
+    action = getattr(args, "jobs_command", None)
+    if action == "show":
+        return await cmd_job_show(args)
+    if action == "cancel":
+        return await cmd_job_cancel(args)
+    settings = settings_from(args)
+    async with open_store(settings) as opened:
+        jobs = await opened.store.job_summaries(limit=args.limit)
+    now = datetime.now(UTC)
+    if args.json:
+        write_json({"jobs": [_job_record(j, now) for j in jobs]}, sys.stdout)
+        return EXIT_OK
+    if not jobs:
+        print("no jobs: `batchmon submit` creates one")
+        return EXIT_OK
+    table(_JOB_HEADERS, [_job_cells(j, now) for j in jobs], sys.stdout)
+    return EXIT_OK
+
+
+def _batch_record(batch: JobBatch) -> dict[str, Any]:
+    return {
+        "ordinal": batch.ordinal,
+        "state": batch.state,
+        "attempt": batch.attempt,
+        "requests": batch.request_count,
+        "bytes": batch.bytes,
+        "estimated_tokens": batch.estimated_tokens,
+        "estimated_cost_usd": batch.estimated_cost,
+        "openai_batch_id": batch.openai_batch_id,
+    }
+
+
+def _batch_cells(batch: JobBatch) -> list[str]:
+    return [
+        str(batch.ordinal),
+        batch.state,
+        str(batch.attempt),
+        f"{batch.request_count:,}",
+        format_tokens(batch.estimated_tokens),
+        _usd(batch.estimated_cost),
+        batch.openai_batch_id or "-",
+    ]
+
+
+async def cmd_job_show(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    async with open_store(settings) as opened:
+        job = await opened.store.get_job(args.job_id)
+        batches = await opened.store.job_batches(args.job_id) if job else []
+    if job is None:
+        print(f"batchmon: error: no job {args.job_id}: `batchmon jobs` lists them", file=sys.stderr)
+        return EXIT_ERROR
+    now = datetime.now(UTC)
+    if args.json:
+        record = _job_record(job, now) | {"batches": [_batch_record(b) for b in batches]}
+        write_json(record, sys.stdout)
+        return EXIT_OK
+    eta = job_eta_seconds(job, now)
+    print(f"job {job.id}  {job.status}  ({job.model}, {job.endpoint})")
+    print(f"  progress  {_progress(job)}: {job.completed:,} completed, {job.failed:,} failed")
+    print(
+        f"  batches   {job.batches_queued} queued, {job.batches_running} running, "
+        f"{job.batches_done} done"
+    )
+    print(f"  queue     {_queue(job)} tokens enqueued for {job.model}")
+    cap = f", cap {_usd(job.max_cost)}" if job.max_cost is not None else ""
+    print(f"  cost      {_usd(job.actual_cost)} so far, {_usd(job.estimated_cost)} estimated{cap}")
+    print(f"  created   {short_time(job.created_at)}; finished {short_time(job.finished_at)}")
+    print(f"  eta       {'-' if eta is None else format_duration(eta)}")
+    if batches:
+        print()
+        table(
+            ["#", "STATE", "ATTEMPT", "REQUESTS", "TOKENS", "EST. COST", "OPENAI BATCH"],
+            [_batch_cells(b) for b in batches],
+            sys.stdout,
+        )
+    return EXIT_OK
+
+
+async def cmd_job_cancel(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    async with open_store(settings) as opened, open_client(settings) as client:
+        if await opened.store.get_job(args.job_id) is None:
+            print(
+                f"batchmon: error: no job {args.job_id}: `batchmon jobs` lists them",
+                file=sys.stderr,
+            )
+            return EXIT_ERROR
+        cancel = await cancel_job(client, opened.store, args.job_id)
+    print(
+        f"job {args.job_id}: {cancel.dropped} queued batch(es) dropped, "
+        f"{len(cancel.running)} running batch(es) cancelled; "
+        "finished results are still applied"
+    )
+    return EXIT_OK
+
+
+# -- submit: plan, confirm, create the job, send what fits now ------------------------------
+
+
+def _preview_lines(
+    assets: Iterable[AssetRow], model: str, endpoint: str
+) -> Iterator[dict[str, Any]]:
+    """The lines the job will hold, for the plan shown before anything is stored."""
+    for asset in assets:
+        if asset.status == "completed" or (asset.status == "pending" and asset.batch_id):
+            continue
+        try:
+            yield build_tag_request(asset.id, asset.image_url or "", model=model, endpoint=endpoint)
+        except ValueError:
+            continue
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB" if size >= 100_000 else f"{size / 1e3:,.1f} kB"
+
+
+def _within_cap(batches: Sequence[PlannedBatch], cap: float) -> int:
+    """How many batches, in order, the budget lets the queue submit."""
+    spent = 0.0
+    for n, batch in enumerate(batches):
+        spent += batch.cost.batch_usd or 0.0
+        if spent > cap:
+            return n
+    return len(batches)
+
+
+def _print_plan(
+    batches: Sequence[PlannedBatch], limits: PlanLimits, model: str, endpoint: str
+) -> None:
+    plan = summarize(batches)
+    print(f"plan: {plan.requests:,} request(s) in {plan.batches:,} batch(es), {model} ({endpoint})")
+    budget = limits.token_budget(model)
+    queue = (
+        f"; {model}'s queue limit {limits.token_limits[model]:,}, at most {budget:,} a batch"
+        if budget is not None and model in limits.token_limits
+        else f"; {model}'s queue limit is not known yet"
+    )
+    print(
+        f"  {_megabytes(plan.byte_size)} of JSONL, "
+        f"{plan.estimated_tokens:,} estimated prompt tokens{queue}"
+    )
+    if plan.batch_usd is None or plan.standard_usd is None:
+        print(f"  estimated cost: unknown (no price known for {model})")
+    else:
+        print(
+            f"  estimated cost: {_usd(plan.batch_usd)} at batch prices, "
+            f"saving {_usd(plan.saving_usd)} against standard prices ({_usd(plan.standard_usd)})"
+        )
+
+
+async def _confirmed(args: argparse.Namespace) -> bool:
+    """Ask on a terminal (unless ``--yes``); a script or pipe gets no question."""
+    if args.yes or not sys.stdin.isatty():
+        return True
+    answer = await asyncio.to_thread(input, "submit this job? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _worker_id() -> str:
+    return f"submit:{socket.gethostname()}:{os.getpid()}"
+
+
+async def cmd_submit_job(args: argparse.Namespace) -> int:
+    """``batchmon submit``: show the plan, create the job, send the batches that fit now."""
+    settings = settings_from(args)
+    model = args.model or DEFAULT_MODEL
+    async with open_store(settings) as opened, open_client(settings) as client:
+        assets, unknown = await chosen_assets(opened, args)
+        if not assets:
+            print("nothing to submit: no matching assets")
+            return EXIT_ERROR if unknown else EXIT_OK
+        limits = replace(
+            await plan_limits(opened.store), max_requests=min(args.per_batch, MAX_REQUESTS)
+        )
+        lines = _preview_lines(assets, model, args.endpoint)
+        preview = list(plan_batches(lines, limits, keep_lines=False))
+        if not preview:
+            print("nothing to submit: every asset is tagged, pending or has no image URL")
+            return EXIT_OK
+        _print_plan(preview, limits, model, args.endpoint)
+        if args.max_cost is not None:
+            fits = _within_cap(preview, args.max_cost)
+            print(
+                f"  budget {_usd(args.max_cost)}: {fits} of {len(preview)} batch(es) "
+                "within it; the rest are not submitted"
+            )
+        if not await _confirmed(args):
+            print("nothing submitted")
+            return EXIT_OK
+        plan = await create_job(
+            opened.store,
+            assets,
+            model,
+            args.endpoint,
+            limits,
+            max_cost=args.max_cost,
+            attempts=args.attempts,
+        )
+        sent = await JobSubmitter(client, opened.store, worker_id=_worker_id()).submit_ready()
+    print(f"job {plan.job_id}: {plan.batches} batch(es), {plan.requests:,} request(s)")
+    for batch_id in sent.submitted:
+        print(f"{batch_id}  submitted")
+    waiting = plan.batches - len(sent.submitted)
+    print(
+        f"submitted {len(sent.submitted)} batch(es) now; {max(waiting, 0)} wait for queue "
+        f"room (the worker sends them; `batchmon jobs show {plan.job_id}`)"
+    )
+    for planned, error in sent.errors.items():
+        print(f"job batch {planned} not submitted yet: {error}", file=sys.stderr)
+    print_skips(unknown, plan.skipped)
+    return EXIT_OK

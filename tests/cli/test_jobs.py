@@ -1,0 +1,177 @@
+"""``batchmon jobs``, ``jobs show`` and ``jobs cancel`` through the real entry point."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import sys
+from typing import Any
+
+import pytest
+
+from batchmon.cli.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from batchmon.store.postgres import PostgresStore
+from tests.cli.helpers import run
+from tests.fixtures.postgres import fetch_all, insert_assets
+from tests.fixtures.sim import LiveSim
+from tests.helpers.jobs import LIMIT, MODEL, ONE_REQUEST, SIM_LIMIT, openai_batches_of_job
+
+
+async def _planned_job(database_url: str, asset_ids: list[str], per_batch: int) -> str:
+    """A job of planned batches as the submitter stores them, nothing sent yet."""
+    store = await PostgresStore.open(database_url)
+    try:
+        job = await store.create_job("gpt-4o-mini", "/v1/chat/completions", max_cost=5.0)
+        for start in range(0, len(asset_ids), per_batch):
+            await store.add_job_batch(
+                job,
+                asset_ids[start : start + per_batch],
+                byte_size=1000,
+                estimated_tokens=480_000,
+                estimated_cost=0.04,
+            )
+        return job
+    finally:
+        await store.close()
+
+
+def test_jobs_lists_shows_and_cancels_a_job(
+    sim_env: LiveSim, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = insert_assets(database_url, 30, url_prefix="https://img.example.test/green-field")
+    job = asyncio.run(_planned_job(database_url, ids, 10))
+    db = ("--database-url", database_url)
+
+    code, out, _ = run(capsys, "jobs", *db)
+    assert code == EXIT_OK
+    header, row = out.splitlines()
+    assert header.split()[:3] == ["JOB", "STATUS", "PROGRESS"]
+    assert row.split()[:3] == [job, "running", "0/30"] and "3/0/0" in row
+
+    code, out, _ = run(capsys, "jobs", "--json", *db)
+    [record] = json.loads(out)["jobs"]
+    assert record["job_id"] == job and record["assets"] == 30
+    assert record["batches_queued"] == 3 and record["eta_seconds"] is None
+    assert record["max_cost_usd"] == 5.0
+
+    code, out, _ = run(capsys, "jobs", "show", job, *db)
+    assert code == EXIT_OK
+    assert f"job {job}  running" in out and "3 queued, 0 running, 0 done" in out
+    assert "cap $5.00" in out
+    rows = [line.split() for line in out.splitlines() if line[:1].isdigit()]
+    assert [r[:2] for r in rows] == [["1", "queued"], ["2", "queued"], ["3", "queued"]]
+
+    code, out, _ = run(capsys, "jobs", "cancel", job, *db)
+    assert code == EXIT_OK, out
+    assert "3 queued batch(es) dropped, 0 running batch(es) cancelled" in out
+    code, out, _ = run(capsys, "jobs", "show", job, "--json", *db)
+    shown = json.loads(out)
+    assert shown["status"] == "cancelled"
+    assert {b["state"] for b in shown["batches"]} == {"cancelled"}
+
+
+def test_unknown_or_malformed_job_ids_are_one_line_errors(
+    sim_env: LiveSim, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = ("--database-url", database_url)
+    code, out, _ = run(capsys, "jobs", *db)
+    assert code == EXIT_OK and "no jobs" in out
+    missing = "6f1c1f5e-0000-4000-8000-000000000000"
+    for action in ("show", "cancel"):
+        code, _, err = run(capsys, "jobs", action, missing, *db)
+        assert code == EXIT_ERROR and f"no job {missing}" in err and "Traceback" not in err
+    code, _, err = run(capsys, "jobs", "show", "job-1", *db)
+    assert code == EXIT_USAGE and "not a job id" in err
+
+
+ONCE = ("--once", "--min-age", "0s", "--interval", "0s", "--lease", "30s")
+
+
+async def _set_limit(database_url: str, model: str, limit: int) -> None:
+    store = await PostgresStore.open(database_url)
+    try:
+        await store.set_model_limit(model, limit)
+    finally:
+        await store.close()
+
+
+def _job_record(capsys: pytest.CaptureFixture[str], database_url: str) -> dict[str, Any]:
+    code, out, _ = run(capsys, "jobs", "--json", "--database-url", database_url)
+    assert code == EXIT_OK
+    [record] = json.loads(out)["jobs"]
+    return dict(record)
+
+
+def test_submit_shows_the_plan_and_the_job_drains_through_the_queue(
+    sim_env: LiveSim, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """12 assets, room in the queue for one batch of four at a time: three batches, sent
+    one after the other as the one in progress finishes, none refused."""
+    ids = insert_assets(database_url, 12, url_prefix="https://img.example.test/grey-owl")
+    asyncio.run(_set_limit(database_url, MODEL, LIMIT))
+    sim_env.simulator.configure(queue={"enqueued_token_limits": {MODEL: SIM_LIMIT}})
+    db = ("--database-url", database_url)
+
+    code, out, err = run(capsys, "submit", "--all-untagged", *db)
+    assert code == EXIT_OK, err
+    assert f"plan: 12 request(s) in 3 batch(es), {MODEL}" in out
+    assert f"{12 * ONE_REQUEST:,} estimated prompt tokens" in out
+    assert f"queue limit {LIMIT:,}" in out
+    assert "at batch prices, saving $" in out
+    assert "submitted 1 batch(es) now; 2 wait for queue room" in out
+    job = _job_record(capsys, database_url)
+    assert (job["batches_queued"], job["batches_running"], job["batches_done"]) == (2, 1, 0)
+    assert job["tokens_enqueued"] == 4 * ONE_REQUEST and job["token_limit"] == LIMIT
+    assert job["estimated_cost_usd"] > 0
+
+    for _ in range(10):  # each round: the batch in progress finishes, the next one goes
+        sim_env.simulator.advance(3600)
+        assert run(capsys, "worker", *ONCE, *db)[0] == EXIT_OK
+        job = _job_record(capsys, database_url)
+        if job["status"] != "running":
+            break
+    assert job["status"] == "done" and job["completed"] == 12 and job["failed"] == 0
+    assert job["actual_cost_usd"] > 0 and job["eta_seconds"] is None
+    batches = openai_batches_of_job(database_url, job["job_id"])
+    assert [status for _, status in batches] == ["completed"] * 3  # none refused
+    states = fetch_all(database_url, "select auto_tag_status from public.assets")
+    assert sorted(s for (s,) in states) == ["completed"] * len(ids)
+
+    code, out, _ = run(capsys, "jobs", "show", job["job_id"], *db)
+    assert "12/12 100%: 12 completed, 0 failed" in out and "0 queued, 0 running, 3 done" in out
+
+
+def test_a_budget_caps_what_is_submitted_and_a_no_on_the_terminal_submits_nothing(
+    sim_env: LiveSim,
+    database_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    insert_assets(database_url, 12, url_prefix="https://img.example.test/tall-tree")
+    asyncio.run(_set_limit(database_url, MODEL, LIMIT))
+    db = ("--database-url", database_url)
+
+    monkeypatch.setattr(sys, "stdin", _Terminal("n\n"))
+    code, out, _ = run(capsys, "submit", "--all-untagged", *db)
+    assert code == EXIT_OK and "submit this job? [y/N]" in out and "nothing submitted" in out
+    assert "no jobs" in run(capsys, "jobs", *db)[1]
+
+    code, out, _ = run(capsys, "submit", "--all-untagged", "--max-cost", "0.000001", "--yes", *db)
+    assert code == EXIT_OK
+    assert "budget $0.00: 0 of 3 batch(es) within it" in out
+    assert "submitted 0 batch(es) now" in out
+    job = _job_record(capsys, database_url)
+    assert job["max_cost_usd"] == 0.000001 and job["batches_running"] == 0
+
+    code, _, err = run(capsys, "submit", "--all-untagged", "--metadata", "a=b", *db)
+    assert code == EXIT_USAGE and "only with --direct" in err
+    code, _, err = run(capsys, "submit", "--all-untagged", "--max-cost", "-3", *db)
+    assert code == EXIT_USAGE and "positive amount" in err
+
+
+class _Terminal(io.StringIO):
+    """Standard input as a person at a terminal types it."""
+
+    def isatty(self) -> bool:
+        return True
