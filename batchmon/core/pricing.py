@@ -7,10 +7,11 @@ than a wrong number.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from batchmon.core.models import base_model
 
 if TYPE_CHECKING:  # annotations only: importing openai costs a second at start-up
     from openai.types import BatchRequestCounts, BatchUsage
@@ -30,8 +31,6 @@ STANDARD_PRICES_PER_MILLION: dict[str, tuple[float, float]] = {
 
 BATCH_DISCOUNT = 0.5
 """The Batch API bills half the standard rate."""
-
-_SNAPSHOT_SUFFIX = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +56,7 @@ def price_for(model: str | None) -> tuple[float, float] | None:
         return None
     name = model.strip().lower()
     return STANDARD_PRICES_PER_MILLION.get(name) or STANDARD_PRICES_PER_MILLION.get(
-        _SNAPSHOT_SUFFIX.sub("", name)
+        base_model(name)
     )
 
 

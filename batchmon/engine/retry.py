@@ -18,13 +18,13 @@ import asyncio
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from openai.types import Batch
 
+from batchmon.core.models import base_model
 from batchmon.core.requests import CHAT_COMPLETIONS, DEFAULT_MODEL, build_tag_request, to_jsonl
 from batchmon.core.results_states import GONE_STATES
 from batchmon.core.status import is_terminal
@@ -319,15 +319,12 @@ class Retrier:
         return b"".join(lines) + rebuilt, source, skipped
 
 
-_SNAPSHOT_DATE = re.compile(r"-\d{4}-\d{2}-\d{2}$")
-
-
 def requested_model(batch_model: str | None) -> str:
     """The model name to ask for again: ``batch.model`` is the dated snapshot that ran
     (``gpt-4o-mini-2024-07-18``), not the name the request lines asked for."""
     if not batch_model:
         return DEFAULT_MODEL
-    return _SNAPSHOT_DATE.sub("", batch_model)
+    return base_model(batch_model)
 
 
 def _reasons(plan: RetryPlan) -> dict[str, str]:

@@ -39,6 +39,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView
 
 from batchmon.core.formatting import format_duration
+from batchmon.core.models import base_model
 from batchmon.core.status import (
     DEFAULT_STUCK_LIMITS,
     StuckLimits,
@@ -281,7 +282,7 @@ class _Cells:
                 status_text(item),
                 progress_text(item),
                 assets_text(item),
-                item.model or "",
+                base_model(item.model) if item.model else "",
                 created_text(item, self._to_wall),
                 "",
                 cost_text(item),

@@ -133,7 +133,17 @@ def test_a_tick_changes_only_the_changed_cells_and_never_resets(qapp: Any, clock
 def test_custom_roles_and_display(model: BatchTableModel, clock: Clock) -> None:
     usage = {"input_tokens": 1_000_000, "output_tokens": 0}
     model.batch_list.upsert_batches(
-        [make_batch("a", "completed", completed=97, failed=3, total=100, usage=usage)]
+        [
+            make_batch(
+                "a",
+                "completed",
+                completed=97,
+                failed=3,
+                total=100,
+                usage=usage,
+                model="gpt-4o-mini-2024-07-18",
+            )
+        ]
     )
 
     def cell(column: Column, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -142,7 +152,7 @@ def test_custom_roles_and_display(model: BatchTableModel, clock: Clock) -> None:
     assert cell(Column.ID) == "a"
     assert cell(Column.STATUS) == "Completed"
     assert cell(Column.PROGRESS) == "100/100 · 3 failed"
-    assert cell(Column.MODEL) == "gpt-4o-mini"
+    assert cell(Column.MODEL) == "gpt-4o-mini", "the model asked for, not the snapshot that ran"
     assert cell(Column.COST) == "$0.0750 (saved $0.0750)"
     assert "ago" in cell(Column.TIME)
     assert cell(Column.ID, ProgressRole) == (97, 3, 100)
