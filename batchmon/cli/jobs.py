@@ -30,6 +30,7 @@ from batchmon.engine.jobs import (
     cancel_job,
     create_job,
     plan_limits,
+    sized_estimate,
 )
 from batchmon.store.job_rows import JobBatch, JobSummary, ModelLimit
 from batchmon.store.protocol import AssetRow
@@ -341,7 +342,8 @@ async def cmd_submit_job(args: argparse.Namespace) -> int:
             max_requests=min(args.per_batch, MAX_REQUESTS),
         )
         lines = _preview_lines(assets, model, args.endpoint)
-        preview = list(plan_batches(lines, limits, keep_lines=False))
+        estimate = sized_estimate(args.image_size)
+        preview = list(plan_batches(lines, limits, keep_lines=False, estimate=estimate))
         if not preview:
             print("nothing to submit: every asset is tagged, pending or has no image URL")
             return EXIT_OK
@@ -363,6 +365,7 @@ async def cmd_submit_job(args: argparse.Namespace) -> int:
             limits,
             max_cost=args.max_cost,
             attempts=args.attempts,
+            image_size=args.image_size,
         )
         submitter = JobSubmitter(
             client, opened.store, worker_id=_worker_id(), default_limits=default_limits(settings)

@@ -10,7 +10,14 @@ import argparse
 from datetime import timedelta
 
 from batchmon import __version__
-from batchmon.cli.arg_types import duration_at_least, job_id, parse_duration, positive_int, usd
+from batchmon.cli.arg_types import (
+    duration_at_least,
+    image_size,
+    job_id,
+    parse_duration,
+    positive_int,
+    usd,
+)
 from batchmon.core.formatting import format_duration
 from batchmon.desktop_options import add_desktop_arguments
 
@@ -124,6 +131,12 @@ def _add_batch_commands(
         type=positive_int,
         default=2,
         help="resubmissions of expired and retryable failures (default %(default)s)",
+    )
+    submit.add_argument(
+        "--image-size",
+        type=image_size,
+        metavar="WxH",
+        help="pixel size of the images, for the plan's tokens and cost (default: the costliest)",
     )
     submit.add_argument(
         "-y", "--yes", action="store_true", help="submit without asking (on a terminal)"

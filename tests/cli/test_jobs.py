@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from batchmon.cli.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from batchmon.core.requests import CHAT_COMPLETIONS, build_tag_request
+from batchmon.core.tokens import request_tokens
 from batchmon.store.postgres import PostgresStore
 from tests.cli.helpers import run
 from tests.fixtures.postgres import fetch_all, insert_assets
@@ -168,6 +170,47 @@ def test_a_budget_caps_what_is_submitted_and_a_no_on_the_terminal_submits_nothin
     assert code == EXIT_USAGE and "only with --direct" in err
     code, _, err = run(capsys, "submit", "--all-untagged", "--max-cost", "-3", *db)
     assert code == EXIT_USAGE and "positive amount" in err
+
+
+def _estimated_cost(out: str) -> float:
+    return float(out.split("estimated cost: $", 1)[1].split()[0].replace(",", ""))
+
+
+def test_a_known_image_size_plans_fewer_tokens_batches_and_dollars(
+    sim_env: LiveSim,
+    database_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Unknown sizes count as the costliest image; 512x512 is one tile, so the same
+    assets fit fewer batches of the same limit and cost less."""
+    insert_assets(database_url, 12, url_prefix="https://img.example.test/red-kite")
+    asyncio.run(_set_limit(database_url, MODEL, LIMIT))
+    db = ("--database-url", database_url)
+    sized = request_tokens(
+        build_tag_request("x", "https://img.example.test/red-kite/0.jpg", model=MODEL)["body"],
+        CHAT_COMPLETIONS,
+        image_size=(512, 512),
+    )
+    assert sized < ONE_REQUEST
+
+    monkeypatch.setattr(sys, "stdin", _Terminal("n\n"))
+    code, costliest, _ = run(capsys, "submit", "--all-untagged", *db)
+    assert code == EXIT_OK and "in 3 batch(es)" in costliest and "nothing submitted" in costliest
+
+    code, out, err = run(capsys, "submit", "--all-untagged", "--image-size", "512x512", "-y", *db)
+    assert code == EXIT_OK, err
+    assert f"{12 * sized:,} estimated prompt tokens" in out
+    assert _estimated_cost(out) < _estimated_cost(costliest)
+    job = _job_record(capsys, database_url)
+    code, shown, _ = run(capsys, "jobs", "show", job["job_id"], "--json", *db)
+    batches = json.loads(shown)["batches"]
+    assert sum(b["estimated_tokens"] for b in batches) == 12 * sized
+    assert 1 <= len(batches) < 3
+
+    for bad in ("512", "0x512", "big"):
+        code, _, err = run(capsys, "submit", "--all-untagged", "--image-size", bad, *db)
+        assert code == EXIT_USAGE and "WIDTHxHEIGHT" in err
 
 
 class _Terminal(io.StringIO):
