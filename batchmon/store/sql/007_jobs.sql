@@ -91,7 +91,6 @@ revoke all on public.batchmon_jobs, public.batchmon_job_batches, public.batchmon
   from public, anon, authenticated;
 grant select, insert, update on public.batchmon_jobs, public.batchmon_job_batches,
   public.batchmon_model_limits to authenticated;
-grant delete on public.batchmon_model_limits to authenticated;
 grant all on public.batchmon_jobs, public.batchmon_job_batches, public.batchmon_model_limits
   to service_role;
 do $$
@@ -583,18 +582,6 @@ begin
 end
 $$;
 
--- Forget a model's stored limit, so the worker's default for it applies again; false
--- when none was stored.
-create or replace function public.clear_model_limit(p_model text)
-returns boolean
-language plpgsql volatile security invoker set search_path = ''
-as $$
-begin
-  delete from public.batchmon_model_limits where model = p_model;
-  return found;
-end
-$$;
-
 -- Each model's stored limit with the estimated tokens its batches hold in the queue.
 -- Keyset-paged by model.
 create or replace function public.model_limits(
@@ -748,7 +735,6 @@ begin
     'ended_job_batches(integer, bigint)', 'split_job_batch(bigint, jsonb)',
     'finish_job_batch(bigint, double precision, text[], bigint, bigint, double precision)',
     'batchmon_close_job(uuid)', 'set_model_limit(text, bigint, text)',
-    'clear_model_limit(text)',
     'model_limits(integer, text)', 'batchmon_job_summary(public.batchmon_jobs)',
     'job_summaries(integer, timestamptz, uuid)', 'get_job(uuid)',
     'job_batches(uuid, integer, integer)', 'cancel_job(uuid)'
