@@ -211,12 +211,16 @@ async def cmd_job_cancel(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _limit_rows(
-    stored: Iterable[ModelLimit], settings: Settings
-) -> list[tuple[str, int, str, int]]:
-    """(model, limit, where it came from, tokens enqueued): stored limits over defaults."""
-    rows = {
-        model: (model, tokens, "settings" if model in settings.token_limits else "default", 0)
+_LimitRow = tuple[str, int, str, int | None]
+
+
+def _limit_rows(stored: Iterable[ModelLimit], settings: Settings) -> list[_LimitRow]:
+    """(model, limit, where it came from, tokens enqueued): stored limits over defaults.
+
+    The store counts a model's enqueued tokens only for a stored limit: None otherwise.
+    """
+    rows: dict[str, _LimitRow] = {
+        model: (model, tokens, "settings" if model in settings.token_limits else "default", None)
         for model, tokens in default_limits(settings).items()
     }
     for limit in stored:
@@ -229,12 +233,12 @@ def _limit_rows(
     return [rows[model] for model in sorted(rows)]
 
 
-def _print_limits(rows: Sequence[tuple[str, int, str, int]], as_json: bool) -> None:
+def _print_limits(rows: Sequence[_LimitRow], as_json: bool) -> None:
     if as_json:
         keys = ("model", "enqueued_token_limit", "source", "tokens_enqueued")
         write_json({"limits": [dict(zip(keys, row, strict=True)) for row in rows]}, sys.stdout)
         return
-    cells = [[m, f"{t:,}", src, format_tokens(q)] for m, t, src, q in rows]
+    cells = [[m, f"{t:,}", src, "-" if q is None else format_tokens(q)] for m, t, src, q in rows]
     table(["MODEL", "LIMIT", "FROM", "ENQUEUED"], cells, sys.stdout)
 
 

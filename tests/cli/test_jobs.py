@@ -234,6 +234,7 @@ def test_jobs_limits_lists_configures_and_clears_a_models_limit(
     shown = {row["model"]: row for row in json.loads(out)["limits"]}
     assert shown["gpt-4o"]["enqueued_token_limit"] == 90_000
     assert shown["gpt-4o"]["source"] == "default"
+    assert shown["gpt-4o"]["tokens_enqueued"] is None  # counted only for a stored limit
     assert (shown["gpt-4.1"]["enqueued_token_limit"], shown["gpt-4.1"]["source"]) == (
         450_000,
         "settings",
@@ -243,7 +244,7 @@ def test_jobs_limits_lists_configures_and_clears_a_models_limit(
     assert code == EXIT_OK and "gpt-4o: 30,000,000 enqueued tokens (configured)" in out
     code, out, _ = run(capsys, "jobs", "limits", *db)
     [row] = [line.split() for line in out.splitlines() if line.startswith("gpt-4o ")]
-    assert row[:3] == ["gpt-4o", "30,000,000", "configured"]
+    assert row == ["gpt-4o", "30,000,000", "configured", "0"]
 
     code, out, _ = run(capsys, "jobs", "limits", "gpt-4o", "--clear", *db)
     assert code == EXIT_OK and "stored limit cleared; now 90,000 (default)" in out
