@@ -13,7 +13,7 @@ import logging
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ ENV_VARS: Mapping[str, tuple[str, ...]] = {
     "poll_interval": ("BATCHMON_POLL_INTERVAL",),
     "poll_limit": ("BATCHMON_POLL_LIMIT",),
     "data_dir": ("BATCHMON_DATA_DIR",),
+    "token_limits": ("BATCHMON_TOKEN_LIMITS",),
 }
 
 
@@ -70,6 +71,9 @@ class Settings:
     job_notice_batches: int = 3
     """A job with more batches than this gets one notice when it ends, not one per batch."""
     data_dir: str | None = None
+    token_limits: dict[str, int] = field(default_factory=dict)
+    """Each model's enqueued-token limit where none is stored, over the tier-1 defaults:
+    a ``[token_limits]`` table in the file, or ``model=tokens,...`` in the environment."""
     demo: bool = False
 
     @property
@@ -106,10 +110,25 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME))
 
 
+def _token_limits(raw: Any) -> dict[str, int]:
+    """``{"gpt-4o": 800000}`` from TOML, or ``gpt-4o=800000,gpt-4o-mini=2000000``."""
+    if isinstance(raw, str):
+        pairs = [item.partition("=")[::2] for item in raw.split(",") if item.strip()]
+        raw = {model.strip(): tokens.strip() for model, tokens in pairs}
+    if not isinstance(raw, Mapping):
+        raise ValueError
+    limits = {str(model): int(str(tokens).replace("_", "")) for model, tokens in raw.items()}
+    if any(not model or tokens <= 0 for model, tokens in limits.items()):
+        raise ValueError
+    return limits
+
+
 def _coerce(name: str, raw: Any) -> Any:
     """Turn a TOML or environment value into the field's type, or say what is wrong."""
     field_type = {f.name: f.type for f in fields(Settings)}[name]
     try:
+        if name == "token_limits":
+            return _token_limits(raw)
         if field_type == "float":
             value = float(raw)
             if value <= 0:
@@ -187,6 +206,8 @@ def load_settings(
 
 
 def _toml_value(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{_toml_value(k)} = {v}" for k, v in value.items()) + " }"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

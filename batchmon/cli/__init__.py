@@ -20,6 +20,7 @@ from batchmon.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, ex
 from batchmon.cli.parser import (
     COMMANDS,
     build_parser,
+    check_limits_arguments,
     check_submit_arguments,
     check_worker_arguments,
 )
@@ -61,6 +62,7 @@ def _parse(args_list: list[str]) -> argparse.Namespace | int:
         args = parser.parse_args(args_list)
         check_worker_arguments(args)
         check_submit_arguments(args)
+        check_limits_arguments(args)
     except SystemExit as exit_:
         return int(exit_.code) if isinstance(exit_.code, int) else EXIT_USAGE
     return args

@@ -1,4 +1,4 @@
-"""``jobs``, ``jobs show ID`` and ``jobs cancel ID``: large work, seen whole.
+"""``jobs``, ``jobs show ID``, ``jobs cancel ID`` and ``jobs limits``: large work, seen whole.
 
 A job is split into planned batches that the worker submits as each model's queue has
 room, so a person asks about the job, not about its batches one by one: how far it is,
@@ -20,13 +20,26 @@ from typing import Any
 from batchmon.cli.batches import chosen_assets, print_skips
 from batchmon.cli.exit_codes import EXIT_ERROR, EXIT_OK
 from batchmon.cli.output import short_time, table, write_json
+from batchmon.config import Settings
 from batchmon.core.formatting import format_duration, format_tokens
 from batchmon.core.planner import MAX_REQUESTS, PlanLimits, PlannedBatch, plan_batches, summarize
 from batchmon.core.requests import DEFAULT_MODEL, build_tag_request
-from batchmon.engine.jobs import JobSubmitter, cancel_job, create_job, plan_limits
-from batchmon.store.job_rows import JobBatch, JobSummary
+from batchmon.engine.jobs import (
+    DEFAULT_TOKEN_LIMITS,
+    JobSubmitter,
+    cancel_job,
+    create_job,
+    plan_limits,
+    sized_estimate,
+)
+from batchmon.store.job_rows import JobBatch, JobSummary, ModelLimit
 from batchmon.store.protocol import AssetRow
 from batchmon.wiring import open_client, open_store, settings_from
+
+
+def default_limits(settings: Settings) -> dict[str, int]:
+    """Each model's limit where none is stored: the settings' ``token_limits`` over tier 1."""
+    return {**DEFAULT_TOKEN_LIMITS, **settings.token_limits}
 
 
 def job_eta_seconds(job: JobSummary, now: datetime) -> float | None:
@@ -104,6 +117,8 @@ async def cmd_jobs(args: argparse.Namespace) -> int:
         return await cmd_job_show(args)
     if action == "cancel":
         return await cmd_job_cancel(args)
+    if action == "limits":
+        return await cmd_job_limits(args)
     settings = settings_from(args)
     async with open_store(settings) as opened:
         jobs = await opened.store.job_summaries(limit=args.limit)
@@ -196,6 +211,61 @@ async def cmd_job_cancel(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_LimitRow = tuple[str, int, str, int | None]
+
+
+def _limit_rows(stored: Iterable[ModelLimit], settings: Settings) -> list[_LimitRow]:
+    """(model, limit, where it came from, tokens enqueued): stored limits over defaults.
+
+    The store counts a model's enqueued tokens only for a stored limit: None otherwise.
+    """
+    rows: dict[str, _LimitRow] = {
+        model: (model, tokens, "settings" if model in settings.token_limits else "default", None)
+        for model, tokens in default_limits(settings).items()
+    }
+    for limit in stored:
+        rows[limit.model] = (
+            limit.model,
+            limit.enqueued_token_limit,
+            limit.source,
+            limit.tokens_enqueued,
+        )
+    return [rows[model] for model in sorted(rows)]
+
+
+def _print_limits(rows: Sequence[_LimitRow], as_json: bool) -> None:
+    if as_json:
+        keys = ("model", "enqueued_token_limit", "source", "tokens_enqueued")
+        write_json({"limits": [dict(zip(keys, row, strict=True)) for row in rows]}, sys.stdout)
+        return
+    cells = [[m, f"{t:,}", src, "-" if q is None else format_tokens(q)] for m, t, src, q in rows]
+    table(["MODEL", "LIMIT", "FROM", "ENQUEUED"], cells, sys.stdout)
+
+
+async def cmd_job_limits(args: argparse.Namespace) -> int:
+    """List each model's enqueued-token limit, or configure (``--clear``: forget) one."""
+    settings = settings_from(args)
+    async with open_store(settings) as opened:
+        store = opened.store
+        if args.clear:
+            cleared = await store.clear_model_limit(args.model)
+            fallback = default_limits(settings).get(args.model)
+            back = f"{fallback:,} (default)" if fallback else "none (bounded by requests and bytes)"
+            print(
+                f"{args.model}: stored limit cleared; now {back}"
+                if cleared
+                else f"{args.model}: no stored limit; it uses {back}"
+            )
+            return EXIT_OK
+        if args.tokens is not None:
+            await store.set_model_limit(args.model, args.tokens, source="configured")
+            print(f"{args.model}: {args.tokens:,} enqueued tokens (configured)")
+            return EXIT_OK
+        rows = _limit_rows(await store.model_limits(), settings)
+    _print_limits(rows, args.json)
+    return EXIT_OK
+
+
 # -- submit: plan, confirm, create the job, send what fits now ------------------------------
 
 
@@ -272,10 +342,12 @@ async def cmd_submit_job(args: argparse.Namespace) -> int:
             print("nothing to submit: no matching assets")
             return EXIT_ERROR if unknown else EXIT_OK
         limits = replace(
-            await plan_limits(opened.store), max_requests=min(args.per_batch, MAX_REQUESTS)
+            await plan_limits(opened.store, default_limits(settings)),
+            max_requests=min(args.per_batch, MAX_REQUESTS),
         )
         lines = _preview_lines(assets, model, args.endpoint)
-        preview = list(plan_batches(lines, limits, keep_lines=False))
+        estimate = sized_estimate(args.image_size)
+        preview = list(plan_batches(lines, limits, keep_lines=False, estimate=estimate))
         if not preview:
             print("nothing to submit: every asset is tagged, pending or has no image URL")
             return EXIT_OK
@@ -297,8 +369,12 @@ async def cmd_submit_job(args: argparse.Namespace) -> int:
             limits,
             max_cost=args.max_cost,
             attempts=args.attempts,
+            image_size=args.image_size,
         )
-        sent = await JobSubmitter(client, opened.store, worker_id=_worker_id()).submit_ready()
+        submitter = JobSubmitter(
+            client, opened.store, worker_id=_worker_id(), default_limits=default_limits(settings)
+        )
+        sent = await submitter.submit_ready()
     print(f"job {plan.job_id}: {plan.batches} batch(es), {plan.requests:,} request(s)")
     for batch_id in sent.submitted:
         print(f"{batch_id}  submitted")

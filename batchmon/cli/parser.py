@@ -10,7 +10,14 @@ import argparse
 from datetime import timedelta
 
 from batchmon import __version__
-from batchmon.cli.arg_types import duration_at_least, job_id, parse_duration, positive_int, usd
+from batchmon.cli.arg_types import (
+    duration_at_least,
+    image_size,
+    job_id,
+    parse_duration,
+    positive_int,
+    usd,
+)
 from batchmon.core.formatting import format_duration
 from batchmon.desktop_options import add_desktop_arguments
 
@@ -126,6 +133,12 @@ def _add_batch_commands(
         help="resubmissions of expired and retryable failures (default %(default)s)",
     )
     submit.add_argument(
+        "--image-size",
+        type=image_size,
+        metavar="WxH",
+        help="pixel size of the images, for the plan's tokens and cost (default: the costliest)",
+    )
+    submit.add_argument(
         "-y", "--yes", action="store_true", help="submit without asking (on a terminal)"
     )
     submit.add_argument(
@@ -181,6 +194,20 @@ def _add_job_commands(
         "cancel", parents=[common], help="drop queued batches, cancel running ones"
     )
     cancel.add_argument("job_id", metavar="JOB_ID", type=job_id)
+    limits = actions.add_parser(
+        "limits",
+        parents=[common],
+        help="each model's enqueued-token limit and where it came from; MODEL TOKENS sets it",
+    )
+    limits.add_argument("model", metavar="MODEL", nargs="?", help="the model to configure")
+    limits.add_argument(
+        "tokens", metavar="TOKENS", nargs="?", type=positive_int, help="its enqueued-token limit"
+    )
+    limits.add_argument(
+        "--clear", action="store_true", help="forget MODEL's stored limit: its default applies"
+    )
+    limits.add_argument("--json", action="store_true", help="machine-readable output")
+    limits.set_defaults(usage_error=limits.error)
 
 
 def _add_worker_arguments(worker: argparse.ArgumentParser) -> None:
@@ -216,6 +243,18 @@ def check_submit_arguments(args: argparse.Namespace) -> None:
     job's own metadata (argparse error, exit 2)."""
     if args.command == "submit" and args.metadata and not args.direct:
         args.usage_error("argument --metadata: only with --direct (a job's batches carry its id)")
+
+
+def check_limits_arguments(args: argparse.Namespace) -> None:
+    """``jobs limits`` lists, ``MODEL TOKENS`` configures, ``MODEL --clear`` forgets."""
+    if args.command != "jobs" or getattr(args, "jobs_command", None) != "limits":
+        return
+    if args.model is not None and args.tokens is None and not args.clear:
+        args.usage_error("give TOKENS to configure the limit, or --clear to forget it")
+    if args.model is None and args.clear:
+        args.usage_error("argument --clear: needs a MODEL")
+    if args.clear and args.tokens is not None:
+        args.usage_error("argument --clear: give TOKENS or --clear, not both")
 
 
 def check_worker_arguments(args: argparse.Namespace) -> None:

@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from batchmon.cli.exit_codes import EXIT_ERROR, EXIT_OK
+from batchmon.cli.jobs import default_limits
 from batchmon.core.formatting import format_duration
 from batchmon.engine.worker import PassReport, Worker, WorkerConfig
 from batchmon.wiring import open_client, open_store, settings_from
@@ -83,6 +84,7 @@ async def cmd_worker(args: argparse.Namespace) -> int:
         min_age=args.min_age,
         concurrency=args.concurrency,
         lease=args.lease,
+        token_limits=default_limits(settings),
     )
     if args.worker_id:
         config = replace(config, worker_id=args.worker_id)

@@ -271,6 +271,14 @@ def request_tokens(
     return _json_tokens(body)
 
 
+def parse_image_size(text: str) -> tuple[int, int]:
+    """``640x480`` as (640, 480): the size people know their images by (ValueError if not)."""
+    width, sep, height = text.strip().lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit() or not int(width) * int(height):
+        raise ValueError(f"wants WIDTHxHEIGHT in pixels, e.g. 640x480; got {text!r}")
+    return int(width), int(height)
+
+
 def requested_output_tokens(body: Mapping[str, Any]) -> int | None:
     """The output cap a request sets (not counted by the queue; a bound for cost), or None."""
     for key in ("max_completion_tokens", "max_output_tokens", "max_tokens"):

@@ -3,8 +3,9 @@
 API (for the CLI and the desktop; store rows in ``batchmon.store.job_rows``):
 
 - ``await create_job(store, assets, model, endpoint, limits=None, *, max_cost=None,
-  attempts=2, owner=None) -> JobPlan``: plans ``assets`` (``AssetRow``) with
-  ``core.planner`` one line at a time and stores each planned batch as it closes;
+  attempts=2, owner=None, image_size=None) -> JobPlan``: plans ``assets`` (``AssetRow``)
+  with ``core.planner`` one line at a time and stores each planned batch as it closes;
+  ``image_size`` (width, height) counts every image at that size instead of the costliest;
   ``limits`` defaults to :func:`plan_limits` (stored model limits over
   :data:`DEFAULT_TOKEN_LIMITS`). Raises ``PlanError`` for a line no batch can take
   (the job is then cancelled: nothing of it is sent).
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -43,6 +45,7 @@ from batchmon.core.planner import (
     PlanLimits,
     PlannedBatch,
     Planner,
+    TokenEstimator,
 )
 from batchmon.core.pricing import estimate_cost
 from batchmon.core.requests import CHAT_COMPLETIONS, DEFAULT_MODEL, build_tag_request, to_jsonl
@@ -131,6 +134,11 @@ async def plan_limits(
     return PlanLimits(token_limits={**defaults, **stored})
 
 
+def sized_estimate(image_size: tuple[int, int] | None) -> TokenEstimator:
+    """The planner's token estimate with every image at ``image_size`` (None: the costliest)."""
+    return functools.partial(request_tokens, image_size=image_size)
+
+
 def _lines(
     assets: Iterable[AssetRow], model: str, endpoint: str, skipped: dict[str, str]
 ) -> Iterator[dict[str, Any]]:
@@ -166,6 +174,7 @@ async def create_job(
     max_cost: float | None = None,
     attempts: int = 2,
     owner: str | None = None,
+    image_size: tuple[int, int] | None = None,
 ) -> JobPlan:
     """Plan ``assets`` into batches and store them as one job, queued for submission.
 
@@ -179,7 +188,7 @@ async def create_job(
         model, endpoint, attempts=attempts, max_cost=max_cost, owner=owner, planning=True
     )
     skipped: dict[str, str] = {}
-    planner = Planner(limits, keep_lines=False)
+    planner = Planner(limits, keep_lines=False, estimate=sized_estimate(image_size))
     count = requests = tokens = 0
     cost: float | None = 0.0
 

@@ -10,6 +10,8 @@ import logging
 import os
 from typing import Any
 
+from batchmon.core.tokens import parse_image_size
+
 from .app import SimulatedDisconnect, create_app
 from .clock import ScaledClock
 from .faults import RATES, FaultConfig
@@ -129,10 +131,10 @@ def _size(text: str | None) -> list[int] | None:
     """``640x480`` as [640, 480] (ValueError if malformed)."""
     if text is None:
         return None
-    width, sep, height = text.lower().partition("x")
-    if not sep or not width.isdigit() or not height.isdigit():
-        raise ValueError(f"--image-size wants WIDTHxHEIGHT, e.g. 640x480; got {text!r}")
-    return [int(width), int(height)]
+    try:
+        return list(parse_image_size(text))
+    except ValueError as exc:
+        raise ValueError(f"--image-size {exc}") from None
 
 
 def webhook_endpoint(args: argparse.Namespace) -> WebhookEndpoint | None:

@@ -594,6 +594,9 @@ class PostgresStore:
     async def set_model_limit(self, model: str, limit: int, *, source: str = "configured") -> None:
         await self._rows("select public.set_model_limit(%s, %s, %s)", (model, limit, source))
 
+    async def clear_model_limit(self, model: str) -> bool:
+        return bool(await self._value("select public.clear_model_limit(%s)", (model,)))
+
     async def model_limits(self) -> list[ModelLimit]:
         async def page(after: Cursor | None, size: int) -> list[ModelLimit]:
             rows = await self._rows(

@@ -549,6 +549,9 @@ class SupabaseStore:
         params = {"p_model": model, "p_limit": limit, "p_source": source}
         await self._rpc("set_model_limit", params)
 
+    async def clear_model_limit(self, model: str) -> bool:
+        return bool(await self._rpc("clear_model_limit", {"p_model": model}))
+
     async def model_limits(self) -> list[ModelLimit]:
         async def page(after: Cursor | None, size: int) -> list[ModelLimit]:
             params = {"p_limit": size, "p_after_model": (after or (None,))[0]}

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from batchmon.cli.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from batchmon.core.requests import CHAT_COMPLETIONS, build_tag_request
+from batchmon.core.tokens import request_tokens
 from batchmon.store.postgres import PostgresStore
 from tests.cli.helpers import run
 from tests.fixtures.postgres import fetch_all, insert_assets
@@ -170,8 +172,127 @@ def test_a_budget_caps_what_is_submitted_and_a_no_on_the_terminal_submits_nothin
     assert code == EXIT_USAGE and "positive amount" in err
 
 
+def _estimated_cost(out: str) -> float:
+    return float(out.split("estimated cost: $", 1)[1].split()[0].replace(",", ""))
+
+
+def test_a_known_image_size_plans_fewer_tokens_batches_and_dollars(
+    sim_env: LiveSim,
+    database_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Unknown sizes count as the costliest image; 512x512 is one tile, so the same
+    assets fit fewer batches of the same limit and cost less."""
+    insert_assets(database_url, 12, url_prefix="https://img.example.test/red-kite")
+    asyncio.run(_set_limit(database_url, MODEL, LIMIT))
+    db = ("--database-url", database_url)
+    sized = request_tokens(
+        build_tag_request("x", "https://img.example.test/red-kite/0.jpg", model=MODEL)["body"],
+        CHAT_COMPLETIONS,
+        image_size=(512, 512),
+    )
+    assert sized < ONE_REQUEST
+
+    monkeypatch.setattr(sys, "stdin", _Terminal("n\n"))
+    code, costliest, _ = run(capsys, "submit", "--all-untagged", *db)
+    assert code == EXIT_OK and "in 3 batch(es)" in costliest and "nothing submitted" in costliest
+
+    code, out, err = run(capsys, "submit", "--all-untagged", "--image-size", "512x512", "-y", *db)
+    assert code == EXIT_OK, err
+    assert f"{12 * sized:,} estimated prompt tokens" in out
+    assert _estimated_cost(out) < _estimated_cost(costliest)
+    job = _job_record(capsys, database_url)
+    code, shown, _ = run(capsys, "jobs", "show", job["job_id"], "--json", *db)
+    batches = json.loads(shown)["batches"]
+    assert sum(b["estimated_tokens"] for b in batches) == 12 * sized
+    assert 1 <= len(batches) < 3
+
+    for bad in ("512", "0x512", "big"):
+        code, _, err = run(capsys, "submit", "--all-untagged", "--image-size", bad, *db)
+        assert code == EXIT_USAGE and "WIDTHxHEIGHT" in err
+
+
 class _Terminal(io.StringIO):
     """Standard input as a person at a terminal types it."""
 
     def isatty(self) -> bool:
         return True
+
+
+def test_jobs_limits_lists_configures_and_clears_a_models_limit(
+    sim_env: LiveSim,
+    database_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BATCHMON_TOKEN_LIMITS", "gpt-4.1=450000")
+    db = ("--database-url", database_url)
+
+    code, out, _ = run(capsys, "jobs", "limits", "--json", *db)
+    assert code == EXIT_OK
+    shown = {row["model"]: row for row in json.loads(out)["limits"]}
+    assert shown["gpt-4o"]["enqueued_token_limit"] == 90_000
+    assert shown["gpt-4o"]["source"] == "default"
+    assert shown["gpt-4o"]["tokens_enqueued"] is None  # counted only for a stored limit
+    assert (shown["gpt-4.1"]["enqueued_token_limit"], shown["gpt-4.1"]["source"]) == (
+        450_000,
+        "settings",
+    )
+
+    code, out, _ = run(capsys, "jobs", "limits", "gpt-4o", "30000000", *db)
+    assert code == EXIT_OK and "gpt-4o: 30,000,000 enqueued tokens (configured)" in out
+    code, out, _ = run(capsys, "jobs", "limits", *db)
+    [row] = [line.split() for line in out.splitlines() if line.startswith("gpt-4o ")]
+    assert row == ["gpt-4o", "30,000,000", "configured", "0"]
+
+    code, out, _ = run(capsys, "jobs", "limits", "gpt-4o", "--clear", *db)
+    assert code == EXIT_OK and "stored limit cleared; now 90,000 (default)" in out
+    code, out, _ = run(capsys, "jobs", "limits", "--json", *db)
+    shown = {row["model"]: row for row in json.loads(out)["limits"]}
+    assert (shown["gpt-4o"]["enqueued_token_limit"], shown["gpt-4o"]["source"]) == (
+        90_000,
+        "default",
+    )
+    code, out, _ = run(capsys, "jobs", "limits", "gpt-4o", "--clear", *db)
+    assert code == EXIT_OK and "no stored limit; it uses 90,000 (default)" in out
+
+
+def test_jobs_limits_refuses_incomplete_or_bad_arguments(
+    sim_env: LiveSim, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = ("--database-url", database_url)
+    for argv, says in [
+        (("gpt-4o",), "give TOKENS"),
+        (("gpt-4o", "0"), "TOKENS"),
+        (("--clear",), "needs a MODEL"),
+        (("gpt-4o", "5", "--clear"), "not both"),
+    ]:
+        code, _, err = run(capsys, "jobs", "limits", *argv, *db)
+        assert code == EXIT_USAGE and says in err, (argv, err)
+    code, out, _ = run(capsys, "jobs", "limits", "--json", *db)
+    assert all(row["source"] == "default" for row in json.loads(out)["limits"])
+
+
+def test_a_limit_from_the_settings_plans_the_job_and_paces_the_worker(
+    sim_env: LiveSim,
+    database_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No stored limit: the settings' figure, not the tier-1 default, bounds each batch and
+    the worker's queue (room for one batch of four at a time)."""
+    insert_assets(database_url, 12, url_prefix="https://img.example.test/blue-lake")
+    monkeypatch.setenv("BATCHMON_TOKEN_LIMITS", f"{MODEL}={LIMIT}")
+    db = ("--database-url", database_url)
+
+    code, out, err = run(capsys, "submit", "--all-untagged", "--yes", *db)
+    assert code == EXIT_OK, err
+    assert f"plan: 12 request(s) in 3 batch(es), {MODEL}" in out
+    assert f"queue limit {LIMIT:,}" in out
+    assert "submitted 1 batch(es) now; 2 wait for queue room" in out
+
+    sim_env.simulator.advance(3600)
+    assert run(capsys, "worker", *ONCE, *db)[0] == EXIT_OK
+    job = _job_record(capsys, database_url)
+    assert (job["batches_queued"], job["batches_running"], job["batches_done"]) == (1, 1, 1)

@@ -90,3 +90,22 @@ def test_redacted_hides_secrets() -> None:
     shown = Settings(openai_api_key="sk-abc", supabase_password="hunter2").redacted()
     assert "sk-abc" not in repr(shown)
     assert "hunter2" not in repr(shown)
+
+
+def test_token_limits_come_from_a_table_or_the_environment(
+    tmp_path: Path, memory_keyring: MemoryKeyring
+) -> None:
+    path = tmp_path / "config.toml"
+    save_settings(Settings(token_limits={"gpt-4o": 800_000, "gpt-4.1-mini": 2_000_000}), path)
+    assert load_settings(env={}, config_path=path).token_limits == {
+        "gpt-4o": 800_000,
+        "gpt-4.1-mini": 2_000_000,
+    }
+    env = {"BATCHMON_TOKEN_LIMITS": "gpt-4o=1_500_000, o3=200000"}
+    assert load_settings(env=env, config_path=path).token_limits == {
+        "gpt-4o": 1_500_000,
+        "o3": 200_000,
+    }
+    for bad in ("gpt-4o", "gpt-4o=0", "=5", "gpt-4o=many"):
+        with pytest.raises(ConfigError, match="token_limits"):
+            load_settings(env={"BATCHMON_TOKEN_LIMITS": bad}, config_path=path)

@@ -59,3 +59,6 @@ async def test_a_learned_limit_is_shared_by_every_signed_in_user(
     await alice_store.set_model_limit(MODEL, 2_000_000, source="learned")
     (limit,) = await bob_store.model_limits()
     assert (limit.model, limit.enqueued_token_limit, limit.source) == (MODEL, 2_000_000, "learned")
+    assert await bob_store.clear_model_limit(MODEL) is True  # back to the default for all
+    assert await alice_store.model_limits() == []
+    assert await alice_store.clear_model_limit(MODEL) is False
