@@ -8,7 +8,6 @@ as exceptions; :func:`batchmon.cli.run_command` turns them into a line and an ex
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import sys
 from collections.abc import Mapping, Sequence
@@ -51,13 +50,7 @@ async def chosen_assets(
     if args.ids:
         ids = _ids(args.ids)[: args.limit] if args.limit else _ids(args.ids)
     else:
-        if opened.database_url is None:
-            raise ConfigError(
-                "--all-untagged needs a direct Postgres connection: pass --database-url"
-            )
-        from batchmon.cli.sql import untagged_asset_ids
-
-        ids = await asyncio.to_thread(untagged_asset_ids, opened.database_url, limit=args.limit)
+        ids = await opened.store.untagged_asset_ids(limit=args.limit)
     assets = await opened.store.assets_by_ids(ids) if ids else []
     found = {a.id for a in assets}
     return assets, [i for i in ids if i not in found]

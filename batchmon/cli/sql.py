@@ -1,7 +1,7 @@
-"""The two questions the CLI asks Postgres directly: untagged assets and pg_cron runs.
+"""The one question the CLI asks Postgres directly: the pg_cron poller's recent runs.
 
-Neither is part of the store's SQL API (one is a selection for ``submit``, the other
-reads pg_cron's own tables), and both need a direct Postgres connection.
+It is not part of the store's SQL API (it reads pg_cron's own tables), so it needs a
+direct Postgres connection.
 """
 
 from __future__ import annotations
@@ -35,23 +35,6 @@ def _connect(database_url: str) -> psycopg.Connection:
         from batchmon.store.errors import connect_error
 
         raise connect_error(database_url, exc) from exc
-
-
-def untagged_asset_ids(database_url: str, *, limit: int | None) -> list[str]:
-    """Assets never sent for tagging (no status yet), oldest first."""
-    query = (
-        "select id::text from public.assets where auto_tag_status is null "
-        "and image_url is not null order by created_at, id"
-    )
-    params: tuple[int, ...] = ()
-    if limit is not None:
-        query += " limit %s"
-        params = (limit,)
-    try:
-        with _connect(database_url) as conn:
-            return [row[0] for row in conn.execute(query.encode(), params).fetchall()]
-    except psycopg.Error as exc:
-        raise StoreError(f"could not select untagged assets: {exc}") from exc
 
 
 def cron_runs(database_url: str, *, limit: int = 20) -> list[CronRun] | None:

@@ -327,6 +327,20 @@ class PostgresStore:
             found.extend(AssetRow(**r) for r in rows)
         return found
 
+    async def untagged_asset_ids(self, *, limit: int | None = None) -> list[str]:
+        async def page(after: Cursor | None, size: int) -> list[Cursor]:
+            rows = await self._rows(
+                "select * from public.untagged_assets(%s, %s, %s)",
+                (size, *(after or (None, None))),
+            )
+            return [(r["created_at"], r["asset_id"]) for r in rows]
+
+        rows = await read_pages(page, lambda r: r, ALL_ROWS if limit is None else limit)
+        return [asset_id for _, asset_id in rows]
+
+    async def untagged_count(self) -> int:
+        return int(await self._value("select public.untagged_asset_count()"))
+
     async def mark_submitted(self, batch: Mapping[str, Any], asset_ids: Sequence[str]) -> int:
         payload = Jsonb(dict(batch), dumps=_dumps)
         return int(

@@ -241,6 +241,14 @@ class Store(Protocol):
 
     async def assets_by_ids(self, asset_ids: Sequence[str]) -> list[AssetRow]: ...
 
+    async def untagged_asset_ids(self, *, limit: int | None = None) -> list[str]:
+        """The caller's assets never sent for tagging (no status, an image), oldest first."""
+        ...
+
+    async def untagged_count(self) -> int:
+        """How many assets ``untagged_asset_ids`` would return without a limit."""
+        ...
+
     async def mark_submitted(self, batch: Mapping[str, Any], asset_ids: Sequence[str]) -> int:
         """Record a new batch and point its assets at it as ``pending``."""
         ...

@@ -337,6 +337,19 @@ class SupabaseStore:
             found.extend(rows_to(AssetRow, await self._rpc("assets_by_ids", {"p_ids": ids})))
         return found
 
+    async def untagged_asset_ids(self, *, limit: int | None = None) -> list[str]:
+        async def page(after: Cursor | None, size: int) -> list[Cursor]:
+            created, asset = after or (None, None)
+            params = {"p_limit": size, "p_after_created_at": created, "p_after_id": asset}
+            rows = await self._rpc("untagged_assets", params)
+            return [(r["created_at"], r["asset_id"]) for r in rows or []]
+
+        rows = await read_pages(page, lambda r: r, ALL_ROWS if limit is None else limit)
+        return [asset_id for _, asset_id in rows]
+
+    async def untagged_count(self) -> int:
+        return int(await self._rpc("untagged_asset_count", {}) or 0)
+
     async def mark_submitted(self, batch: Mapping[str, Any], asset_ids: Sequence[str]) -> int:
         data = await self._rpc(
             "mark_batch_submitted", {"p_batch": dict(batch), "p_asset_ids": list(asset_ids)}

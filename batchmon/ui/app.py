@@ -147,7 +147,7 @@ async def _connect(
     quit_request: QuitRequest,
 ) -> None:
     """Open the store and the API client (or the demo's), and attach the window to them."""
-    from batchmon.ui.untagged_source import PostgresUntagged
+    from batchmon.ui.untagged_source import StoreUntagged
 
     if desktop.demo:
         from batchmon.ui.demo import DemoEnvironment, DemoPace
@@ -165,8 +165,7 @@ async def _connect(
         await env.start()
         assert env.store is not None and env.client is not None
         desktop.use_clock(env.simulator.clock.now, env.time_base)
-        if env.database_url:
-            desktop.set_untagged_source(PostgresUntagged(env.database_url, env.store))
+        desktop.set_untagged_source(StoreUntagged(env.store))
         await desktop.attach(env.store, env.client)
         if args.quit_after_show or quit_request.requested:
             return
@@ -180,8 +179,7 @@ async def _connect(
         open_store(settings, sign_in_hint="enter your email and password in Settings.")
     )
     client = await resources.enter_async_context(open_client(settings))
-    if opened.database_url:  # a direct connection (embedded or Postgres), not Supabase
-        desktop.set_untagged_source(PostgresUntagged(opened.database_url, opened.store))
+    desktop.set_untagged_source(StoreUntagged(opened.store))
     await desktop.attach(opened.store, client)
 
 

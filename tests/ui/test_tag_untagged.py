@@ -1,7 +1,7 @@
 """The "Tag N untagged assets…" action: the plan, a budget typed in, a job on Yes.
 
-The untagged assets are read from the database as the desktop reads them
-(``PostgresUntagged``). Real parts: the test database, the engine's ``create_job`` and
+The untagged assets are read through the store as the desktop reads them
+(``StoreUntagged``). Real parts: the test database, the engine's ``create_job`` and
 a worker pass that submits what the queue has room for, the simulator over the real
 client, real widgets and the real confirmation, answered by typing and clicking.
 """
@@ -19,7 +19,7 @@ from batchmon.openai_batches import BatchClient
 from batchmon.store.postgres import PostgresStore
 from batchmon.ui.desktop import Desktop
 from batchmon.ui.tag_dialog import TagJobDialog
-from batchmon.ui.untagged_source import PostgresUntagged
+from batchmon.ui.untagged_source import StoreUntagged
 from tests.fixtures.postgres import insert_assets
 from tests.helpers.engine import RED_FOX, fast_worker
 from tests.helpers.qt import next_dialog, next_emit
@@ -30,7 +30,7 @@ async def test_tag_untagged_shows_the_plan_and_creates_a_job_with_the_budget(
 ) -> None:
     insert_assets(database_url, 12, url_prefix=RED_FOX)
     desktop = Desktop(Settings(poll_interval=0.05, poll_limit=600.0), native_notifications=False)
-    desktop.set_untagged_source(PostgresUntagged(database_url, store))
+    desktop.set_untagged_source(StoreUntagged(store))
     qtbot.addWidget(desktop.window)
     desktop.window.show()
     try:
