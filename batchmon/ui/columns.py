@@ -8,7 +8,7 @@ font; the Batch column stretches, since ids are what a wider window should revea
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QHeaderView, QTableView
 
 from batchmon.ui.batch_list import Column
@@ -45,15 +45,45 @@ def column_widths(table: QTableView) -> dict[Column, int]:
     return widths
 
 
+class _IdColumnKeeper(QObject):
+    """Stretches the Batch column while the table has room, and never below MIN_ID_WIDTH.
+
+    Qt's Stretch mode would squeeze the ids to a few pixels ("b...4") in a narrow window;
+    below the minimum the column keeps its width and the table scrolls instead.
+    """
+
+    def __init__(self, table: QTableView) -> None:
+        super().__init__(table)
+        self._table = table
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            keep_id_column(self._table)
+        return False
+
+
+def keep_id_column(table: QTableView) -> None:
+    """Stretch the Batch column into the free width, or hold it at MIN_ID_WIDTH."""
+    header = table.horizontalHeader()
+    others = sum(header.sectionSize(i) for i in range(header.count()) if i != int(Column.ID))
+    room = table.viewport().width() - others
+    if room >= MIN_ID_WIDTH:
+        header.setSectionResizeMode(int(Column.ID), QHeaderView.ResizeMode.Stretch)
+    else:
+        header.setSectionResizeMode(int(Column.ID), QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(int(Column.ID), MIN_ID_WIDTH)
+
+
 def fit_columns(table: QTableView) -> None:
     """Size every column to its sample and let the Batch column take what is left."""
     header = table.horizontalHeader()
     header.setStretchLastSection(False)
     header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    header.setSectionResizeMode(int(Column.ID), QHeaderView.ResizeMode.Stretch)
     header.setMinimumSectionSize(48)
     for column, width in column_widths(table).items():
         table.setColumnWidth(int(column), width)
+    table.viewport().installEventFilter(_IdColumnKeeper(table))
+    keep_id_column(table)
 
 
 def minimum_table_width(table: QTableView) -> int:

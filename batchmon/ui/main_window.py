@@ -41,7 +41,7 @@ from batchmon.ui.action_runner import ActionRunner, BatchOperations
 from batchmon.ui.actions import Action, allowed_actions
 from batchmon.ui.banner import Banner
 from batchmon.ui.batch_list import BatchItem, Column
-from batchmon.ui.columns import fit_columns
+from batchmon.ui.columns import fit_columns, minimum_table_width
 from batchmon.ui.detail_pane import DetailPane
 from batchmon.ui.filter_proxy import STATUS_FILTERS, BatchFilterProxy
 from batchmon.ui.jobs_pane import JobsPane
@@ -158,7 +158,10 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.detail)
         splitter.setStretchFactor(0, 1)  # a wider window widens the table
         splitter.setStretchFactor(1, 0)
-        splitter.setSizes([self.width() - 400, 400])
+        # The table first (every column in full when the window allows), the pane the rest.
+        table_width = max(minimum_table_width(self.table), self.width() - 400)
+        detail_width = max(self.detail.minimumWidth(), self.width() - table_width)
+        splitter.setSizes([self.width() - detail_width, detail_width])
         splitter.setChildrenCollapsible(False)
         central = QWidget()
         layout = QVBoxLayout(central)
