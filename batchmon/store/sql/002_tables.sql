@@ -104,7 +104,8 @@ create table if not exists public.asset_results (
 );
 
 -- Hot queries: pending assets by batch (monitoring, apply), assets of a batch (counts,
--- detail pane), due batches (claims), newest batches (list), history by asset.
+-- detail pane), due batches (claims), newest batches (list), a user's last change
+-- (the desktop's gap check), history by asset.
 -- Every index on assets and asset_results is paid for on each row an apply writes, so
 -- there are no others (user_id filters always come with a batch or status filter).
 create index if not exists assets_pending_batch_idx
@@ -114,6 +115,6 @@ create index if not exists openai_batches_due_idx
   on public.openai_batches (created_at) where applied_at is null;
 create index if not exists batch_claims_polled_idx on public.batch_claims (last_polled_at);
 create index if not exists openai_batches_created_idx on public.openai_batches (created_at desc);
-create index if not exists openai_batches_user_idx on public.openai_batches (user_id);
+create index if not exists openai_batches_user_idx on public.openai_batches (user_id, updated_at);
 create index if not exists batch_poll_runs_started_idx on public.batch_poll_runs (started_at desc);
 create index if not exists asset_results_asset_idx on public.asset_results (asset_id);

@@ -607,6 +607,17 @@ as $$
   select * from public.batch_overview where id = p_batch
 $$;
 
+-- When the caller's batches last changed (null: no batch). A row is written only when
+-- something a person cares about changed, so the desktop compares this once per poll
+-- interval and lists its batches again only when it moved: a change Realtime dropped
+-- is found without listing every batch each time.
+create or replace function public.last_batch_change()
+returns timestamptz
+language sql stable security invoker set search_path = ''
+as $$
+  select max(b.updated_at) from public.openai_batches b
+$$;
+
 -- One asset as the API returns it (the Store's AssetRow): declared once for every
 -- function that returns assets.
 drop function if exists public.batch_assets(text, integer);
@@ -681,7 +692,7 @@ begin
     'begin_batch_retry(text, jsonb, text[])',
     'record_poll_run(text, timestamptz, timestamptz, integer, integer, integer, text)',
     'recent_poll_runs(integer, timestamptz, bigint)',
-    'list_batches(integer, timestamptz, text)', 'get_batch(text)',
+    'list_batches(integer, timestamptz, text)', 'get_batch(text)', 'last_batch_change()',
     'batch_assets(text, integer, timestamptz, text)', 'assets_by_ids(text[])', 'batch_asset_ids(text)'
   ] loop
     execute format('revoke execute on function public.%s from public, anon', f);
