@@ -11,7 +11,7 @@ them every few intervals anyway (asset changes leave no trace in that timestamp)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -126,35 +126,52 @@ async def _live_side(
     return side
 
 
-async def _past_the_budget(
-    side: DesktopSide, gateway: Gateway, database_url: str, users: Users, assets: int
-) -> None:
-    """``batch_a``'s assets arrive; then ten events of another batch against a budget of
-    five, and nothing is delivered for a minute."""
-    insert_assets(database_url, assets, user_id=users.alice.id, batch_id="batch_a")
-    await side.wait_for(lambda: "batch_a" in side.handled)
-    gateway.max_events_per_second = 5
-    gateway.rate_limit_pause = 60.0
-    insert_assets(database_url, 10, user_id=users.alice.id, batch_id="batch_noise")
-    await gateway.wait_until(lambda c: c["dropped"] >= 5)
+SideFactory = Callable[..., Awaitable[DesktopSide]]
 
 
-async def test_an_idle_desktop_learns_of_a_dropped_change_from_its_gap_check(
+@pytest.fixture
+def past_the_budget(
     open_store: StoreFactory,
     users: Users,
     database_url: str,
     gateway: Gateway,
     started: Callable[[DesktopSide], None],
-) -> None:
-    side = await _live_side(open_store, users, started, interval=0.2, pending=False)
-    await _past_the_budget(side, gateway, database_url, users, 10)
-    dropped = gateway.counts["dropped"]
+) -> SideFactory:
+    """A live desktop side once ``batch_a``'s 10 assets reached it; then ten events of
+    another batch against a budget of five, and nothing is delivered for a minute."""
+
+    async def make(*, interval: float, pending: bool) -> DesktopSide:
+        side = await _live_side(open_store, users, started, interval=interval, pending=pending)
+        insert_assets(database_url, 10, user_id=users.alice.id, batch_id="batch_a")
+        await side.wait_for(lambda: "batch_a" in side.handled)
+        gateway.max_events_per_second = 5
+        gateway.rate_limit_pause = 60.0
+        insert_assets(database_url, 10, user_id=users.alice.id, batch_id="batch_noise")
+        await gateway.wait_until(lambda c: c["dropped"] >= 5)
+        return side
+
+    return make
+
+
+async def _worker_records(database_url: str, side: DesktopSide, *batches: dict[str, Any]) -> None:
+    """A worker records each batch in turn, once the desktop shows the one before."""
     worker = await PostgresStore.open(database_url)
     try:
-        await worker.record_statuses([openai_batch("batch_a", "completed", total=10, completed=10)])
-        await side.wait_for(lambda: side.status_of("batch_a") == "completed")
+        for batch in batches:
+            await worker.record_statuses([batch])
+            await side.wait_for(side.shows(batch["id"], batch["status"]))
     finally:
         await worker.close()
+
+
+async def test_an_idle_desktop_learns_of_a_dropped_change_from_its_gap_check(
+    past_the_budget: SideFactory, database_url: str, gateway: Gateway
+) -> None:
+    side = await past_the_budget(interval=0.2, pending=False)
+    dropped = gateway.counts["dropped"]
+    await _worker_records(
+        database_url, side, openai_batch("batch_a", "completed", total=10, completed=10)
+    )
 
     assert gateway.counts["dropped"] > dropped  # the completion itself was dropped
     assert side.resyncs[-1] == RESYNC_GAP
@@ -163,20 +180,10 @@ async def test_an_idle_desktop_learns_of_a_dropped_change_from_its_gap_check(
 
 
 async def test_while_work_is_pending_asset_changes_are_listed_again_every_few_intervals(
-    open_store: StoreFactory,
-    users: Users,
-    database_url: str,
-    gateway: Gateway,
-    started: Callable[[DesktopSide], None],
+    past_the_budget: SideFactory, database_url: str
 ) -> None:
-    side = await _live_side(open_store, users, started, interval=0.02, pending=True)
-    await _past_the_budget(side, gateway, database_url, users, 10)
-    worker = await PostgresStore.open(database_url)
-    try:
-        await worker.record_statuses([openai_batch("batch_a", "in_progress", total=10)])
-        await side.wait_for(lambda: side.status_of("batch_a") == "in_progress")
-    finally:
-        await worker.close()
+    side = await past_the_budget(interval=0.02, pending=True)
+    await _worker_records(database_url, side, openai_batch("batch_a", "in_progress", total=10))
     # Half the assets done: no batch row changes, so only a full listing can show it.
     execute(
         database_url,
@@ -213,13 +220,10 @@ async def test_changes_push_delivers_cause_no_extra_listing(
 
     monkeypatch.setattr(store, "last_batch_change", counted)
     insert_assets(database_url, 2, user_id=users.alice.id, batch_id="batch_a")
-    worker = await PostgresStore.open(database_url)
-    try:
-        for status in ("in_progress", "finalizing", "completed"):
-            await worker.record_statuses([openai_batch("batch_a", status, total=2)])
-            await side.wait_for(side.shows("batch_a", status))
-    finally:
-        await worker.close()
+    statuses = ("in_progress", "finalizing", "completed")
+    await _worker_records(
+        database_url, side, *(openai_batch("batch_a", s, total=2) for s in statuses)
+    )
     seen = probes
     await side.wait_for(lambda: probes >= seen + 2)
 
