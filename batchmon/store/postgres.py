@@ -17,7 +17,7 @@ import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import fields
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import psycopg
@@ -175,6 +175,10 @@ class PostgresStore:
     async def get_batch(self, batch_id: str) -> BatchRow | None:
         rows = await self._rows("select * from public.get_batch(%s)", (batch_id,))
         return _batch_row(rows[0]) if rows else None
+
+    async def last_batch_change(self) -> datetime | None:
+        value = await self._value("select public.last_batch_change()")
+        return value if isinstance(value, datetime) else None
 
     async def record_statuses(self, batches: Sequence[Mapping[str, Any]]) -> int:
         if not batches:

@@ -192,6 +192,10 @@ class Store(Protocol):
 
     async def get_batch(self, batch_id: str) -> BatchRow | None: ...
 
+    async def last_batch_change(self) -> datetime | None:
+        """When any of the caller's batches last changed: a cheap check for missed push."""
+        ...
+
     async def record_statuses(self, batches: Sequence[Mapping[str, Any]]) -> int:
         """Upsert live statuses (OpenAI ``Batch`` objects as JSON dicts); returns rows."""
         ...

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -49,7 +49,7 @@ from batchmon.store.protocol import (
     StoreError,
 )
 from batchmon.store.supabase_feed import FeedOptions, RealtimeFeed
-from batchmon.store.supabase_rows import rows_to, to_json_value
+from batchmon.store.supabase_rows import parse_timestamp, rows_to, to_json_value
 from batchmon.store.supabase_session import KeyringSessionStorage, check_desktop_key
 
 logger = logging.getLogger(__name__)
@@ -229,6 +229,9 @@ class SupabaseStore:
     async def get_batch(self, batch_id: str) -> BatchRow | None:
         rows = rows_to(BatchRow, await self._rpc("get_batch", {"p_batch": batch_id}))
         return rows[0] if rows else None
+
+    async def last_batch_change(self) -> datetime | None:
+        return parse_timestamp(await self._rpc("last_batch_change", {}))
 
     async def record_statuses(self, batches: Sequence[Mapping[str, Any]]) -> int:
         if not batches:

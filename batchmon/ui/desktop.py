@@ -283,6 +283,11 @@ class Desktop(QObject):
         )
         self.push.on_handled(lambda change, _announced: self.pushed.emit(change))
         self._spawn(self.push.follow())
+        self._spawn(
+            self.push.watch_for_gaps(
+                lambda: self.poller.interval, lambda: self.poller.state == PollState.POLLING
+            )
+        )
         self._spawn(self._check_server_runs())
         self._server_timer.start()
         if self._native:

@@ -38,7 +38,7 @@ def insert_assets_with_ids(database_url: str, ids: list[str], url_prefix: str) -
 def make_due_now(database_url: str) -> None:
     """A just-checked batch rests for --interval; these tests want the next pass now."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(b"update public.openai_batches set last_polled_at = null")
+        conn.execute(b"update public.batch_claims set last_polled_at = null")
 
 
 def test_submit_worker_status_and_runs(
@@ -189,7 +189,7 @@ def test_a_rejected_api_key_is_a_configuration_error_for_the_worker(
     assert len(runs) == 2
     assert all("AuthenticationFailed" in error and wrong_key not in error for (error,) in runs)
     claims = fetch_all(
-        database_url, "select count(*) from public.openai_batches where claimed_by is not null"
+        database_url, "select count(*) from public.batch_claims where claimed_by is not null"
     )
     assert claims == [(0,)]
 

@@ -91,7 +91,7 @@ async def test_sigterm_stops_the_worker_cleanly_and_releases_its_claims(
 ) -> None:
     await _submit(live_sim, database_url, 5)
     with psycopg.connect(database_url, autocommit=True) as conn:  # due now, not in a minute
-        conn.execute(b"update public.openai_batches set last_polled_at = null")
+        conn.execute(b"update public.batch_claims set last_polled_at = null")
     env = cli_env(tmp_path, live_sim)
     worker = await spawn_batchmon(
         "worker", "--min-age", "0s", "--interval", "60s", "--database-url", database_url, env=env
@@ -107,7 +107,7 @@ async def test_sigterm_stops_the_worker_cleanly_and_releases_its_claims(
     assert worker.returncode == 0, err.decode()
     assert b"Traceback" not in err
     claims = fetch_all(
-        database_url, "select count(*) from public.openai_batches where claimed_by is not null"
+        database_url, "select count(*) from public.batch_claims where claimed_by is not null"
     )
     assert claims == [(0,)]
     runs = fetch_all(database_url, "select checked, error from public.batch_poll_runs")

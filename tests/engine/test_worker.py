@@ -35,7 +35,7 @@ async def test_three_workers_side_by_side_apply_every_batch_once(
     assert_predicted(asset_states(database_url, ids), ids)
     assert fetch_all(database_url, "select count(*) from public.batch_poll_runs") == [(3,)]
     assert fetch_all(
-        database_url, "select count(*) from public.openai_batches where claimed_by is not null"
+        database_url, "select count(*) from public.batch_claims where claimed_by is not null"
     ) == [(0,)]
 
 

@@ -87,8 +87,8 @@ def bob_untouched(database_url: str, owned: dict[str, list[str]]) -> None:
     assert rows == [("pending", None)] * 3
     batch = fetch_all(
         database_url,
-        "select status, applied_at, claimed_by, retried_by from public.openai_batches "
-        "where id = 'batch_bob'",
+        "select b.status, b.applied_at, k.claimed_by, b.retried_by from public.openai_batches b "
+        "left join public.batch_claims k on k.batch_id = b.id where b.id = 'batch_bob'",
     )
     assert batch == [("completed", None, None, None)]
     assert fetch_all(database_url, "select count(*) from public.asset_results") == [(0,)]

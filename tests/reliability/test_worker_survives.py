@@ -134,7 +134,7 @@ async def test_a_failed_pass_backs_off_and_a_clean_one_resets(
         store,
         WorkerConfig(interval=timedelta(seconds=30), min_age=timedelta(0), worker_id="w-b"),
     )
-    store_clock = "update public.openai_batches set last_polled_at = now() - interval '1 hour'"
+    store_clock = "update public.batch_claims set last_polled_at = now() - interval '1 hour'"
 
     execute(database_url, store_clock)
     first = await worker.run_once()

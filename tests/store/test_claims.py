@@ -26,8 +26,8 @@ def _unpoll(database_url: str, batch_id: str = "%") -> None:
     """Pretend the last poll of the batch (default: every batch) was 10 minutes ago."""
     execute(
         database_url,
-        "update public.openai_batches set last_polled_at = now() - interval '10 min' "
-        "where id like %s",
+        "update public.batch_claims set last_polled_at = now() - interval '10 min' "
+        "where batch_id like %s",
         (batch_id,),
     )
 
@@ -46,7 +46,8 @@ async def test_only_old_enough_unapplied_batches_not_polled_recently_are_due(
     await store.finish_apply("finished", unreturned_reason="no result returned")
     _unpoll(database_url)
     execute(
-        database_url, "update public.openai_batches set last_polled_at = now() where id = 'polled'"
+        database_url,
+        "update public.batch_claims set last_polled_at = now() where batch_id = 'polled'",
     )
 
     assert await _claim(store, "w1") == ["old"]
@@ -75,7 +76,7 @@ async def test_a_lease_keeps_other_workers_off_until_released_or_expired(
     assert await _claim(store, "w2") == ["b0"]
 
     execute(
-        database_url, "update public.openai_batches set claim_expires_at = now() - interval '1 s'"
+        database_url, "update public.batch_claims set claim_expires_at = now() - interval '1 s'"
     )
     assert sorted(await _claim(store, "w3")) == ["b0", "b1", "b2"]
     assert await store.release_claims("w3", []) == 0
@@ -90,8 +91,8 @@ async def test_limit_hands_out_the_longest_unpolled_first(
     for n in range(4):
         execute(
             database_url,
-            "update public.openai_batches set last_polled_at = now() - make_interval(mins => %s) "
-            "where id = %s",
+            "update public.batch_claims set last_polled_at = now() - make_interval(mins => %s) "
+            "where batch_id = %s",
             (10 + n, f"b{n}"),
         )
     assert await _claim(store, "w1", limit=2) == ["b3", "b2"]

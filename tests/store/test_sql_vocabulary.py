@@ -25,7 +25,6 @@ def test_record_batch_statuses_stores_exactly_the_status_timestamps(database_url
 
     assert [c for c in columns if c.endswith("_at")] == [
         *OPENAI_TIMESTAMPS,
-        "last_polled_at",
         "updated_at",
     ]
     assert read == OPENAI_TIMESTAMPS

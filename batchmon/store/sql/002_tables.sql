@@ -62,14 +62,22 @@ create table if not exists public.openai_batches (
   cancelling_at timestamptz,
   cancelled_at timestamptz,
   expires_at timestamptz,
-  last_polled_at timestamptz,
   applied_at timestamptz,
-  claimed_by text,
-  claim_expires_at timestamptz,
   retry_of text,
   retried_by text,
   attempt integer not null default 1,
   updated_at timestamptz not null default now()
+);
+
+-- The workers' bookkeeping: who holds a batch (a lease) and when it was last polled.
+-- A table of its own, outside the supabase_realtime publication: every claim, lease
+-- renewal, poll and release would otherwise be a Realtime event to each subscriber of
+-- the owner, though nobody watching the desktop needs to know.
+create table if not exists public.batch_claims (
+  batch_id text primary key references public.openai_batches (id) on delete cascade,
+  claimed_by text,
+  claim_expires_at timestamptz,
+  last_polled_at timestamptz
 );
 
 create table if not exists public.batch_poll_runs (
@@ -96,15 +104,17 @@ create table if not exists public.asset_results (
 );
 
 -- Hot queries: pending assets by batch (monitoring, apply), assets of a batch (counts,
--- detail pane), due batches (claims), newest batches (list), history by asset.
+-- detail pane), due batches (claims), newest batches (list), a user's last change
+-- (the desktop's gap check), history by asset.
 -- Every index on assets and asset_results is paid for on each row an apply writes, so
 -- there are no others (user_id filters always come with a batch or status filter).
 create index if not exists assets_pending_batch_idx
   on public.assets (openai_batch_id) where auto_tag_status = 'pending';
 create index if not exists assets_batch_idx on public.assets (openai_batch_id);
 create index if not exists openai_batches_due_idx
-  on public.openai_batches (last_polled_at nulls first, created_at) where applied_at is null;
+  on public.openai_batches (created_at) where applied_at is null;
+create index if not exists batch_claims_polled_idx on public.batch_claims (last_polled_at);
 create index if not exists openai_batches_created_idx on public.openai_batches (created_at desc);
-create index if not exists openai_batches_user_idx on public.openai_batches (user_id);
+create index if not exists openai_batches_user_idx on public.openai_batches (user_id, updated_at);
 create index if not exists batch_poll_runs_started_idx on public.batch_poll_runs (started_at desc);
 create index if not exists asset_results_asset_idx on public.asset_results (asset_id);

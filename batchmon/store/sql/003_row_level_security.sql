@@ -8,6 +8,7 @@ alter table public.assets enable row level security;
 alter table public.openai_batches enable row level security;
 alter table public.batch_poll_runs enable row level security;
 alter table public.asset_results enable row level security;
+alter table public.batch_claims enable row level security;
 
 -- One rule for every table holding user data: select and insert (and update, where
 -- rows change) only with user_id = auth.uid(). asset_results is an append-only log.
@@ -47,6 +48,13 @@ drop policy if exists batchmon_poll_runs_select on public.batch_poll_runs;
 create policy batchmon_poll_runs_select on public.batch_poll_runs
   for select to authenticated using (true);
 
+-- Claims are visible and writable exactly where the batch row is (its RLS decides).
+drop policy if exists batchmon_claims_by_batch on public.batch_claims;
+create policy batchmon_claims_by_batch on public.batch_claims
+  for all to authenticated
+  using (exists (select 1 from public.openai_batches b where b.id = batch_id))
+  with check (exists (select 1 from public.openai_batches b where b.id = batch_id));
+
 grant usage on schema public to anon, authenticated, service_role;
 grant select, insert, update on public.assets to authenticated;
 
@@ -54,9 +62,10 @@ grant select, insert, update on public.assets to authenticated;
 -- new table and sequence in public (TRUNCATE, REFERENCES and TRIGGER included). On
 -- batchmon's own tables anon gets nothing and authenticated exactly what the SQL API's
 -- security-invoker functions need; docs/database.md lists it.
-revoke all on public.openai_batches, public.asset_results, public.batch_poll_runs
-  from public, anon, authenticated;
+revoke all on public.openai_batches, public.asset_results, public.batch_poll_runs,
+  public.batch_claims from public, anon, authenticated;
 grant select, insert, update on public.openai_batches to authenticated;
+grant select, insert, update on public.batch_claims to authenticated;
 grant select, insert on public.asset_results to authenticated;
 grant select on public.batch_poll_runs to authenticated;
 -- Identity columns draw from their sequence without any grant on it.
@@ -73,4 +82,4 @@ begin
 end
 $$;
 grant all on public.assets, public.openai_batches, public.asset_results,
-  public.batch_poll_runs to service_role;
+  public.batch_poll_runs, public.batch_claims to service_role;

@@ -118,7 +118,7 @@ begin
     id, user_id, status, endpoint, model, total, completed, failed,
     input_file_id, output_file_id, error_file_id, errors, usage, metadata,
     created_at, in_progress_at, finalizing_at, completed_at, failed_at, expired_at,
-    cancelling_at, cancelled_at, expires_at, last_polled_at, updated_at
+    cancelling_at, cancelled_at, expires_at, updated_at
   )
   select
     s.b ->> 'id',
@@ -151,7 +151,6 @@ begin
     public.batchmon_epoch(s.b -> 'cancelling_at'),
     public.batchmon_epoch(s.b -> 'cancelled_at'),
     public.batchmon_epoch(s.b -> 'expires_at'),
-    now(),
     now()
   from src s
   on conflict (id) do update set
@@ -177,12 +176,52 @@ begin
     cancelling_at = coalesce(excluded.cancelling_at, t.cancelling_at),
     cancelled_at = coalesce(excluded.cancelled_at, t.cancelled_at),
     expires_at = coalesce(excluded.expires_at, t.expires_at),
-    last_polled_at = now(),
     updated_at = now()
   where not (
     t.status in ('completed', 'failed', 'expired', 'cancelled')
     and excluded.status not in ('completed', 'failed', 'expired', 'cancelled')
-  );
+  )
+  -- An unchanged batch is not written: each write is a Realtime event to its owner.
+  and (t.user_id, t.status, t.endpoint, t.model, t.total, t.completed, t.failed,
+       t.input_file_id, t.output_file_id, t.error_file_id, t.errors, t.usage, t.metadata,
+       t.created_at, t.in_progress_at, t.finalizing_at, t.completed_at, t.failed_at,
+       t.expired_at, t.cancelling_at, t.cancelled_at, t.expires_at)
+    is distinct from
+      (coalesce(t.user_id, excluded.user_id), excluded.status,
+       coalesce(excluded.endpoint, t.endpoint), coalesce(excluded.model, t.model),
+       excluded.total, excluded.completed, excluded.failed,
+       coalesce(excluded.input_file_id, t.input_file_id),
+       coalesce(excluded.output_file_id, t.output_file_id),
+       coalesce(excluded.error_file_id, t.error_file_id),
+       coalesce(excluded.errors, t.errors), coalesce(excluded.usage, t.usage),
+       coalesce(excluded.metadata, t.metadata),
+       coalesce(excluded.created_at, t.created_at),
+       coalesce(excluded.in_progress_at, t.in_progress_at),
+       coalesce(excluded.finalizing_at, t.finalizing_at),
+       coalesce(excluded.completed_at, t.completed_at),
+       coalesce(excluded.failed_at, t.failed_at),
+       coalesce(excluded.expired_at, t.expired_at),
+       coalesce(excluded.cancelling_at, t.cancelling_at),
+       coalesce(excluded.cancelled_at, t.cancelled_at),
+       coalesce(excluded.expires_at, t.expires_at));
+
+  -- Recorded: every observed batch now on record that was not a stale observation of
+  -- a finished one (written or unchanged). Its poll goes to the unpublished claims.
+  with seen as (
+    select distinct on (e.b ->> 'id') e.b ->> 'id' as id, e.b ->> 'status' as status
+    from jsonb_array_elements(p_batches) with ordinality as e(b, n)
+    where jsonb_typeof(e.b) = 'object' and coalesce(e.b ->> 'id', '') <> ''
+    order by e.b ->> 'id', e.n desc
+  )
+  insert into public.batch_claims as k (batch_id, last_polled_at)
+  select b.id, now()
+  from seen
+  join public.openai_batches b on b.id = seen.id
+  where not (
+    b.status in ('completed', 'failed', 'expired', 'cancelled')
+    and coalesce(seen.status, 'unknown') not in ('completed', 'failed', 'expired', 'cancelled')
+  )
+  on conflict (batch_id) do update set last_polled_at = excluded.last_polled_at;
   get diagnostics n = row_count;
   return n;
 end
@@ -217,28 +256,38 @@ begin
   group by a.openai_batch_id
   on conflict (id) do nothing;
 
+  -- The claim row is what a worker locks: a lease taken by a concurrent worker after
+  -- this statement's snapshot is seen again when the lock is granted.
+  insert into public.batch_claims (batch_id)
+  select b.id from public.openai_batches b
+  where b.applied_at is null
+    and not exists (select 1 from public.batch_claims k where k.batch_id = b.id)
+  on conflict (batch_id) do nothing;
+
   return query
   with due as (
-    select b.id
-    from public.openai_batches b
+    select k.batch_id as id, k.last_polled_at, b.created_at
+    from public.batch_claims k
+    join public.openai_batches b on b.id = k.batch_id
     where b.applied_at is null
       and coalesce(b.created_at, b.updated_at) <= now() - p_min_age
-      and (b.last_polled_at is null or b.last_polled_at <= now() - p_interval)
-      and (b.claimed_by is null or b.claim_expires_at <= now() or b.claimed_by = p_worker)
+      and (k.last_polled_at is null or k.last_polled_at <= now() - p_interval)
+      and (k.claimed_by is null or k.claim_expires_at <= now() or k.claimed_by = p_worker)
       and not exists (  -- a wait recorded by migration 006's set_results_state
         select 1 from public.batch_results_state r
         where r.batch_id = b.id and (r.next_check_at is null or r.next_check_at > now()))
-    order by b.last_polled_at nulls first, b.created_at, b.id
+    order by k.last_polled_at nulls first, b.created_at, k.batch_id
     limit p_limit
-    for update skip locked
+    for update of k skip locked
   ), claimed as (
-    update public.openai_batches b
+    update public.batch_claims k
     set claimed_by = p_worker, claim_expires_at = now() + p_lease
     from due
-    where b.id = due.id
-    returning b.id, b.last_polled_at, b.created_at
+    where k.batch_id = due.id
+    returning k.batch_id
   )
-  select c.id from claimed c order by c.last_polled_at nulls first, c.created_at, c.id;
+  select d.id from claimed c join due d on d.id = c.batch_id
+  order by d.last_polled_at nulls first, d.created_at, d.id;
 end
 $$;
 
@@ -249,9 +298,9 @@ as $$
 declare
   n integer;
 begin
-  update public.openai_batches
+  update public.batch_claims
   set claimed_by = null, claim_expires_at = null
-  where claimed_by = p_worker and id = any(p_batch_ids);
+  where claimed_by = p_worker and batch_id = any(p_batch_ids);
   get diagnostics n = row_count;
   return n;
 end
@@ -522,8 +571,9 @@ $$;
 -- Batches with their asset counts: the desktop's table and the detail pane.
 create or replace view public.batch_overview with (security_invoker = true) as
   select b.*, coalesce(c.asset_count, 0) as asset_count, coalesce(c.pending_assets, 0)
-    as pending_assets
+    as pending_assets, k.last_polled_at
   from public.openai_batches b
+  left join public.batch_claims k on k.batch_id = b.id
   left join lateral (
     select count(*) as asset_count,
            count(*) filter (where a.auto_tag_status = 'pending') as pending_assets
@@ -555,6 +605,17 @@ returns setof public.batch_overview
 language sql stable security invoker set search_path = ''
 as $$
   select * from public.batch_overview where id = p_batch
+$$;
+
+-- When the caller's batches last changed (null: no batch). A row is written only when
+-- something a person cares about changed, so the desktop compares this once per poll
+-- interval and lists its batches again only when it moved: a change Realtime dropped
+-- is found without listing every batch each time.
+create or replace function public.last_batch_change()
+returns timestamptz
+language sql stable security invoker set search_path = ''
+as $$
+  select max(b.updated_at) from public.openai_batches b
 $$;
 
 -- One asset as the API returns it (the Store's AssetRow): declared once for every
@@ -631,7 +692,7 @@ begin
     'begin_batch_retry(text, jsonb, text[])',
     'record_poll_run(text, timestamptz, timestamptz, integer, integer, integer, text)',
     'recent_poll_runs(integer, timestamptz, bigint)',
-    'list_batches(integer, timestamptz, text)', 'get_batch(text)',
+    'list_batches(integer, timestamptz, text)', 'get_batch(text)', 'last_batch_change()',
     'batch_assets(text, integer, timestamptz, text)', 'assets_by_ids(text[])', 'batch_asset_ids(text)'
   ] loop
     execute format('revoke execute on function public.%s from public, anon', f);

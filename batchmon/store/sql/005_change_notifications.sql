@@ -49,7 +49,7 @@ create trigger batchmon_batches_changed
   after insert on public.openai_batches
   for each row execute function public.batchmon_notify_batch();
 
--- Polling bookkeeping (last_polled_at, claims, updated_at) is not news.
+-- updated_at alone is not news (claims and polls live in batch_claims).
 drop trigger if exists batchmon_batches_updated on public.openai_batches;
 create trigger batchmon_batches_updated
   after update on public.openai_batches

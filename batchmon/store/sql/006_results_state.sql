@@ -116,9 +116,9 @@ as $$
 declare
   n integer;
 begin
-  update public.openai_batches
+  update public.batch_claims
   set claim_expires_at = now() + p_lease
-  where claimed_by = p_worker and claim_expires_at > now() and id = any(p_batch_ids);
+  where claimed_by = p_worker and claim_expires_at > now() and batch_id = any(p_batch_ids);
   get diagnostics n = row_count;
   return n;
 end

@@ -1,0 +1,108 @@
+"""A worker's pass costs Realtime only the changes a person watching cares about.
+
+Supabase Realtime streams every row change of the tables in ``supabase_realtime``
+(``openai_batches`` and ``assets``) and stops delivering to the whole project while it
+is past ``max_events_per_second``. A row-level trigger on those two tables counts what
+Realtime would stream: one event per changed row, with the columns that changed.
+"""
+
+from __future__ import annotations
+
+from batchmon.engine.submit import submit_assets
+from batchmon.openai_batches import BatchClient
+from batchmon.sim import Simulator
+from batchmon.store.postgres import PostgresStore
+from tests.fixtures.postgres import execute, fetch_all, insert_assets
+from tests.helpers.engine import fast_worker
+
+STREAMED = ("openai_batches", "assets")
+
+COUNT_EVENTS = """
+create schema realtime_events;
+create table realtime_events.log (
+  id bigint generated always as identity, tab text, op text, changed text[]);
+create function realtime_events.note() returns trigger
+language plpgsql security definer set search_path = pg_catalog as $$
+begin
+  insert into realtime_events.log (tab, op, changed)
+  select tg_table_name, tg_op, array(
+    select n.key from jsonb_each(to_jsonb(new)) n
+    where tg_op = 'INSERT' or to_jsonb(old) -> n.key is distinct from n.value
+    order by n.key);
+  return null;
+end
+$$;
+"""
+
+# What a person watching the desktop is told about: status, counts, results applied.
+NEWS = {"status", "completed", "failed", "total", "applied_at", "auto_tag_status", "tags"}
+
+
+def _count_events(database_url: str) -> None:
+    execute(database_url, COUNT_EVENTS)
+    for table in STREAMED:
+        execute(
+            database_url,
+            f"create trigger count_events after insert or update or delete on public.{table}"
+            " for each row execute function realtime_events.note()",
+        )
+
+
+def _events(database_url: str) -> list[tuple[str, str, list[str]]]:
+    rows = fetch_all(database_url, "select tab, op, changed from realtime_events.log order by id")
+    execute(database_url, "truncate realtime_events.log")
+    return [(tab, op, list(changed)) for tab, op, changed in rows]
+
+
+async def test_a_pass_streams_only_status_counts_and_applied_results(
+    client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
+) -> None:
+    ids = insert_assets(database_url, 4)
+    submitted = await submit_assets(client, store, await store.assets_by_ids(ids), per_batch=2)
+    assert len(submitted.batches) == 2
+    _count_events(database_url)
+    worker = fast_worker(client, store)
+
+    # Claim, poll (nothing new), release: bookkeeping only, no event at all.
+    quiet = await worker.run_once()
+    assert quiet.run.checked == 2
+    assert _events(database_url) == []
+
+    simulator.advance(3600)
+    done = await worker.run_once()
+    assert done.run.applied == 2
+    events = _events(database_url)
+    batch_events = [e for e in events if e[0] == "openai_batches"]
+    asset_events = [e for e in events if e[0] == "assets"]
+    # Per batch: its completion, then its results applied; one event per asset.
+    assert len(batch_events) == 4 and len(asset_events) == 4 and len(events) == 8
+    for _, op, changed in events:
+        assert op == "UPDATE" and set(changed) & NEWS, changed
+    assert not {c for *_, changed in events for c in changed} & {
+        "claimed_by",
+        "claim_expires_at",
+        "last_polled_at",
+    }
+
+
+async def test_claims_polls_and_releases_are_kept_in_their_own_unstreamed_table(
+    client: BatchClient, store: PostgresStore, database_url: str
+) -> None:
+    ids = insert_assets(database_url, 2)
+    await submit_assets(client, store, await store.assets_by_ids(ids))
+    await fast_worker(client, store).run_once()
+
+    polled = fetch_all(
+        database_url,
+        "select count(*) from public.batch_claims"
+        " where last_polled_at is not null and claimed_by is null",
+    )
+    assert polled == [(1,)]
+    columns = fetch_all(
+        database_url,
+        "select column_name from information_schema.columns"
+        " where table_schema = 'public' and table_name = any(%s)"
+        " and column_name in ('claimed_by', 'claim_expires_at', 'last_polled_at')",
+        (list(STREAMED),),
+    )
+    assert columns == []
