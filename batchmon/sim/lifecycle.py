@@ -149,7 +149,7 @@ class SimBatch:
 
     def _answer(self, pos: int, fail: bool, created: int) -> Answer:
         request = self.validation.requests[self.order[pos]]
-        return answer(self.id, self.endpoint, request, created, fail)
+        return answer(self.id, self.endpoint, request, created, fail, self.script.fail_code)
 
     # -- transitions ------------------------------------------------------------------
 

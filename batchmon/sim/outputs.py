@@ -81,21 +81,55 @@ class Answer:
     output_tokens: int
 
 
-def answer(batch_id: str, endpoint: str, request: InputRequest, created: int, fail: bool) -> Answer:
-    """Answer one request: a 200 with tags, or (scripted) a 400 in the error file."""
+REQUEST_FAILURES: dict[str, tuple[int, dict[str, Any]]] = {
+    # What OpenAI writes in a batch's error file for a request that failed, by kind.
+    "invalid_image_url": (
+        400,
+        {
+            "message": "The image at the given URL could not be downloaded or decoded.",
+            "type": "invalid_request_error",
+            "param": "url",
+            "code": "invalid_image_url",
+        },
+    ),
+    "rate_limit_exceeded": (
+        429,
+        {
+            "message": "Rate limit reached for requests. Please try again later.",
+            "type": "requests",
+            "param": None,
+            "code": "rate_limit_exceeded",
+        },
+    ),
+    "server_error": (
+        500,
+        {
+            "message": "The server had an error while processing your request. Sorry about that!",
+            "type": "server_error",
+            "param": None,
+            "code": None,
+        },
+    ),
+}
+"""Scripted per-request failures (``sim_fail_code``): a bad image is permanent, a rate
+limit or a server error inside a batch is worth a retry."""
+
+
+def answer(
+    batch_id: str,
+    endpoint: str,
+    request: InputRequest,
+    created: int,
+    fail: bool,
+    fail_code: str = "invalid_image_url",
+) -> Answer:
+    """Answer one request: a 200 with tags, or (scripted) an error line of ``fail_code``."""
     rid = _hex("request", batch_id, request.custom_id)
     line_id = "batch_req_" + _hex("line", batch_id, request.custom_id)
     model = snapshot_of(str(request.body["model"])) or str(request.body["model"])
     if fail:
-        body: dict[str, Any] = {
-            "error": {
-                "message": "The image at the given URL could not be downloaded or decoded.",
-                "type": "invalid_request_error",
-                "param": "url",
-                "code": "invalid_image_url",
-            }
-        }
-        line = _line(line_id, request.custom_id, 400, rid, body)
+        status, error = REQUEST_FAILURES[fail_code]
+        line = _line(line_id, request.custom_id, status, rid, {"error": dict(error)})
         return Answer(request.custom_id, False, line, 0, 0)
     content = json.dumps({"tags": predicted_tags(image_url_of(request.body))})
     input_tokens, output_tokens = token_counts(request)

@@ -25,12 +25,18 @@ class ScriptError(ValueError):
         self.param = param
 
 
+FAIL_CODES = ("invalid_image_url", "rate_limit_exceeded", "server_error")
+"""The per-request failures a script can ask for (see ``sim.outputs.REQUEST_FAILURES``)."""
+
+
 @dataclass(frozen=True)
 class BatchScript:
     """The behaviour of one batch.
 
     fail_validation: the batch fails validation whatever its input.
     fail_fraction: this share of requests (chosen by a hash of custom_id) gets an error line.
+    fail_code: what those lines say: invalid_image_url (400, permanent), rate_limit_exceeded
+        (429) or server_error (500), the last two worth a retry.
     expire_fraction: None, or the share of requests processed before the batch stalls and
         then expires when its completion window passes (sim_expire "1" means 0.5).
     stall_finalizing: the batch stays in `finalizing` until released or expired.
@@ -40,6 +46,7 @@ class BatchScript:
 
     fail_validation: bool = False
     fail_fraction: float = 0.0
+    fail_code: str = "invalid_image_url"
     expire_fraction: float | None = None
     stall_finalizing: bool = False
     duration: float = DEFAULT_DURATION
@@ -66,6 +73,10 @@ class BatchScript:
                 values[key] = _flag(param, value)
             elif key == "fail_fraction":
                 values[key] = _fraction(param, value)
+            elif key == "fail_code":
+                if value not in FAIL_CODES:
+                    raise ScriptError(param, f"{param} must be one of {', '.join(FAIL_CODES)}")
+                values[key] = value
             elif key == "expire":
                 if isinstance(value, str) and value.strip().lower() in _TRUE:
                     values["expire_fraction"] = DEFAULT_EXPIRE_FRACTION
@@ -87,8 +98,8 @@ class BatchScript:
                 raise ScriptError(
                     param,
                     f"unknown simulator setting '{param}'; known: sim_fail_validation, "
-                    "sim_fail_fraction, sim_expire, sim_stall_finalizing, sim_duration, "
-                    "sim_empty_error_file_id",
+                    "sim_fail_fraction, sim_fail_code, sim_expire, sim_stall_finalizing, "
+                    "sim_duration, sim_empty_error_file_id",
                 )
         return replace(self, **values)
 

@@ -70,7 +70,9 @@ DEMO_BATCHES: tuple[DemoBatch, ...] = (
         "partial",
         tuple(f"street-{i:02d}" for i in range(1, 17)),
         20,
-        {"sim_fail_fraction": "0.25"},
+        # Rate limits inside a batch are OpenAI's most common partial failure, and Retry
+        # resends them by default (a bad image URL would only fail again).
+        {"sim_fail_fraction": "0.25", "sim_fail_code": "rate_limit_exceeded"},
     ),
     DemoBatch("rejected", tuple(f"scan-{i}" for i in range(1, 7)), 5, {"sim_fail_validation": "1"}),
     DemoBatch(

@@ -83,3 +83,20 @@ async def test_included_permanent_failures_go_again_too(
     result = await Retrier(client, store).retry(batch_id, include_permanent=True)
 
     assert result.asset_count == len(failed) and result.left_out == {}
+
+
+@pytest.mark.parametrize("code", ["rate_limit_exceeded", "server_error"])
+async def test_requests_failed_by_a_rate_limit_or_server_error_go_again_by_default(
+    client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator, code: str
+) -> None:
+    batch_id, ids = await submit_new(
+        client, store, database_url, 20, metadata={**FAILING, "sim_fail_code": code}
+    )
+    simulator.advance(3600)
+    await fast_worker(client, store).run_once()
+    failed = {a for a, s in asset_states(database_url, ids).items() if s["status"] == "failed"}
+    assert failed and len(failed) < len(ids)
+
+    plan = await plan_retry(store, batch_id)
+
+    assert set(plan.asset_ids) == failed and plan.left_out == ()

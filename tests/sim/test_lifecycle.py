@@ -318,3 +318,27 @@ async def test_listeners_hear_each_state_once(simulator: Simulator) -> None:
     simulator.sweep()
     simulator.get_batch(batch_id)
     assert heard == ["validating", "in_progress", "finalizing", "completed"]
+
+
+async def test_a_scripted_rate_limit_writes_openais_429_lines(
+    client: openai.AsyncOpenAI, simulator: Simulator
+) -> None:
+    batch = await completed(
+        client,
+        simulator,
+        tagging_file(4),
+        metadata={"sim_fail_fraction": "1", "sim_fail_code": "rate_limit_exceeded"},
+    )
+    assert batch.error_file_id
+    lines = read_lines(simulator, batch.error_file_id)
+    assert len(lines) == 4
+    for line in lines:
+        assert line["response"]["status_code"] == 429
+        assert line["response"]["body"]["error"]["code"] == "rate_limit_exceeded"
+
+
+async def test_an_unknown_failure_code_is_refused_at_create(
+    client: openai.AsyncOpenAI, simulator: Simulator
+) -> None:
+    with pytest.raises(openai.BadRequestError, match="sim_fail_code"):
+        await create(client, tagging_file(1), metadata={"sim_fail_code": "teapot"})
