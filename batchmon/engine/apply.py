@@ -25,7 +25,7 @@ from datetime import timedelta
 from openai.types import Batch
 
 from batchmon.core.results import LineOutcome, ResultParser
-from batchmon.core.status import APPLICABLE_STATUSES
+from batchmon.core.status import is_terminal
 from batchmon.engine.failures import WAITING_FOR_QUEUE, backoff, is_transient_failure
 from batchmon.openai_batches import BatchApiError, BatchClient, FileNotFound
 from batchmon.store.protocol import ApplyCounts, BatchRow, ResultRow, ResultsState, Store
@@ -180,7 +180,7 @@ class BatchApplier:
         store still skips finished assets, so it only repairs, never doubles).
         """
         report = ApplyReport(batch_id=batch.id, status=batch.status)
-        if batch.status not in APPLICABLE_STATUSES and batch.status != "failed":
+        if not is_terminal(batch.status):
             report.skipped_reason = f"still {batch.status}: nothing to apply yet"
             return report
         row = await self._store.get_batch(batch.id)

@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from batchmon.config import Settings
 from batchmon.core.results import ResultParser
-from batchmon.core.status import is_pending, is_terminal
+from batchmon.core.status import APPLICABLE_STATUSES, is_pending, is_terminal
 from batchmon.store.job_rows import JobBatch
 from batchmon.store.protocol import Store, StoreError
 from batchmon.ui import dialogs
@@ -335,9 +335,9 @@ class Desktop(QObject):
         finished = {
             batch.id: batch
             for batch in result.batches.values()
-            if _has_results(batch.status) and self._waiting_assets(batch.id)
+            if is_terminal(batch.status) and self._waiting_assets(batch.id)
         }
-        finished.update((e.batch_id, e.batch) for e in result.events if _has_results(e.new_status))
+        finished.update((e.batch_id, e.batch) for e in result.events if is_terminal(e.new_status))
         await self._apply_all(finished)
         if finished:
             await self._refresh_rows(finished)
@@ -517,7 +517,7 @@ class Desktop(QObject):
         row = await self.store.get_batch(batch_id)
         if row is None or row.applied_at is not None or not row.pending_assets:
             return
-        if _has_results(row.status) and row.status != "failed":
+        if row.status in APPLICABLE_STATUSES:
             await self._apply(await self.client.retrieve(batch_id))
 
     async def retry_preview(self, batch_id: str) -> RetryPreview:
@@ -553,9 +553,3 @@ class Desktop(QObject):
 def _settle(mark: asyncio.Future[None] | None) -> None:
     if mark is not None and not mark.done():
         mark.set_result(None)
-
-
-def _has_results(status: str) -> bool:
-    """Finished in a way that leaves something to write to the assets (every end does:
-    a rejected batch marks its assets failed)."""
-    return is_terminal(status)
