@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -118,16 +119,21 @@ def simulator_process(time_scale: float = 1.0) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
-def advance_sim(base_url: str, seconds: float) -> None:
+def post_sim(base_url: str, path: str, payload: dict[str, Any]) -> None:
+    """POST ``payload`` to the simulator's control API (``/_sim/...``)."""
     root = base_url.removesuffix("/v1")
     request = urllib.request.Request(
-        f"{root}/_sim/clock/advance",
-        data=json.dumps({"seconds": seconds}).encode(),
+        f"{root}{path}",
+        data=json.dumps(payload).encode(),
         headers={"content-type": "application/json", "authorization": f"Bearer {SIM_KEY}"},
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         response.read()
+
+
+def advance_sim(base_url: str, seconds: float) -> None:
+    post_sim(base_url, "/_sim/clock/advance", {"seconds": seconds})
 
 
 def insert_assets(url: str, count: int, *, batch_id: str | None = None) -> list[str]:

@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
-import urllib.request
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -41,6 +39,7 @@ from _support import (
     insert_assets,
     load_note,
     peak_rss_mb,
+    post_sim,
     reset_peak_rss,
     simulator_process,
 )
@@ -69,15 +68,7 @@ class Drain:
 
 
 def set_queue_limit(base_url: str, model: str, limit: int) -> None:
-    root = base_url.removesuffix("/v1")
-    request = urllib.request.Request(
-        f"{root}/_sim/config",
-        data=json.dumps({"queue": {"enqueued_token_limits": {model: limit}}}).encode(),
-        headers={"content-type": "application/json", "authorization": f"Bearer {SIM_KEY}"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        response.read()
+    post_sim(base_url, "/_sim/config", {"queue": {"enqueued_token_limits": {model: limit}}})
 
 
 def settled(url: str, ids: list[str]) -> int:
