@@ -60,8 +60,18 @@ class Json:
 
 @dataclass(frozen=True, slots=True)
 class _Untagged:
+    """A row of ``untagged_assets``: the id, and the time its cursor continues from."""
+
     asset_id: str
     created_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Created:
+    """The row of ``record_job_batch_created``."""
+
+    moved: int | None
+    cancelled: bool | None
 
 
 class Store(ABC):
@@ -102,7 +112,8 @@ class Store(ABC):
         """Push feed: batch and asset changes, plus ``resync`` after every (re)connect."""
 
     @abstractmethod
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Stop the change feed and release the connections."""
 
     # -- written once over them -----------------------------------------------------
 
@@ -494,9 +505,3 @@ class Store(ABC):
         """Drop the job's unsubmitted batches; returns the OpenAI batches to cancel."""
         what = f"cancelling job {job_id}"
         return await self._one(JobCancel, "cancel_job", {"p_job": job_id}, what=what)
-
-
-@dataclass(frozen=True, slots=True)
-class _Created:
-    moved: int | None
-    cancelled: bool | None
