@@ -110,19 +110,29 @@ class PostgresStore(Store):
 
     # -- calls -------------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def _cursor(self, *, batch_id: str | None = None) -> AsyncIterator[Any]:
+    async def _getconn(self) -> psycopg.AsyncConnection[Any]:
+        """A connection from the pool, or a StoreError saying why there is none."""
         if self._closed:
             raise StoreError("the store is closed")
         try:
-            async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-                yield cur
+            return await self._pool.getconn()
         except PoolTimeout as exc:
             raise StoreError(
                 f"no database connection available from {redact(self._conninfo)}: {exc}"
             ) from exc
         except psycopg.Error as exc:
+            raise translate(exc) from exc
+
+    @asynccontextmanager
+    async def _cursor(self, *, batch_id: str | None = None) -> AsyncIterator[Any]:
+        conn = await self._getconn()
+        try:
+            async with conn.cursor(row_factory=dict_row) as cur:
+                yield cur
+        except psycopg.Error as exc:
             raise translate(exc, batch_id=batch_id) from exc
+        finally:
+            await self._pool.putconn(conn)
 
     async def _rows(
         self, fn: str, args: Args, *, batch_id: str | None = None
@@ -177,14 +187,7 @@ class PostgresStore(Store):
 
     async def _stage(self, chunk: list[ResultRow], batch_id: str) -> psycopg.AsyncConnection[Any]:
         """A pooled connection, inside a transaction, with ``chunk`` copied into staging."""
-        if self._closed:
-            raise StoreError("the store is closed")
-        try:
-            conn = await self._pool.getconn()
-        except PoolTimeout as exc:
-            raise StoreError(
-                f"no database connection available from {redact(self._conninfo)}: {exc}"
-            ) from exc
+        conn = await self._getconn()
         try:
             await conn.set_autocommit(False)
             async with conn.cursor() as cur:
