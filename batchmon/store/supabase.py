@@ -3,8 +3,9 @@
 A desktop signs in with email and password; every call then runs as that user, so
 row-level security shows and changes only their batches. The session is kept in the
 OS keyring and restored on start (``initialize_from_storage``), which is also what
-gives Realtime the user's JWT instead of the anonymous key. Calls are the same SQL
-functions :class:`~batchmon.store.postgres.PostgresStore` runs, through PostgREST.
+gives Realtime the user's JWT instead of the anonymous key. The methods are
+:class:`~batchmon.store.api.Store`'s; here each SQL function is called through
+PostgREST's ``rpc`` with its named parameters as JSON.
 """
 
 from __future__ import annotations
