@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from batchmon.config import ConfigError, Settings, load_settings
 from batchmon.openai_batches import BatchClient
-from batchmon.store.protocol import Store
+from batchmon.store import Store
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

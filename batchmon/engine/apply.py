@@ -28,7 +28,7 @@ from batchmon.core.results import LineOutcome, ResultParser
 from batchmon.core.status import is_terminal
 from batchmon.engine.failures import WAITING_FOR_QUEUE, backoff, is_transient_failure
 from batchmon.openai_batches import BatchApiError, BatchClient, FileNotFound
-from batchmon.store.protocol import ApplyCounts, BatchRow, ResultRow, ResultsState, Store
+from batchmon.store import ApplyCounts, BatchRow, ResultRow, ResultsState, Store
 
 log = logging.getLogger(__name__)
 

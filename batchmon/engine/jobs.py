@@ -53,8 +53,8 @@ from batchmon.core.tokens import request_tokens
 from batchmon.engine.failures import backoff, is_permanent_reason, says_try_again
 from batchmon.engine.retry import requested_model
 from batchmon.openai_batches import ApiServerError, ApiUnreachable, BatchApiError, BatchClient
+from batchmon.store import AssetRow, Store, StoreError
 from batchmon.store.job_rows import EndedJobBatch, JobBatch, JobBatchPart, JobCancel
-from batchmon.store.protocol import AssetRow, Store, StoreError
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from batchmon.core.status import is_terminal
 from batchmon.engine.apply import BatchApplier
 from batchmon.engine.failures import is_permanent_reason
 from batchmon.openai_batches import ApiServerError, ApiUnreachable, BatchApiError, BatchClient
-from batchmon.store.protocol import AssetRow, BatchRow, RetryRefused, Store, StoreError
+from batchmon.store import AssetRow, BatchRow, RetryRefused, Store, StoreError
 
 log = logging.getLogger(__name__)
 

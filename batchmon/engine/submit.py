@@ -19,7 +19,7 @@ from openai.types import Batch
 from batchmon.core.requests import CHAT_COMPLETIONS, DEFAULT_MODEL, build_tag_request, to_jsonl
 from batchmon.core.results_states import GONE_STATES
 from batchmon.openai_batches import ApiServerError, ApiUnreachable, BatchClient
-from batchmon.store.protocol import AssetRow, Store
+from batchmon.store import AssetRow, Store
 
 log = logging.getLogger(__name__)
 

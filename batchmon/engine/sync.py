@@ -16,7 +16,7 @@ from openai.types import Batch
 from batchmon.core.diff import BatchEvent, diff
 from batchmon.core.status import is_terminal
 from batchmon.openai_batches import BatchClient
-from batchmon.store.protocol import PermissionDenied, Store
+from batchmon.store import PermissionDenied, Store
 
 log = logging.getLogger(__name__)
 

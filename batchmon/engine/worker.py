@@ -34,7 +34,7 @@ from batchmon.engine.jobs import DEFAULT_TOKEN_LIMITS, JobPass, JobSubmitter, is
 from batchmon.engine.retry import Retrier
 from batchmon.engine.sync import BatchSync
 from batchmon.openai_batches import AuthenticationFailed, BatchApiError, BatchClient
-from batchmon.store.protocol import PollRun, Store, StoreError
+from batchmon.store import PollRun, Store, StoreError
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,6 @@
 """The data API: one set of SQL functions, reached over direct Postgres or Supabase."""
 
+from batchmon.store.api import Store
 from batchmon.store.protocol import (
     ApplyCounts,
     AssetRow,
@@ -9,9 +10,9 @@ from batchmon.store.protocol import (
     PermissionDenied,
     PollRun,
     ResultRow,
+    ResultsState,
     RetryLink,
     RetryRefused,
-    Store,
     StoreError,
 )
 
@@ -24,6 +25,7 @@ __all__ = [
     "PermissionDenied",
     "PollRun",
     "ResultRow",
+    "ResultsState",
     "RetryLink",
     "RetryRefused",
     "Store",

@@ -21,8 +21,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from batchmon.config import Settings
 from batchmon.core.results import ResultParser
 from batchmon.core.status import APPLICABLE_STATUSES, is_pending, is_terminal
+from batchmon.store import Store, StoreError
 from batchmon.store.job_rows import JobBatch
-from batchmon.store.protocol import Store, StoreError
 from batchmon.ui import dialogs
 from batchmon.ui.action_runner import RetryPreview
 from batchmon.ui.batch_list import BatchList

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from batchmon.core.backoff import Backoff
 from batchmon.core.status import is_pending
-from batchmon.store.protocol import BatchRow, Change, Store
+from batchmon.store import BatchRow, Change, Store
 from batchmon.ui.batch_list import BatchList, batch_from_row
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QWidget
 
 from batchmon.core.planner import PlanLimits, PlannedBatch, plan_batches
 from batchmon.core.requests import build_tag_request
-from batchmon.store.protocol import AssetRow, Store
+from batchmon.store import AssetRow, Store
 from batchmon.ui.banner import Banner
 from batchmon.ui.job_plan import counted
 from batchmon.ui.tag_dialog import ask_tag_job

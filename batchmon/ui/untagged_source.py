@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from batchmon.store.protocol import AssetRow, Store
+from batchmon.store import AssetRow, Store
 
 
 class StoreUntagged:

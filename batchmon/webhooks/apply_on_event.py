@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from batchmon.engine.apply import ApplyReport, BatchApplier
 from batchmon.engine.sync import BatchSync
 from batchmon.openai_batches import BatchClient
-from batchmon.store.protocol import Store
+from batchmon.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from batchmon.engine.worker import PassReport, Worker, WorkerConfig
 from batchmon.openai_batches import BatchClient
 from batchmon.sim import Simulator
 from batchmon.sim.rules import predicted_tags
+from batchmon.store import Store
 from batchmon.store.postgres import PostgresStore
-from batchmon.store.protocol import Store
 from tests.fixtures.postgres import fetch_all, insert_assets
 from tests.fixtures.sim import LiveSim
 

@@ -12,7 +12,7 @@ from batchmon.core.requests import CHAT_COMPLETIONS, build_tag_request
 from batchmon.core.tokens import request_tokens
 from batchmon.engine.jobs import JobPlan, create_job
 from batchmon.sim import Simulator
-from batchmon.store.protocol import Store
+from batchmon.store import Store
 from tests.fixtures.postgres import fetch_all, insert_assets
 from tests.helpers.engine import RED_FOX
 

@@ -30,8 +30,8 @@ from batchmon.engine.apply import BatchApplier
 from batchmon.engine.sync import BatchSync
 from batchmon.openai_batches import BatchClient
 from batchmon.sim import Simulator
+from batchmon.store import Change, Store
 from batchmon.store.postgres import CHANNEL, PostgresStore
-from batchmon.store.protocol import Change, Store
 from batchmon.store.supabase_feed import RESYNC_POSTGRES_READY, FeedOptions
 from batchmon.ui.batch_list import BatchList
 from batchmon.ui.notifications import Notice, NotificationCenter

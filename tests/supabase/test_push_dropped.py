@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from batchmon.store import Change, Store
 from batchmon.store.postgres import PostgresStore
-from batchmon.store.protocol import Change, Store
 from batchmon.store.supabase_feed import RESYNC_JOINED, RESYNC_POSTGRES_READY
 from batchmon.ui.batch_list import BatchList
 from batchmon.ui.push_follower import RESYNC_GAP, RESYNC_PERIODIC, PushFollower

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from batchmon.store.protocol import (
+from batchmon.store import (
     ApplyCounts,
     PermissionDenied,
     PollRun,
