@@ -51,36 +51,30 @@ TAGS_TEXT_FORMAT: dict[str, Any] = {
 """The same constraint in the Responses API's ``text.format`` shape."""
 
 
+def _conversation(prompt: str, *user_parts: dict[str, Any]) -> list[dict[str, Any]]:
+    """The system prompt, then the user's turn: the request for tags and the image.
+
+    Both endpoints send this conversation; only the names of the parts differ.
+    """
+    return [{"role": "system", "content": prompt}, {"role": "user", "content": list(user_parts)}]
+
+
 def _chat_body(image_url: str, model: str, prompt: str) -> dict[str, Any]:
+    text = {"type": "text", "text": _USER_TEXT}
+    image = {"type": "image_url", "image_url": {"url": image_url}}
     return {
         "model": model,
-        "messages": [
-            {"role": "system", "content": prompt},
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": _USER_TEXT},
-                    {"type": "image_url", "image_url": {"url": image_url}},
-                ],
-            },
-        ],
+        "messages": _conversation(prompt, text, image),
         "response_format": copy.deepcopy(TAGS_RESPONSE_FORMAT),
     }
 
 
 def _responses_body(image_url: str, model: str, prompt: str) -> dict[str, Any]:
+    text = {"type": "input_text", "text": _USER_TEXT}
+    image = {"type": "input_image", "image_url": image_url, "detail": "auto"}
     return {
         "model": model,
-        "input": [
-            {"role": "system", "content": prompt},
-            {
-                "role": "user",
-                "content": [
-                    {"type": "input_text", "text": _USER_TEXT},
-                    {"type": "input_image", "image_url": image_url, "detail": "auto"},
-                ],
-            },
-        ],
+        "input": _conversation(prompt, text, image),
         "text": {"format": copy.deepcopy(TAGS_TEXT_FORMAT)},
     }
 

@@ -28,10 +28,9 @@ __all__ = [
     "FileNotFound",
     "MalformedResponse",
     "RateLimited",
-    "from_openai_error",
-    "from_transport_error",
-    "parse_retry_after",
 ]
+"""The errors callers catch; the package exports exactly these. The translations below
+are for :mod:`.client` alone."""
 
 
 class BatchApiError(Exception):

@@ -51,31 +51,46 @@ def _problem(batch: Any) -> str | None:
     return None
 
 
+def _page_problem(page: Any) -> str | None:
+    data = getattr(page, "data", None)
+    if not isinstance(data, list):
+        return "the answer was not a list of batches (no data list)"
+    for item in data:
+        problem = _problem(item)
+        if problem is not None:
+            return f"the answer held {problem}"
+    return None
+
+
+def _file_problem(file: Any) -> str | None:
+    file_id = getattr(file, "id", None)
+    if not isinstance(file, FileObject) or not isinstance(file_id, str) or not file_id:
+        return "the answer was not a file object"
+    if not isinstance(getattr(file, "created_at", None), int):
+        return f"file {file_id} has no created_at time"
+    return None
+
+
+def _refuse(problem: str | None, what: str) -> None:
+    """Raise the :class:`MalformedResponse` naming the request, if the answer has a problem."""
+    if problem is not None:
+        raise MalformedResponse(f"{what}: {problem}")
+
+
 def checked_batch(batch: Any, what: str) -> Batch:
     """``batch`` if it is a usable batch object; otherwise :class:`MalformedResponse`."""
     problem = _problem(batch)
-    if problem is not None:
-        raise MalformedResponse(f"{what}: the answer was not a batch ({problem})")
+    _refuse(None if problem is None else f"the answer was not a batch ({problem})", what)
     return batch
 
 
 def checked_page(page: _Page, what: str) -> _Page:
     """A list page whose ``data`` is a list of usable batches."""
-    data = getattr(page, "data", None)
-    if not isinstance(data, list):
-        raise MalformedResponse(f"{what}: the answer was not a list of batches (no data list)")
-    for item in data:
-        problem = _problem(item)
-        if problem is not None:
-            raise MalformedResponse(f"{what}: the answer held {problem}")
+    _refuse(_page_problem(page), what)
     return page
 
 
 def checked_file(file: Any, what: str) -> FileObject:
     """An uploaded file's object, with the id the batch create needs."""
-    file_id = getattr(file, "id", None)
-    if not isinstance(file, FileObject) or not isinstance(file_id, str) or not file_id:
-        raise MalformedResponse(f"{what}: the answer was not a file object")
-    if not isinstance(getattr(file, "created_at", None), int):
-        raise MalformedResponse(f"{what}: file {file_id} has no created_at time")
+    _refuse(_file_problem(file), what)
     return file

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx2
@@ -80,6 +80,19 @@ def _sim(request: Request) -> Simulator:
     return sim
 
 
+def _answer_with(method: Callable[..., dict[str, Any]]) -> Callable[[Request], Awaitable[Response]]:
+    """A route answering with what ``method`` returns for the route's path parameters.
+
+    Most routes only name an object; the simulator's method does the rest, 404s included.
+    """
+
+    async def endpoint(request: Request) -> Response:
+        return JSONResponse(method(*request.path_params.values()))
+
+    endpoint.__name__ = method.__name__
+    return endpoint
+
+
 # -- /v1/files ------------------------------------------------------------------------
 
 
@@ -109,14 +122,6 @@ async def list_files(request: Request) -> Response:
         after=request.query_params.get("after"),
     )
     return JSONResponse(body)
-
-
-async def get_file(request: Request) -> Response:
-    return JSONResponse(_sim(request).get_file(request.path_params["file_id"]))
-
-
-async def delete_file(request: Request) -> Response:
-    return JSONResponse(_sim(request).delete_file(request.path_params["file_id"]))
 
 
 async def file_content(request: Request) -> Response:
@@ -162,14 +167,6 @@ async def list_batches(request: Request) -> Response:
         limit=_int_param(request, "limit", 20), after=request.query_params.get("after")
     )
     return JSONResponse(body)
-
-
-async def get_batch(request: Request) -> Response:
-    return JSONResponse(_sim(request).get_batch(request.path_params["batch_id"]))
-
-
-async def cancel_batch(request: Request) -> Response:
-    return JSONResponse(_sim(request).cancel_batch(request.path_params["batch_id"]))
 
 
 # -- /_sim control --------------------------------------------------------------------
@@ -243,10 +240,6 @@ async def config(request: Request) -> Response:
 async def script_batch(request: Request) -> Response:
     changes = await _json_object(request)
     return JSONResponse(_sim(request).script_batch(request.path_params["batch_id"], changes))
-
-
-async def state(request: Request) -> Response:
-    return JSONResponse(_sim(request).state())
 
 
 # -- errors ---------------------------------------------------------------------------
@@ -370,20 +363,20 @@ def create_app(sim: Simulator) -> Starlette:
     v1 = [
         Route("/files", upload_file, methods=["POST"]),
         Route("/files", list_files, methods=["GET"]),
-        Route("/files/{file_id}", get_file, methods=["GET"]),
-        Route("/files/{file_id}", delete_file, methods=["DELETE"]),
+        Route("/files/{file_id}", _answer_with(sim.get_file), methods=["GET"]),
+        Route("/files/{file_id}", _answer_with(sim.delete_file), methods=["DELETE"]),
         Route("/files/{file_id}/content", file_content, methods=["GET"]),
         Route("/batches", create_batch, methods=["POST"]),
         Route("/batches", list_batches, methods=["GET"]),
-        Route("/batches/{batch_id}", get_batch, methods=["GET"]),
-        Route("/batches/{batch_id}/cancel", cancel_batch, methods=["POST"]),
+        Route("/batches/{batch_id}", _answer_with(sim.get_batch), methods=["GET"]),
+        Route("/batches/{batch_id}/cancel", _answer_with(sim.cancel_batch), methods=["POST"]),
     ]
     control = [
         Route("/clock/advance", advance_clock, methods=["POST"]),
         Route("/faults", faults, methods=["GET", "POST"]),
         Route("/config", config, methods=["GET", "POST"]),
         Route("/batches/{batch_id}/script", script_batch, methods=["POST"]),
-        Route("/state", state, methods=["GET"]),
+        Route("/state", _answer_with(sim.state), methods=["GET"]),
         Route("/webhooks", webhooks, methods=["GET", "POST"]),
     ]
 

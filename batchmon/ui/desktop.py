@@ -189,10 +189,7 @@ class Desktop(QObject):
 
     def set_notifications_paused(self, paused: bool) -> None:
         """Quiet for an hour (window toolbar or tray); it ends early when unchecked."""
-        if paused:
-            self.notifications.pause()
-        else:
-            self.notifications.resume()
+        self.notifications.set_paused(paused)
 
     def set_muted(self, batch_id: str, muted: bool) -> None:
         if muted:

@@ -73,14 +73,6 @@ class Notice:
         return (self.batch_id, self.status)
 
 
-_TITLES = {
-    "completed": "Batch completed",
-    "failed": "Batch failed",
-    "expired": "Batch expired",
-    "cancelled": "Batch cancelled",
-}
-
-
 def rejected_text(batch: Any) -> str:
     """Why validation failed, in OpenAI's error codes rather than any server's sentences.
 
@@ -100,7 +92,7 @@ def make_notice(batch_id: str, status: str, batch: Any | None = None) -> Notice:
     A ``completed`` batch where some requests failed is a warning with Retry, one
     where all failed is an error: the person cares about the tags, not the status.
     """
-    title = _TITLES.get(status, f"Batch {status}")
+    title = f"Batch {status}"
     severity = {
         "completed": Severity.INFO,
         "failed": Severity.ERROR,
@@ -578,6 +570,13 @@ class NotificationCenter(QObject):
         self._pause_timer.stop()
         if was:
             self.paused_changed.emit(False)
+
+    def set_paused(self, paused: bool) -> None:
+        """Follow a "pause notifications" check box: checked pauses for the default hour."""
+        if paused:
+            self.pause()
+        else:
+            self.resume()
 
     @property
     def paused(self) -> bool:

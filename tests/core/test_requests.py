@@ -71,6 +71,15 @@ def test_responses_request_is_a_valid_responses_call() -> None:
     assert body["text"]["format"]["schema"] == TAGS_RESPONSE_FORMAT["json_schema"]["schema"]
 
 
+def test_both_endpoints_ask_the_same_conversation() -> None:
+    chat = build_tag_request("a", URL, prompt="Only colours.")["body"]["messages"]
+    responses = build_tag_request("a", URL, endpoint="/v1/responses", prompt="Only colours.")
+    system, user = responses["body"]["input"]
+    assert system == chat[0] == {"role": "system", "content": "Only colours."}
+    assert user["role"] == chat[1]["role"] == "user"
+    assert user["content"][0]["text"] == chat[1]["content"][0]["text"]
+
+
 def test_custom_prompt_is_used() -> None:
     line = build_tag_request("a", URL, prompt="Only colours.")
     assert line["body"]["messages"][0]["content"] == "Only colours."
