@@ -84,13 +84,18 @@ def upload_and_create(
     return str(batch["id"])
 
 
+def run_to_end(sim: Simulator, data: bytes, **create_args: Any) -> Batch:
+    """A batch created directly on the Simulator and run for an hour of its clock: its end."""
+    batch_id = upload_and_create(sim, data, **create_args)
+    sim.advance(3600)
+    return sim.batch(batch_id)
+
+
 def completed_batch(sim: Simulator, lines: int) -> tuple[str, str]:
     """(batch id, output file id) of a tagging batch of `lines` requests, run to completion."""
-    batch_id = upload_and_create(sim, tagging_file(lines))
-    sim.advance(3600)
-    output = sim.batch(batch_id).output_file_id
-    assert output is not None
-    return batch_id, output
+    batch = run_to_end(sim, tagging_file(lines))
+    assert batch.output_file_id is not None
+    return batch.id, batch.output_file_id
 
 
 def batch_errors(batch: Batch) -> list[BatchError]:
