@@ -19,12 +19,8 @@ from batchmon.sim import Simulator
 CHAT: Final = "/v1/chat/completions"
 RESPONSES: Final = "/v1/responses"
 MODEL = "gpt-4o-mini"
-_SPEC_NAME = "openai-batch-openapi.json"
-_SHARED_SPEC = Path(__file__).resolve().parents[3] / "shared" / "reference" / _SPEC_NAME
-# OpenAI's description as shared beside the repository; a copy travels with the tests.
-SPEC_PATH = (
-    _SHARED_SPEC if _SHARED_SPEC.exists() else Path(__file__).parent / "reference" / _SPEC_NAME
-)
+SPEC_PATH = Path(__file__).parent / "reference" / "openai-batch-openapi.json"
+"""OpenAI's description of the Batch API, kept with the tests that check against it."""
 
 
 def image_url(i: int) -> str:
