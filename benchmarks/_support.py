@@ -18,10 +18,10 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, LiteralString
 
 import psycopg
 
@@ -158,6 +158,14 @@ def insert_assets(url: str, count: int, *, batch_id: str | None = None) -> list[
                 )
         cur.execute("analyze public.assets")
     return ids
+
+
+def counts(url: str, query: LiteralString, params: Sequence[object] = ()) -> tuple[int, ...]:
+    """The one row of a ``count(*)`` query: how a benchmark checks what a run left behind."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(query, params).fetchone()
+    assert row is not None, query
+    return tuple(int(n) for n in row)
 
 
 def batch_json(batch_id: str, status: str, **extra: object) -> dict[str, object]:

@@ -31,10 +31,10 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-import psycopg
 from _support import (
     SIM_KEY,
     advance_sim,
+    counts,
     embedded_database,
     insert_assets,
     load_note,
@@ -72,24 +72,25 @@ def set_queue_limit(base_url: str, model: str, limit: int) -> None:
 
 
 def settled(url: str, ids: list[str]) -> int:
-    with psycopg.connect(url) as conn:
-        row = conn.execute(
-            "select count(*) from public.assets where id = any(%s::uuid[]) "
-            "and auto_tag_status in ('completed', 'failed')",
-            (ids,),
-        ).fetchone()
-    return int(row[0]) if row else 0
+    """How many of ``ids`` have their results applied (completed or failed)."""
+    (done,) = counts(
+        url,
+        "select count(*) from public.assets where id = any(%s::uuid[]) "
+        "and auto_tag_status in ('completed', 'failed')",
+        (ids,),
+    )
+    return done
 
 
 def batch_outcomes(url: str, job: bool) -> tuple[int, int]:
     """(batches created, refused for queue room) of the job's batches or the others."""
-    with psycopg.connect(url) as conn:
-        row = conn.execute(
-            "select count(*), count(*) filter (where status = 'failed') "
-            "from public.openai_batches where (metadata ? 'batchmon_job') = %s",
-            (job,),
-        ).fetchone()
-    return (int(row[0]), int(row[1])) if row else (0, 0)
+    created, refused = counts(
+        url,
+        "select count(*), count(*) filter (where status = 'failed') "
+        "from public.openai_batches where (metadata ? 'batchmon_job') = %s",
+        (job,),
+    )
+    return created, refused
 
 
 async def drain(

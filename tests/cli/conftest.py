@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.helpers import Batchmon
 from tests.fixtures.sim import LiveSim
 from tests.helpers.cli import cli_env
 
@@ -32,3 +33,9 @@ def sim_env(
     monkeypatch.setenv("OPENAI_API_KEY", live_sim.api_key)
     monkeypatch.setenv("OPENAI_BASE_URL", live_sim.base_url)
     return live_sim
+
+
+@pytest.fixture
+def batchmon(capsys: pytest.CaptureFixture[str], database_url: str) -> Batchmon:
+    """The in-process ``batchmon`` command, pointed at this test's database."""
+    return Batchmon(capsys, database_url)

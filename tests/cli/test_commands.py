@@ -14,7 +14,7 @@ from batchmon.cli.worker import pass_printer
 from batchmon.engine.worker import PassReport
 from batchmon.sim.rules import predicted_tags
 from batchmon.store.protocol import PollRun
-from tests.cli.helpers import run
+from tests.cli.helpers import Batchmon, run
 from tests.fixtures.postgres import PgServer, fetch_all, insert_assets
 from tests.fixtures.sim import LiveSim
 
@@ -42,18 +42,17 @@ def make_due_now(database_url: str) -> None:
 
 
 def test_submit_worker_status_and_runs(
-    sim_env: LiveSim, database_url: str, capsys: pytest.CaptureFixture[str]
+    sim_env: LiveSim, database_url: str, batchmon: Batchmon
 ) -> None:
     ids = insert_assets(database_url, 8, url_prefix="https://img.example.test/sunny-beach")
-    db = ("--database-url", database_url)
 
-    code, out, _ = run(capsys, "submit", "--all-untagged", *db)
+    code, out, _ = batchmon("submit", "--all-untagged")
     assert code == EXIT_OK, out
     [batch_id] = [line.split()[0] for line in out.splitlines() if line.endswith("  submitted")]
     assert batch_id.startswith("batch_") and "8 request(s)" in out
     assert "submitted 1 batch(es) now; 0 wait" in out
 
-    code, out, _ = run(capsys, "status", "--json", *db)
+    code, out, _ = batchmon("status", "--json")
     status = json.loads(out)
     assert code == EXIT_OK
     [row] = status["batches"]
@@ -63,7 +62,7 @@ def test_submit_worker_status_and_runs(
     sim_env.simulator.advance(3600)
     # --once may check a batch checked a moment ago (0s rest); 30s is the shortest lease.
     once = ("--once", "--min-age", "0s", "--interval", "0s", "--lease", "30s")
-    code, out, err = run(capsys, "worker", *once, *db)
+    code, out, err = batchmon("worker", *once)
     assert code == EXIT_OK, err
     assert "applied 1" in out and "8 tagged" in out
 
@@ -74,30 +73,29 @@ def test_submit_worker_status_and_runs(
     )
     assert all(r[2] == "completed" and r[1] == predicted_tags(r[0]) for r in rows)
 
-    code, out, _ = run(capsys, "status", *db)
+    code, out, _ = batchmon("status")
     assert code == EXIT_OK and "no batches pending" in out
 
-    code, out, _ = run(capsys, "runs", "--json", *db)
+    code, out, _ = batchmon("runs", "--json")
     runs = json.loads(out)
     assert code == EXIT_OK
     assert runs["worker_runs"][0]["applied"] == 1 and runs["cron_runs"] is None
-    code, out, _ = run(capsys, "runs", *db)
+    code, out, _ = batchmon("runs")
     assert "pg_cron is not installed" in out
 
 
 def test_retry_twice_from_the_cli_makes_one_batch_and_cancel_works(
-    sim_env: LiveSim, database_url: str, capsys: pytest.CaptureFixture[str]
+    sim_env: LiveSim, database_url: str, batchmon: Batchmon
 ) -> None:
     ids = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"batchmon-test/cli/{n}")) for n in range(12)]
     insert_assets_with_ids(database_url, ids, "https://img.example.test/old-car")
-    db = ("--database-url", database_url)
     direct = ("--direct", "--metadata", "sim_expire=0.5")
-    code, out, _ = run(capsys, "submit", "--all-untagged", *direct, *db)
+    code, out, _ = batchmon("submit", "--all-untagged", *direct)
     assert code == EXIT_OK and "submitted 12 asset(s)" in out
     batch_id = out.split()[0]
     sim_env.simulator.advance(25 * 3600)  # expired: the unfinished half is worth a retry
     # Retry applies the finished batch itself before planning: no worker pass needed.
-    code, out, err = run(capsys, "retry", batch_id, *db)
+    code, out, err = batchmon("retry", batch_id)
     assert code == EXIT_OK, err
     # Half the requests ran before the window closed: exactly the other half is resubmitted.
     assert f"retry of {batch_id} created batch_" in out and "(6 asset(s)" in out
@@ -111,7 +109,7 @@ def test_retry_twice_from_the_cli_makes_one_batch_and_cancel_works(
     assert len(resubmitted) == 6 and len(completed) == 6
     assert {r[0] for r in resubmitted} | {r[0] for r in completed} == set(ids)
 
-    code, out, _ = run(capsys, "retry", batch_id, *db)
+    code, out, _ = batchmon("retry", batch_id)
     assert code == EXIT_OK
     assert f"already existed as {new_id}" in out
     retries = [
@@ -121,32 +119,29 @@ def test_retry_twice_from_the_cli_makes_one_batch_and_cancel_works(
     ]
     assert [b["id"] for b in retries] == [new_id]
 
-    code, out, _ = run(capsys, "cancel", new_id, *db)
+    code, out, _ = batchmon("cancel", new_id)
     assert code == EXIT_OK and out.split() == [new_id, "cancelling"]
 
 
 def test_expected_errors_give_a_message_and_an_exit_code_not_a_traceback(
-    clean_env: dict[str, str], database_url: str, capsys: pytest.CaptureFixture[str]
+    clean_env: dict[str, str], batchmon: Batchmon, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = ("--database-url", database_url)
-    code, _, err = run(capsys, "retry", "batch_x", *db)
+    code, _, err = batchmon("retry", "batch_x")
     assert code == EXIT_CONFIG and "OPENAI_API_KEY" in err and "Traceback" not in err
 
     code, _, err = run(capsys, "status", "--database-url", "postgresql://nobody@127.0.0.1:1/x")
     assert code == EXIT_ERROR and "cannot connect to the database" in err
     assert "Traceback" not in err
 
-    code, _, err = run(capsys, "worker", "--interval", "soon", *db)
+    code, _, err = batchmon("worker", "--interval", "soon")
     assert code == EXIT_USAGE and "not a duration" in err
 
-    code, out, _ = run(capsys, "status", "--offline", *db)
+    code, out, _ = batchmon("status", "--offline")
     assert code == EXIT_OK and "no batches pending" in out
 
 
-def test_unknown_batch_is_a_clear_api_error(
-    sim_env: LiveSim, database_url: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, _, err = run(capsys, "retry", "batch_missing", "--database-url", database_url)
+def test_unknown_batch_is_a_clear_api_error(sim_env: LiveSim, batchmon: Batchmon) -> None:
+    code, _, err = batchmon("retry", "batch_missing")
     assert code == EXIT_ERROR
     assert "batch_missing" in err and "Traceback" not in err
 
@@ -166,21 +161,17 @@ def test_db_migrate_installs_then_reports_up_to_date(
 
 
 def test_a_rejected_api_key_is_a_configuration_error_for_the_worker(
-    sim_env: LiveSim,
-    database_url: str,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    sim_env: LiveSim, database_url: str, batchmon: Batchmon, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     insert_assets(database_url, 2, url_prefix="https://img.example.test/red-fox")
-    db = ("--database-url", database_url)
-    code, out, _ = run(capsys, "submit", "--all-untagged", *db)
+    code, out, _ = batchmon("submit", "--all-untagged")
     assert code == EXIT_OK, out
     wrong_key = "sk-wrong-key-0000"
     monkeypatch.setenv("OPENAI_API_KEY", wrong_key)
 
     for mode in (("--once", "--interval", "0s"), ("--interval", "1s")):
         make_due_now(database_url)
-        code, _, err = run(capsys, "worker", *mode, "--min-age", "0s", *db)
+        code, _, err = batchmon("worker", *mode, "--min-age", "0s")
         assert code == EXIT_CONFIG, err
         assert last_line(err).startswith("batchmon: error:") and "key" in last_line(err)
         assert "Traceback" not in err and wrong_key not in err

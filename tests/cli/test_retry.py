@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from batchmon.cli.exit_codes import EXIT_ERROR, EXIT_OK
-from tests.cli.helpers import run
+from tests.cli.helpers import Batchmon
 from tests.fixtures.postgres import fetch_all, insert_assets
 from tests.fixtures.sim import LiveSim
 
@@ -30,19 +28,18 @@ def _failed_ids(database_url: str) -> set[str]:
 
 
 def test_retry_names_each_permanent_failure_and_includes_them_when_asked(
-    sim_env: LiveSim, database_url: str, capsys: pytest.CaptureFixture[str]
+    sim_env: LiveSim, database_url: str, batchmon: Batchmon
 ) -> None:
     insert_assets(database_url, 20, url_prefix="https://img.example.test/red-barn")
-    db = ("--database-url", database_url)
-    code, out, _ = run(capsys, "submit", "--all-untagged", *FAILING, *db)
+    code, out, _ = batchmon("submit", "--all-untagged", *FAILING)
     assert code == EXIT_OK
     batch_id = out.split()[0]
     sim_env.simulator.advance(3600)
-    assert run(capsys, "worker", *ONCE, *db)[0] == EXIT_OK
+    assert batchmon("worker", *ONCE)[0] == EXIT_OK
     failed = _failed_ids(database_url)
     assert failed  # the scripted share, every one of them permanent
 
-    code, out, err = run(capsys, "retry", batch_id, *db)
+    code, out, err = batchmon("retry", batch_id)
     assert code == EXIT_ERROR and "Traceback" not in err
     left_out = _left_out_lines(err)
     assert set(left_out) == failed
@@ -50,7 +47,7 @@ def test_retry_names_each_permanent_failure_and_includes_them_when_asked(
     assert f"batchmon retry {batch_id} --include-permanent" in err
     assert "permanent" in err.splitlines()[-1]  # the error line says why nothing was sent
 
-    code, out, err = run(capsys, "retry", batch_id, "--include-permanent", *db)
+    code, out, err = batchmon("retry", batch_id, "--include-permanent")
     assert code == EXIT_OK, err
     assert f"({len(failed)} asset(s)" in out and not _left_out_lines(err)
     new_id = out.split(" created ")[1].split()[0]
@@ -61,17 +58,14 @@ def test_retry_names_each_permanent_failure_and_includes_them_when_asked(
 
 
 def test_retry_sends_what_can_succeed_and_lists_what_it_left_out(
-    sim_env: LiveSim, database_url: str, capsys: pytest.CaptureFixture[str]
+    sim_env: LiveSim, database_url: str, batchmon: Batchmon
 ) -> None:
     insert_assets(database_url, 40, url_prefix="https://img.example.test/blue-boat")
-    db = ("--database-url", database_url)
-    code, out, _ = run(
-        capsys, "submit", "--all-untagged", *FAILING, "--metadata", "sim_expire=0.5", *db
-    )
+    code, out, _ = batchmon("submit", "--all-untagged", *FAILING, "--metadata", "sim_expire=0.5")
     batch_id = out.split()[0]
     sim_env.simulator.advance(25 * 3600)  # expired: the unfinished requests may succeed
 
-    code, out, err = run(capsys, "retry", batch_id, *db)
+    code, out, err = batchmon("retry", batch_id)
     assert code == EXIT_OK, err
     left_out = _left_out_lines(err)
     assert left_out and "permanent failure(s) left out" in out

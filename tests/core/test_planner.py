@@ -24,6 +24,8 @@ from batchmon.core.requests import CHAT_COMPLETIONS, RESPONSES, build_tag_reques
 from batchmon.core.tokens import EMBEDDINGS, request_tokens
 
 MODELS = ("gpt-4o-mini", "gpt-4.1-mini", "gpt-4o")
+Job = tuple[list[dict[str, Any]], PlanLimits]
+"""A job's request lines and the limits to plan them within, as ``jobs()`` draws them."""
 
 
 def tag_line(
@@ -35,7 +37,7 @@ def tag_line(
 
 
 @st.composite
-def jobs(draw: st.DrawFn) -> tuple[list[dict[str, Any]], PlanLimits]:
+def jobs(draw: st.DrawFn) -> Job:
     count = draw(st.integers(min_value=0, max_value=60))
     lines = []
     for n in range(count):
@@ -69,9 +71,7 @@ def jobs(draw: st.DrawFn) -> tuple[list[dict[str, Any]], PlanLimits]:
 
 @settings(max_examples=150, deadline=None)
 @given(jobs())
-def test_no_batch_passes_a_limit_and_every_line_is_in_one_batch_in_order(
-    job: tuple[list[dict[str, Any]], PlanLimits],
-) -> None:
+def test_no_batch_passes_a_limit_and_every_line_is_in_one_batch_in_order(job: Job) -> None:
     lines, limits = job
     batches = list(plan_batches(lines, limits))
 
@@ -110,9 +110,7 @@ def test_no_batch_passes_a_limit_and_every_line_is_in_one_batch_in_order(
 
 @settings(max_examples=100, deadline=None)
 @given(jobs())
-def test_a_batch_is_closed_only_when_the_next_line_would_not_fit(
-    job: tuple[list[dict[str, Any]], PlanLimits],
-) -> None:
+def test_a_batch_is_closed_only_when_the_next_line_would_not_fit(job: Job) -> None:
     lines, limits = job
     by_id = {line["custom_id"]: line for line in lines}
     batches = list(plan_batches(lines, limits))

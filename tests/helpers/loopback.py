@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import uvicorn
+from starlette.types import ASGIApp
 
 STARTUP_TIMEOUT = 10.0
 
@@ -39,3 +42,26 @@ class SignallingServer(uvicorn.Server):
             await super().startup(sockets=sockets)
         finally:
             self.ready.set()
+
+
+@contextmanager
+def served_in_thread(app: ASGIApp, name: str) -> Iterator[str]:
+    """Serve ``app`` from a daemon thread on a free port; yield its root URL once it listens.
+
+    For fixtures that are not async: the thread has its own event loop, so a synchronous
+    test (or one on any loop) can reach the server over a real socket.
+    """
+    sock = reserve_port()
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
+    ready = threading.Event()
+    server = SignallingServer(config, ready)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
+    thread.start()
+    try:
+        if not ready.wait(STARTUP_TIMEOUT) or not server.started:
+            raise RuntimeError(f"{name} did not start listening on 127.0.0.1")
+        yield f"http://127.0.0.1:{port_of(sock)}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=STARTUP_TIMEOUT)
+        sock.close()

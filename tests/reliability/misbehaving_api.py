@@ -20,13 +20,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from batchmon.sim import Simulator, create_app
 from batchmon.sim.serve import quiet_simulated_faults
 from tests.fixtures.sim import SIM_API_KEY
-from tests.helpers.loopback import STARTUP_TIMEOUT, SignallingServer, port_of, reserve_port
+from tests.helpers.loopback import served_in_thread
 
 Headers = list[tuple[bytes, bytes]]
 Answer = tuple[int, Headers, bytes]
@@ -203,20 +202,5 @@ def serve(simulator: Simulator) -> Iterator[LiveMisbehavingApi]:
     """Serve a :class:`MisbehavingApi` over the simulator until the generator closes."""
     quiet_simulated_faults()
     api = MisbehavingApi(create_app(simulator))
-    sock = reserve_port()
-    port = port_of(sock)
-    config = uvicorn.Config(api, log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
-    ready = threading.Event()
-    server = SignallingServer(config, ready)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="misbehaving-api", daemon=True
-    )
-    thread.start()
-    try:
-        if not ready.wait(STARTUP_TIMEOUT) or not server.started:
-            raise RuntimeError("the misbehaving API did not start listening on 127.0.0.1")
-        yield LiveMisbehavingApi(f"http://127.0.0.1:{port}/v1", api, simulator)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=STARTUP_TIMEOUT)
-        sock.close()
+    with served_in_thread(api, "misbehaving-api") as root:
+        yield LiveMisbehavingApi(f"{root}/v1", api, simulator)

@@ -19,12 +19,8 @@ from batchmon.sim import Simulator
 CHAT: Final = "/v1/chat/completions"
 RESPONSES: Final = "/v1/responses"
 MODEL = "gpt-4o-mini"
-_SPEC_NAME = "openai-batch-openapi.json"
-_SHARED_SPEC = Path(__file__).resolve().parents[3] / "shared" / "reference" / _SPEC_NAME
-# OpenAI's description as shared beside the repository; a copy travels with the tests.
-SPEC_PATH = (
-    _SHARED_SPEC if _SHARED_SPEC.exists() else Path(__file__).parent / "reference" / _SPEC_NAME
-)
+SPEC_PATH = Path(__file__).parent / "reference" / "openai-batch-openapi.json"
+"""OpenAI's description of the Batch API, kept with the tests that check against it."""
 
 
 def image_url(i: int) -> str:
@@ -84,13 +80,18 @@ def upload_and_create(
     return str(batch["id"])
 
 
+def run_to_end(sim: Simulator, data: bytes, **create_args: Any) -> Batch:
+    """A batch created directly on the Simulator and run for an hour of its clock: its end."""
+    batch_id = upload_and_create(sim, data, **create_args)
+    sim.advance(3600)
+    return sim.batch(batch_id)
+
+
 def completed_batch(sim: Simulator, lines: int) -> tuple[str, str]:
     """(batch id, output file id) of a tagging batch of `lines` requests, run to completion."""
-    batch_id = upload_and_create(sim, tagging_file(lines))
-    sim.advance(3600)
-    output = sim.batch(batch_id).output_file_id
-    assert output is not None
-    return batch_id, output
+    batch = run_to_end(sim, tagging_file(lines))
+    assert batch.output_file_id is not None
+    return batch.id, batch.output_file_id
 
 
 def batch_errors(batch: Batch) -> list[BatchError]:

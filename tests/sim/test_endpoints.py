@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from batchmon.sim import Simulator
 
-from .helpers import batch_errors, jsonl, read_lines, upload_and_create
+from .helpers import batch_errors, jsonl, read_lines, run_to_end, upload_and_create
 
 EMBEDDINGS = "/v1/embeddings"
 COMPLETIONS = "/v1/completions"
@@ -53,9 +53,7 @@ def test_each_endpoint_runs_a_batch(
     snapshot: str,
 ) -> None:
     data = jsonl([line(f"r-{i}", endpoint, body) for i in range(3)])
-    batch_id = upload_and_create(simulator, data, endpoint=endpoint)
-    simulator.advance(3600)
-    batch = simulator.batch(batch_id)
+    batch = run_to_end(simulator, data, endpoint=endpoint)
     assert batch.status == "completed" and batch.endpoint == endpoint
     assert batch.model == snapshot
     assert batch.request_counts is not None and batch.request_counts.completed == 3
@@ -69,11 +67,8 @@ def test_each_endpoint_runs_a_batch(
 
 def test_embeddings_answer_one_vector_per_input(simulator: Simulator) -> None:
     body = {"model": "text-embedding-3-small", "input": ["one", "two", "three"]}
-    batch_id = upload_and_create(
-        simulator, jsonl([line("e", EMBEDDINGS, body)]), endpoint=EMBEDDINGS
-    )
-    simulator.advance(3600)
-    (answer,) = read_lines(simulator, simulator.batch(batch_id).output_file_id)
+    batch = run_to_end(simulator, jsonl([line("e", EMBEDDINGS, body)]), endpoint=EMBEDDINGS)
+    (answer,) = read_lines(simulator, batch.output_file_id)
     parsed = CreateEmbeddingResponse.model_validate(answer["response"]["body"])
     assert [d.index for d in parsed.data] == [0, 1, 2]
     assert len({tuple(d.embedding) for d in parsed.data}) == 3

@@ -22,7 +22,7 @@ from openai.types import Batch
 from batchmon.sim import Simulator
 from tests.fixtures.sim import SIM_API_KEY
 
-from .helpers import CHAT, batch_errors, tagging_file, upload_and_create
+from .helpers import CHAT, batch_errors, run_to_end, tagging_file
 
 AUTH = {"Authorization": f"Bearer {SIM_API_KEY}"}
 DAY = 24 * 3600
@@ -118,9 +118,7 @@ async def test_expires_after_shortens_an_uploads_life(
 async def test_output_files_expire_30_days_after_completion_by_default(
     client: openai.AsyncOpenAI, simulator: Simulator
 ) -> None:
-    batch_id = upload_and_create(simulator, tagging_file(4), metadata={"sim_fail_fraction": "0.5"})
-    simulator.advance(3600)
-    batch = simulator.batch(batch_id)
+    batch = run_to_end(simulator, tagging_file(4), metadata={"sim_fail_fraction": "0.5"})
     assert batch.status == "completed" and batch.completed_at is not None
     for file_id in (batch.output_file_id, batch.error_file_id):
         assert file_id is not None

@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
+from batchmon.core.status import entered_at_field
 from batchmon.store.protocol import AssetRow, BatchRow
 from batchmon.ui.batch_list import BatchItem
 from batchmon.ui.detail_pane import BatchDetail, DetailPane, format_time, group_errors
@@ -39,9 +40,18 @@ def _texts(tree: object) -> list[str]:
     return out
 
 
-def _row(batch_id: str, status: str, **fields: Any) -> BatchRow:
-    """A stored batch row created at ``T0``, with only what the test is about."""
-    return BatchRow(id=batch_id, user_id=None, status=status, created_at=T0, **fields)
+def _row(
+    batch_id: str, status: str, *, entered: timedelta | None = None, total: int = 0, **fields: Any
+) -> BatchRow:
+    """A stored batch row created at ``T0``, with only what the test is about.
+
+    ``entered``: how long after ``T0`` it reached ``status`` (its ``*_at`` field). It has
+    one asset a request unless ``asset_count`` says otherwise.
+    """
+    if entered is not None:
+        fields[str(entered_at_field(status))] = T0 + entered
+    fields.setdefault("asset_count", total)
+    return BatchRow(id=batch_id, user_id=None, status=status, created_at=T0, total=total, **fields)
 
 
 def _rejected_row(**changes: Any) -> BatchRow:
@@ -49,8 +59,7 @@ def _rejected_row(**changes: Any) -> BatchRow:
     row = _row(
         "batch_failed",
         "failed",
-        total=0,
-        failed_at=T0 + timedelta(seconds=12),
+        entered=timedelta(seconds=12),
         errors=[{"code": "invalid_json_line", "line": 3, "message": "not JSON", "param": None}],
         asset_count=6,
     )
@@ -86,10 +95,10 @@ def test_error_file_groups_assets_and_copy(pane: DetailPane, qtbot: QtBot) -> No
     row = _row(
         "batch_partial",
         "completed",
+        entered=timedelta(minutes=3),
         total=10,
         completed=5,
         failed=5,
-        completed_at=T0 + timedelta(minutes=3),
         asset_count=2,
     )
     assets = [
@@ -116,15 +125,7 @@ def test_error_file_groups_assets_and_copy(pane: DetailPane, qtbot: QtBot) -> No
 
 def test_facts_say_whether_results_still_wait(pane: DetailPane) -> None:
     """A finished, applied batch must not read as if its assets were still pending."""
-    row = _row(
-        "batch_done",
-        "completed",
-        total=16,
-        completed=16,
-        completed_at=T0 + timedelta(minutes=5),
-        asset_count=16,
-        pending_assets=0,
-    )
+    row = _row("batch_done", "completed", entered=timedelta(minutes=5), total=16, completed=16)
     pane.show_detail(BatchDetail(row), can_retry=False, can_cancel=False)
     assert "16 assets, all results applied" in pane.facts.text()
     pane.show_detail(BatchDetail(replace(row, pending_assets=4)), can_retry=False, can_cancel=False)
@@ -140,14 +141,7 @@ def test_the_bar_shows_the_tables_numbers_with_the_failed_part_in_red(pane: Deta
     """The pane draws what the table draws, from the table's (newer) item."""
     pane.resize(400, 500)
     pane.show()
-    stored = _row(
-        "batch_run",
-        "in_progress",
-        total=20,
-        completed=3,
-        in_progress_at=T0 + timedelta(seconds=5),
-        asset_count=20,
-    )
+    stored = _row("batch_run", "in_progress", entered=timedelta(seconds=5), total=20, completed=3)
     live = BatchItem.from_row(replace(stored, completed=1, failed=3))
     pane.show_detail(BatchDetail(stored), can_retry=False, can_cancel=True, live=live)
     assert pane.progress.counts == (1, 3, 20)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import httpx2
@@ -45,19 +46,33 @@ from tests.ui.notification_server import notification_session
 TIMEOUT = 20.0
 #: The desktop must stop within this after any dialog (a frozen loop never would).
 QUIT_SECONDS = 5.0
+#: Of the 8 requests in each partially failing batch below, this many fail.
+FAILING = 3
 
 
 @dataclass
 class Running:
+    """The desktop and the worker, and the simulator and database both of them use."""
+
     desktop: Desktop
     store: PostgresStore
     client: BatchClient
     worker: Worker
+    simulator: Simulator
+    database_url: str
+
+
+OpenDesktop = Callable[..., AbstractAsyncContextManager[Running]]
 
 
 @asynccontextmanager
 async def running_desktop(
-    qtbot: QtBot, database_url: str, http_client: httpx2.AsyncClient, *, native: bool = False
+    qtbot: QtBot,
+    simulator: Simulator,
+    database_url: str,
+    http_client: httpx2.AsyncClient,
+    *,
+    native: bool = False,
 ) -> AsyncIterator[Running]:
     """The whole desktop over the test database and simulator, with a server-side worker.
 
@@ -78,7 +93,7 @@ async def running_desktop(
     qtbot.addWidget(desktop.window)
     desktop.window.show()
     try:
-        yield Running(desktop, store, client, worker)
+        yield Running(desktop, store, client, worker, simulator, database_url)
     finally:
         async with asyncio.timeout(QUIT_SECONDS):
             worker.request_stop()
@@ -86,6 +101,14 @@ async def running_desktop(
             await desktop.aclose()
         await client.aclose()
         await store.close()
+
+
+@pytest.fixture
+def open_desktop(
+    qtbot: QtBot, simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient
+) -> OpenDesktop:
+    """``running_desktop`` over this test's parts, for the test body to open (``native=``)."""
+    return partial(running_desktop, qtbot, simulator, database_url, asgi_http_client)
 
 
 def failing_asset_ids(count: int, failing: int, fraction: float = 0.5) -> list[str]:
@@ -105,25 +128,19 @@ def failing_asset_ids(count: int, failing: int, fraction: float = 0.5) -> list[s
     return fails[:failing] + passes[: count - failing]
 
 
-async def submit(
-    client: BatchClient,
-    store: PostgresStore,
-    database_url: str,
-    count: int,
-    *,
-    failing: int = 0,
-    **meta: str,
-) -> tuple[str, list[str]]:
+async def submit(run: Running, count: int, *, failing: int = 0, **meta: str) -> str:
+    """Submit ``count`` new assets as one batch, ``failing`` of them scripted to fail."""
     ids = failing_asset_ids(count, failing)
-    with psycopg.connect(database_url, autocommit=True) as conn, conn.cursor() as cur:
+    with psycopg.connect(run.database_url, autocommit=True) as conn, conn.cursor() as cur:
         cur.executemany(
             "insert into public.assets (id, image_url) values (%s, %s)",
             [(i, f"https://img.example.test/red-fox/{n}.jpg") for n, i in enumerate(ids)],
         )
     if failing:
         meta["sim_fail_fraction"] = "0.5"
-    result = await submit_assets(client, store, await store.assets_by_ids(ids), metadata=meta)
-    return result.batches[0].id, ids
+    assets = await run.store.assets_by_ids(ids)
+    result = await submit_assets(run.client, run.store, assets, metadata=meta)
+    return result.batches[0].id
 
 
 async def poll_runs(store: PostgresStore) -> int:
@@ -138,9 +155,16 @@ async def reaches(desktop: Desktop, batch_id: str, status: str) -> None:
     )
 
 
-async def completes_and_the_loop_runs_on(run: Running, simulator: Simulator, batch_id: str) -> None:
+async def shown_in_pane(desktop: Desktop, batch_id: str) -> None:
+    """Select ``batch_id`` in the list and wait until the detail pane shows it."""
+    shown = next_emit(desktop.window.detail_shown, lambda shown_id: shown_id == batch_id)
+    assert desktop.window.select_batch(batch_id)
+    await shown
+
+
+async def completes_and_the_loop_runs_on(run: Running, batch_id: str) -> None:
     """The new batch is polled to completion, then Refresh and the worker run on."""
-    simulator.advance(3600)
+    run.simulator.advance(3600)
     await reaches(run.desktop, batch_id, "completed")
     await loop_keeps_running(run)
 
@@ -182,14 +206,12 @@ def include_permanent(qtbot: QtBot, box: QMessageBox) -> None:
     assert check.isChecked() and yes.isEnabled()
 
 
-async def completed_partially(
-    run: Running, simulator: Simulator, qtbot: QtBot, database_url: str
-) -> tuple[str, int]:
-    """A completed batch of 8 with 3 failed requests, applied and shown in the pane."""
+async def completed_partially(run: Running) -> tuple[str, Desktop]:
+    """A completed batch of 8 with FAILING failed requests, applied and shown in the pane."""
     desktop = run.desktop
-    old_id, _ = await submit(run.client, run.store, database_url, 8, failing=3)
+    old_id = await submit(run, 8, failing=FAILING)
     await desktop.attach(run.store, run.client)
-    simulator.advance(3600)  # validating -> in_progress -> finalizing -> completed
+    run.simulator.advance(3600)  # validating -> in_progress -> finalizing -> completed
     await until(
         desktop.synced,
         lambda: (
@@ -199,28 +221,36 @@ async def completed_partially(
         ),
     )
     old = desktop.batches.get(old_id)
-    assert old is not None and old.progress.failed == 3
-    shown = next_emit(desktop.window.detail_shown, lambda batch_id: batch_id == old_id)
-    assert desktop.window.select_batch(old_id)
-    await shown
-    return old_id, 3
+    assert old is not None and old.progress.failed == FAILING
+    await shown_in_pane(desktop, old_id)
+    return old_id, desktop
+
+
+async def running_batch(run: Running) -> tuple[str, Desktop]:
+    """A batch of 5 well into its 10 minutes in progress, shown in the pane."""
+    desktop = run.desktop
+    batch_id = await submit(run, 5, sim_duration="600")
+    await desktop.attach(run.store, run.client)
+    run.simulator.advance(30)  # past validation, well before the end
+    await reaches(desktop, batch_id, "in_progress")
+    await shown_in_pane(desktop, batch_id)
+    return batch_id, desktop
 
 
 async def test_retry_button_asks_then_resubmits_failed_requests_and_the_loop_runs_on(
-    simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
+    open_desktop: OpenDesktop, simulator: Simulator, qtbot: QtBot
 ) -> None:
-    async with running_desktop(qtbot, database_url, asgi_http_client) as run:
-        desktop = run.desktop
-        old_id, failed = await completed_partially(run, simulator, qtbot, database_url)
+    async with open_desktop() as run:
+        old_id, desktop = await completed_partially(run)
         pane = desktop.window.detail
         assert pane.retry_button.isVisible() and pane.retry_button.isEnabled()
         assert not pane.cancel_button.isVisible()
 
         box, finished = await asked(desktop.window, "retry", pane.retry_button)
-        assert f"{failed} permanent failures would fail the same way again" in box.text()
+        assert f"{FAILING} permanent failures would fail the same way again" in box.text()
         assert f"Resubmit 0 requests from {old_id}" in box.text()
         include_permanent(qtbot, box)
-        assert f"Resubmit {failed} requests from {old_id}" in box.text()
+        assert f"Resubmit {FAILING} requests from {old_id}" in box.text()
         click(qtbot, box, QMessageBox.StandardButton.Yes)
         _, batch_id, new_id = await finished
         assert batch_id == old_id
@@ -231,7 +261,7 @@ async def test_retry_button_asks_then_resubmits_failed_requests_and_the_loop_run
         new_batch = simulator.batch(new_id)
         assert new_batch.metadata is not None and new_batch.metadata["retry_of"] == old_id
         assert new_batch.request_counts is not None
-        assert new_batch.request_counts.total == failed
+        assert new_batch.request_counts.total == FAILING
 
         row = desktop.batches.get(old_id)
         assert row is not None and row.retried_by == new_id
@@ -240,17 +270,16 @@ async def test_retry_button_asks_then_resubmits_failed_requests_and_the_loop_run
         assert new_id in desktop.window.banner.text
 
         # The loop is alive: the new batch is polled to completion, the worker runs on.
-        await completes_and_the_loop_runs_on(run, simulator, new_id)
+        await completes_and_the_loop_runs_on(run, new_id)
         await until(desktop.window.detail_shown, lambda: not pane.retry_button.isVisible())
         assert new_id in pane.lineage.text()
 
 
 async def test_retry_answered_no_resubmits_nothing(
-    simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
+    open_desktop: OpenDesktop, simulator: Simulator, qtbot: QtBot
 ) -> None:
-    async with running_desktop(qtbot, database_url, asgi_http_client) as run:
-        desktop = run.desktop
-        old_id, _ = await completed_partially(run, simulator, qtbot, database_url)
+    async with open_desktop() as run:
+        old_id, desktop = await completed_partially(run)
         before = len(simulator.list_batches(limit=100)["data"])
         box, finished = await asked(
             desktop.window,
@@ -269,11 +298,10 @@ async def test_retry_answered_no_resubmits_nothing(
 
 
 async def test_retry_all_failed_by_keyboard_enter_accepts(
-    simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
+    open_desktop: OpenDesktop, simulator: Simulator, qtbot: QtBot
 ) -> None:
-    async with running_desktop(qtbot, database_url, asgi_http_client) as run:
-        desktop = run.desktop
-        old_id, failed = await completed_partially(run, simulator, qtbot, database_url)
+    async with open_desktop() as run:
+        old_id, desktop = await completed_partially(run)
         await until(desktop.window.summary_changed, desktop.window.retry_all_action.isEnabled)
 
         def trigger() -> None:
@@ -285,23 +313,23 @@ async def test_retry_all_failed_by_keyboard_enter_accepts(
 
         box, finished = await asked(desktop.window, "retry_all", trigger)
         include_permanent(qtbot, box)
-        assert f"Resubmit about {failed} requests from 1 batch?" in box.text()
+        assert f"Resubmit about {FAILING} requests from 1 batch?" in box.text()
         press(qtbot, box, Qt.Key.Key_Return)
         _, _, created = await finished
         assert isinstance(created, list) and len(created) == 1
         (new_id,) = created
         assert simulator.batch(new_id).metadata["retry_of"] == old_id  # type: ignore[index]
-        await completes_and_the_loop_runs_on(run, simulator, new_id)
+        await completes_and_the_loop_runs_on(run, new_id)
 
 
 async def test_the_notifications_retry_asks_and_resubmits(
-    simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
+    open_desktop: OpenDesktop, simulator: Simulator, qtbot: QtBot
 ) -> None:
     """Without a notification server, the notice is the banner; its Retry… is the action."""
-    async with running_desktop(qtbot, database_url, asgi_http_client) as run:
+    async with open_desktop() as run:
         desktop = run.desktop
         banner = desktop.window.banner
-        old_id, _ = await submit(run.client, run.store, database_url, 8, failing=3)
+        old_id = await submit(run, 8, failing=FAILING)
         baseline = next_emit(desktop.synced)
         await desktop.attach(run.store, run.client)
         await baseline  # the first pass is a silent baseline: finish only after it
@@ -317,23 +345,22 @@ async def test_the_notifications_retry_asks_and_resubmits(
         click(qtbot, box, QMessageBox.StandardButton.Yes)
         _, batch_id, new_id = await finished
         assert batch_id == old_id and isinstance(new_id, str)
-        await completes_and_the_loop_runs_on(run, simulator, new_id)
+        await completes_and_the_loop_runs_on(run, new_id)
 
 
 async def test_the_desktop_notifications_retry_button_asks_and_resubmits(
+    open_desktop: OpenDesktop,
     simulator: Simulator,
-    database_url: str,
-    asgi_http_client: httpx2.AsyncClient,
     qtbot: QtBot,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The partial failure reaches a notification server; pressing its Retry asks first."""
     async with (
         notification_session(monkeypatch) as session,
-        running_desktop(qtbot, database_url, asgi_http_client, native=True) as run,
+        open_desktop(native=True) as run,
     ):
         desktop = run.desktop
-        old_id, _ = await submit(run.client, run.store, database_url, 8, failing=3)
+        old_id = await submit(run, 8, failing=FAILING)
         chosen = next_emit(desktop.notifier_chosen)
         baseline = next_emit(desktop.synced)
         await desktop.attach(run.store, run.client)
@@ -350,36 +377,22 @@ async def test_the_desktop_notifications_retry_button_asks_and_resubmits(
             desktop.window, "retry", lambda: session.server.press(note.id, retry_key)
         )
         include_permanent(qtbot, box)
-        assert f"Resubmit 3 requests from {old_id}" in box.text()
+        assert f"Resubmit {FAILING} requests from {old_id}" in box.text()
         click(qtbot, box, QMessageBox.StandardButton.Yes)
         _, batch_id, new_id = await finished
         assert batch_id == old_id and isinstance(new_id, str)
-        await completes_and_the_loop_runs_on(run, simulator, new_id)
-
-
-async def running_batch(
-    run: Running, simulator: Simulator, database_url: str
-) -> tuple[str, Desktop]:
-    desktop = run.desktop
-    batch_id, _ = await submit(run.client, run.store, database_url, 5, sim_duration="600")
-    await desktop.attach(run.store, run.client)
-    simulator.advance(30)  # past validation, well before the end
-    await reaches(desktop, batch_id, "in_progress")
-    shown = next_emit(desktop.window.detail_shown, lambda shown_id: shown_id == batch_id)
-    desktop.window.select_batch(batch_id)
-    await shown
-    return batch_id, desktop
+        await completes_and_the_loop_runs_on(run, new_id)
 
 
 async def test_cancel_button_asks_then_cancels_a_running_batch(
-    simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
+    open_desktop: OpenDesktop, simulator: Simulator, qtbot: QtBot
 ) -> None:
-    async with running_desktop(qtbot, database_url, asgi_http_client) as run:
-        batch_id, desktop = await running_batch(run, simulator, database_url)
-        pane = desktop.window.detail
-        assert pane.cancel_button.isVisible() and not pane.retry_button.isVisible()
+    async with open_desktop() as run:
+        batch_id, desktop = await running_batch(run)
+        cancel = desktop.window.detail.cancel_button
+        assert cancel.isVisible() and not desktop.window.detail.retry_button.isVisible()
 
-        box, finished = await asked(desktop.window, "cancel", pane.cancel_button)
+        box, finished = await asked(desktop.window, "cancel", cancel)
         assert f"Cancel {batch_id}?" in box.text()
         click(qtbot, box, QMessageBox.StandardButton.Yes)
         _, _, status = await finished
@@ -394,10 +407,10 @@ async def test_cancel_button_asks_then_cancels_a_running_batch(
 
 
 async def test_the_row_menu_pops_up_without_blocking_and_its_cancel_asks(
-    simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
+    open_desktop: OpenDesktop, qtbot: QtBot
 ) -> None:
-    async with running_desktop(qtbot, database_url, asgi_http_client) as run:
-        batch_id, desktop = await running_batch(run, simulator, database_url)
+    async with open_desktop() as run:
+        batch_id, desktop = await running_batch(run)
         table = desktop.window.table
         row = desktop.window.proxy.mapFromSource(desktop.model.index_of(batch_id))
         table.customContextMenuRequested.emit(table.visualRect(row).center())  # right-click
@@ -415,10 +428,10 @@ async def test_the_row_menu_pops_up_without_blocking_and_its_cancel_asks(
 
 
 async def test_delete_key_asks_and_escape_keeps_the_batch_running(
-    simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
+    open_desktop: OpenDesktop, simulator: Simulator, qtbot: QtBot
 ) -> None:
-    async with running_desktop(qtbot, database_url, asgi_http_client) as run:
-        batch_id, desktop = await running_batch(run, simulator, database_url)
+    async with open_desktop() as run:
+        batch_id, desktop = await running_batch(run)
         box, finished = await asked(
             desktop.window,
             "cancel",
@@ -430,10 +443,8 @@ async def test_delete_key_asks_and_escape_keeps_the_batch_running(
         await loop_keeps_running(run)
 
 
-async def test_a_failing_action_is_shown_in_the_banner(
-    database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
-) -> None:
-    async with running_desktop(qtbot, database_url, asgi_http_client) as run:
+async def test_a_failing_action_is_shown_in_the_banner(open_desktop: OpenDesktop) -> None:
+    async with open_desktop() as run:
         await run.desktop.attach(run.store, run.client)
         window = run.desktop.window
         finished = next_emit(window.action_finished)
@@ -446,10 +457,8 @@ async def test_a_failing_action_is_shown_in_the_banner(
         assert "Retry failed" in window.banner.text
 
 
-async def test_pause_button_pauses_the_poller(
-    database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
-) -> None:
-    async with running_desktop(qtbot, database_url, asgi_http_client) as run:
+async def test_pause_button_pauses_the_poller(open_desktop: OpenDesktop) -> None:
+    async with open_desktop() as run:
         desktop = run.desktop
         await desktop.attach(run.store, run.client)
         desktop.window.pause_action.trigger()
@@ -547,15 +556,14 @@ def _menu_entry(menu: QMenu, text: str) -> QAction:
 
 
 async def test_retry_leaves_permanent_failures_out_unless_the_box_is_ticked(
-    simulator: Simulator, database_url: str, asgi_http_client: httpx2.AsyncClient, qtbot: QtBot
+    open_desktop: OpenDesktop, simulator: Simulator, qtbot: QtBot
 ) -> None:
     """Of 3 failed requests one hit a rate limit (worth a retry), two a bad image URL."""
-    async with running_desktop(qtbot, database_url, asgi_http_client) as run:
-        desktop = run.desktop
-        old_id, _ = await completed_partially(run, simulator, qtbot, database_url)
+    async with open_desktop() as run:
+        old_id, desktop = await completed_partially(run)
         failed = [a for a in await run.store.batch_assets(old_id) if a.status == "failed"]
         limited, permanent = failed[0], sorted(a.id for a in failed[1:])
-        with psycopg.connect(database_url, autocommit=True) as conn:
+        with psycopg.connect(run.database_url, autocommit=True) as conn:
             reason = ("rate_limit_exceeded: Rate limit reached for requests", limited.id)
             conn.execute("update public.assets set auto_tag_error = %s where id = %s", reason)
             conn.execute("update public.asset_results set error = %s where asset_id = %s", reason)
