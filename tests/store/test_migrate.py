@@ -115,6 +115,31 @@ def test_new_rows_must_use_a_known_status_even_on_a_legacy_table(url: str) -> No
             raise AssertionError("an unknown auto_tag_status was accepted")
 
 
+def test_the_privileges_script_runs_last_and_again_whenever_it_or_a_numbered_file_changes(
+    url: str,
+) -> None:
+    assert ALL[-1] == "privileges.sql" and all(n[:3].isdigit() for n in ALL[:-1])
+    migrate_sync(url)
+    anon_may_list = (
+        "select has_function_privilege('anon',"
+        " 'public.list_batches(integer, timestamptz, text)', 'EXECUTE')"
+    )
+    execute(url, "grant execute on function public.list_batches to anon")
+    assert fetch_all(url, anon_may_list) == [(True,)]
+
+    forget = "update public.batchmon_schema_migrations set checksum = 'old' where name = %s"
+    execute(url, forget, ("privileges.sql",))
+    assert migrate_sync(url) == ["privileges.sql"]
+    assert fetch_all(url, anon_may_list) == [(False,)]
+
+    # An edited numbered file is applied again, and the privileges after it.
+    execute(url, "grant execute on function public.list_batches to anon")
+    execute(url, forget, ("004_functions.sql",))
+    assert migrate_sync(url) == ["004_functions.sql", "privileges.sql"]
+    assert fetch_all(url, anon_may_list) == [(False,)]
+    assert migrate_sync(url) == []
+
+
 def test_two_processes_migrating_at_once_apply_each_file_exactly_once(url: str) -> None:
     results: list[list[str]] = []
     errors: list[BaseException] = []

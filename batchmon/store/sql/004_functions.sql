@@ -673,33 +673,3 @@ as $$
   from public.assets a
   where a.openai_batch_id = p_batch
 $$;
-
--- Signed-in users and servers may call the API; anonymous callers may not.
-do $$
-declare
-  f text;
-begin
-  foreach f in array array[
-    'batchmon_uuid(text)', 'batchmon_uuids(text[])', 'batchmon_page_limit(integer)',
-    'batchmon_tags_text(text[])', 'batchmon_tags_text(jsonb)',
-    'batchmon_tags_like(text[], text[])', 'batchmon_tags_like(jsonb, text[])',
-    'batchmon_epoch(jsonb)', 'pending_batches(integer, timestamptz, text)',
-    'record_batch_statuses(jsonb)',
-    'claim_due_batches(text, interval, interval, interval, integer)',
-    'release_claims(text, text[])', 'batchmon_apply_stage()', 'apply_staged_results(text)',
-    'apply_batch_results(text, jsonb)', 'finish_batch_apply(text, text)',
-    'mark_batch_failed(text, text)', 'mark_batch_submitted(jsonb, text[])',
-    'begin_batch_retry(text, jsonb, text[])',
-    'record_poll_run(text, timestamptz, timestamptz, integer, integer, integer, text)',
-    'recent_poll_runs(integer, timestamptz, bigint)',
-    'list_batches(integer, timestamptz, text)', 'get_batch(text)', 'last_batch_change()',
-    'batch_assets(text, integer, timestamptz, text)', 'assets_by_ids(text[])', 'batch_asset_ids(text)'
-  ] loop
-    execute format('revoke execute on function public.%s from public, anon', f);
-    execute format('grant execute on function public.%s to authenticated, service_role', f);
-  end loop;
-end
-$$;
-
-revoke all on public.batch_overview from public, anon, authenticated;
-grant select on public.batch_overview to authenticated, service_role;

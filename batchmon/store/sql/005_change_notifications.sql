@@ -40,10 +40,6 @@ begin
 end
 $$;
 
--- Trigger functions are no API: nobody needs EXECUTE on them for the triggers to fire.
-revoke all on function public.batchmon_notify_batch(), public.batchmon_notify_assets()
-  from public, anon, authenticated;
-
 drop trigger if exists batchmon_batches_changed on public.openai_batches;
 create trigger batchmon_batches_changed
   after insert on public.openai_batches

@@ -29,10 +29,6 @@ create policy batch_results_state_by_batch on public.batch_results_state
   for all to authenticated
   using (exists (select 1 from public.openai_batches b where b.id = batch_id))
   with check (exists (select 1 from public.openai_batches b where b.id = batch_id));
--- Supabase's default privileges grant ALL on new tables to the API roles: start from none.
-revoke all on public.batch_results_state from public, anon, authenticated;
-grant select, insert, update, delete on public.batch_results_state
-  to authenticated, service_role;
 
 -- Set (or, with a null state, clear) a batch's results state. Staying in the same state
 -- counts one more attempt, and so does refetching -> results_incomplete (the flag raised
@@ -121,20 +117,5 @@ begin
   where claimed_by = p_worker and claim_expires_at > now() and batch_id = any(p_batch_ids);
   get diagnostics n = row_count;
   return n;
-end
-$$;
-
-do $$
-declare
-  f text;
-begin
-  foreach f in array array[
-    'set_results_state(text, text, text, double precision)',
-    'batch_results_states(text[])', 'batchmon_batch_gone(text)',
-    'renew_claims(text, text[], interval)'
-  ] loop
-    execute format('revoke execute on function public.%s from public, anon', f);
-    execute format('grant execute on function public.%s to authenticated, service_role', f);
-  end loop;
 end
 $$;

@@ -87,19 +87,6 @@ drop policy if exists batchmon_model_limits_shared on public.batchmon_model_limi
 create policy batchmon_model_limits_shared on public.batchmon_model_limits
   for all to authenticated using (true) with check (true);
 
-revoke all on public.batchmon_jobs, public.batchmon_job_batches, public.batchmon_model_limits
-  from public, anon, authenticated;
-grant select, insert, update on public.batchmon_jobs, public.batchmon_job_batches,
-  public.batchmon_model_limits to authenticated;
-grant all on public.batchmon_jobs, public.batchmon_job_batches, public.batchmon_model_limits
-  to service_role;
-do $$
-begin
-  execute format('revoke all on sequence %s from public, anon, authenticated',
-    pg_catalog.pg_get_serial_sequence('public.batchmon_job_batches', 'id'));
-end
-$$;
-
 -- A new job, still empty: its batches follow with add_job_batch. With p_planning the
 -- queue leaves it alone until start_job opens it, once every batch is in (a plan that
 -- fails half-way is cancelled, never half sent). The owner is the signed-in user, or (for server
@@ -716,31 +703,5 @@ begin
     from public.batchmon_job_batches b
     where b.job_id = p_job and b.state = 'cancelled' and b.openai_batch_id is not null
       and b.finished_at is null;
-end
-$$;
-
-do $$
-declare
-  f text;
-begin
-  foreach f in array array[
-    'create_job(text, text, integer, double precision, uuid, boolean)', 'start_job(uuid)',
-    'add_job_batch(uuid, integer, integer, bigint, bigint, double precision, text[], boolean)',
-    'extend_job_batch(bigint, text[], boolean)',
-    'batchmon_token_limit(text, jsonb)', 'batchmon_tokens_enqueued(text)',
-    'claim_job_batch(text, interval, jsonb)', 'get_job_batch(bigint)',
-    'record_job_batch_upload(bigint, text, text, bigint)',
-    'record_job_batch_created(bigint, jsonb)',
-    'record_job_batch_refused(bigint, text, double precision)',
-    'ended_job_batches(integer, bigint)', 'split_job_batch(bigint, jsonb)',
-    'finish_job_batch(bigint, double precision, text[], bigint, bigint, double precision)',
-    'batchmon_close_job(uuid)', 'set_model_limit(text, bigint, text)',
-    'model_limits(integer, text)', 'batchmon_job_summary(public.batchmon_jobs)',
-    'job_summaries(integer, timestamptz, uuid)', 'get_job(uuid)',
-    'job_batches(uuid, integer, integer)', 'cancel_job(uuid)'
-  ] loop
-    execute format('revoke execute on function public.%s from public, anon', f);
-    execute format('grant execute on function public.%s to authenticated, service_role', f);
-  end loop;
 end
 $$;

@@ -32,9 +32,3 @@ as $$
   from public.assets a
   where a.auto_tag_status is null and a.image_url is not null
 $$;
-
-revoke execute on function public.untagged_assets(integer, timestamptz, text) from public, anon;
-revoke execute on function public.untagged_asset_count() from public, anon;
-grant execute on function public.untagged_assets(integer, timestamptz, text)
-  to authenticated, service_role;
-grant execute on function public.untagged_asset_count() to authenticated, service_role;
