@@ -61,6 +61,19 @@ as $$
   select least(greatest(coalesce(p_limit, 1000), 0), 1000)
 $$;
 
+-- The keyset predicate of every list of assets, oldest first (created_at, nulls last,
+-- then id): is the asset (p_created_at, p_id) past the cursor (p_after_created_at,
+-- p_after_id)? No cursor: every asset is. Plain SQL without SET options, so that the
+-- planner inlines it into the list's own query and its index choice stays the same.
+create or replace function public.batchmon_asset_after(
+  p_created_at timestamptz, p_id uuid, p_after_created_at timestamptz, p_after_id text
+) returns boolean
+language sql immutable security invoker as $$
+  select p_after_id is null
+    or (coalesce(p_created_at, 'infinity'), p_id)
+       > (coalesce(p_after_created_at, 'infinity'), public.batchmon_uuid(p_after_id))
+$$;
+
 -- A Unix timestamp from an OpenAI object field (null, absent or 0 -> null).
 create or replace function public.batchmon_epoch(v jsonb)
 returns timestamptz
@@ -643,9 +656,7 @@ as $$
          public.batchmon_tags_text(a.tags), a.auto_tag_error, a.created_at, a.tagged_at
   from public.assets a
   where a.openai_batch_id = p_batch
-    and (p_after_id is null
-         or (coalesce(a.created_at, 'infinity'), a.id)
-            > (coalesce(p_after_created_at, 'infinity'), public.batchmon_uuid(p_after_id)))
+    and public.batchmon_asset_after(a.created_at, a.id, p_after_created_at, p_after_id)
   order by coalesce(a.created_at, 'infinity'), a.id
   limit public.batchmon_page_limit(p_limit)
 $$;

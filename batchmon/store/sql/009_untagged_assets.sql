@@ -17,9 +17,7 @@ as $$
   select a.id::text, a.created_at
   from public.assets a
   where a.auto_tag_status is null and a.image_url is not null
-    and (p_after_id is null
-         or (coalesce(a.created_at, 'infinity'), a.id)
-            > (coalesce(p_after_created_at, 'infinity'), public.batchmon_uuid(p_after_id)))
+    and public.batchmon_asset_after(a.created_at, a.id, p_after_created_at, p_after_id)
   order by coalesce(a.created_at, 'infinity'), a.id
   limit public.batchmon_page_limit(p_limit)
 $$;
