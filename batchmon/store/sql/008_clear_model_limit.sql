@@ -6,10 +6,8 @@
 -- the limit belongs to the organisation behind the API key, which every user of one
 -- batchmon database shares.
 
-create or replace function public.clear_model_limit(p_model text)
-returns boolean
-language plpgsql volatile security invoker set search_path = ''
-as $$
+create or replace function public.clear_model_limit(p_model text) returns boolean
+language plpgsql volatile security invoker set search_path = '' as $$
 begin
   delete from public.batchmon_model_limits where model = p_model;
   return found;

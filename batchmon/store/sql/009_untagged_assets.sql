@@ -7,13 +7,10 @@
 -- count is one value, so nothing cuts it.
 
 create or replace function public.untagged_assets(
-  p_limit integer default 1000,
-  p_after_created_at timestamptz default null,
+  p_limit integer default 1000, p_after_created_at timestamptz default null,
   p_after_id text default null
-)
-returns table(asset_id text, created_at timestamptz)
-language sql stable security invoker set search_path = ''
-as $$
+) returns table(asset_id text, created_at timestamptz)
+language sql stable security invoker set search_path = '' as $$
   select a.id::text, a.created_at
   from public.assets a
   where a.auto_tag_status is null and a.image_url is not null
@@ -22,10 +19,8 @@ as $$
   limit public.batchmon_page_limit(p_limit)
 $$;
 
-create or replace function public.untagged_asset_count()
-returns bigint
-language sql stable security invoker set search_path = ''
-as $$
+create or replace function public.untagged_asset_count() returns bigint
+language sql stable security invoker set search_path = '' as $$
   select count(*)
   from public.assets a
   where a.auto_tag_status is null and a.image_url is not null
