@@ -91,12 +91,14 @@ language sql immutable security invoker as $$
 $$;
 
 -- Each object of a JSON array of OpenAI Batch objects with an id, once: the last one
--- given for its id (a later observation of the same batch is the newer one).
+-- given for its id (a later observation of the same batch is the newer one). Plain SQL
+-- without SET options: inlined, the planner sees the array's size and joins the
+-- batches it names by their primary key.
 create or replace function public.batchmon_latest_batches(p_batches jsonb) returns setof jsonb
-language sql immutable security invoker set search_path = '' as $$
+language sql immutable security invoker as $$
   select distinct on (e.b ->> 'id') e.b
-  from jsonb_array_elements(p_batches) with ordinality as e(b, n)
-  where jsonb_typeof(e.b) = 'object' and coalesce(e.b ->> 'id', '') <> ''
+  from pg_catalog.jsonb_array_elements(p_batches) with ordinality as e(b, n)
+  where pg_catalog.jsonb_typeof(e.b) = 'object' and coalesce(e.b ->> 'id', '') <> ''
   order by e.b ->> 'id', e.n desc
 $$;
 
