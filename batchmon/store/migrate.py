@@ -1,13 +1,20 @@
-"""Apply batchmon's numbered SQL migrations (``sql/NNN_*.sql``) in order.
+"""Apply batchmon's SQL migrations: the numbered files (``sql/NNN_*.sql``) in order, then
+the repeatable ones (``sql/privileges.sql``).
 
 All pending migrations run in one transaction under a transaction-level advisory lock:
 a run applies every file or, when one fails, none (the database is left as it was), and
 two processes migrating the same database at once take turns, so each file is applied
-exactly once; applied names are recorded in ``batchmon_schema_migrations``. Before the
-first change, an existing app ``assets`` table is checked for columns batchmon cannot
-use (:mod:`batchmon.store.preflight`). The files are themselves safe to re-run (``IF NOT
-EXISTS``, ``CREATE OR REPLACE``), so a database the app already uses (an existing
-``assets`` table with rows) is extended, never rebuilt.
+once; applied names and checksums are recorded in ``batchmon_schema_migrations``.
+
+A numbered file is pending when it is not recorded, or recorded with another checksum
+(nothing is released yet, so a file may still be edited, and an edited one is applied
+again). A repeatable file is pending when its checksum changed, or when a numbered file
+ran in the same transaction: new functions and tables come with the default privileges,
+which the privileges script then takes back. Before the first change, an existing app
+``assets`` table is checked for columns batchmon cannot use
+(:mod:`batchmon.store.preflight`). Every file is safe to re-run (``IF NOT EXISTS``,
+``CREATE OR REPLACE``), so a database the app already uses (an existing ``assets``
+table with rows) is extended, never rebuilt.
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ from batchmon.store.protocol import StoreError
 VERSION_TABLE = "batchmon_schema_migrations"
 # pg_advisory_xact_lock key: the bytes of "batchmon" as a signed 64-bit integer.
 LOCK_KEY = int.from_bytes(b"batchmon", "big", signed=True)
-_NAME = re.compile(r"^\d{3}_[a-z0-9_]+\.sql$")
+_NUMBERED = re.compile(r"^\d{3}_[a-z0-9_]+\.sql$")
+_REPEATABLE = re.compile(r"^[a-z][a-z0-9_]*\.sql$")
 
 # The log is for the migrating role only: with RLS on and no policy, and no grants to
 # the API roles, no key reaches it through PostgREST (Supabase's default privileges
@@ -64,6 +72,11 @@ class Migration:
     def checksum(self) -> str:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
+    @property
+    def repeatable(self) -> bool:
+        """Not numbered: applied after the numbered files, again whenever it is pending."""
+        return _REPEATABLE.match(self.name) is not None
+
 
 def available_migrations() -> list[Migration]:
     """The migrations shipped with this version of batchmon, in the order they apply."""
@@ -74,9 +87,11 @@ def available_migrations() -> list[Migration]:
         if entry.name.endswith(".sql")
     ]
     for migration in found:
-        if not _NAME.match(migration.name):
-            raise StoreError(f"migration file {migration.name!r} is not named NNN_name.sql")
-    return sorted(found, key=lambda m: m.name)
+        if not (_NUMBERED.match(migration.name) or migration.repeatable):
+            raise StoreError(
+                f"migration file {migration.name!r} is not named NNN_name.sql or name.sql"
+            )
+    return sorted(found, key=lambda m: (m.repeatable, m.name))
 
 
 def applied_migrations(conninfo: str) -> list[str]:
@@ -118,13 +133,23 @@ class _MigrationFailed(Exception):
         self.error = error
 
 
+def _pending(migrations: list[Migration], recorded: dict[str, str]) -> list[Migration]:
+    """What this run applies, in order (see the module's docstring for when)."""
+    numbered = [m for m in migrations if not m.repeatable and recorded.get(m.name) != m.checksum]
+    repeatable = [
+        m for m in migrations if m.repeatable and (numbered or recorded.get(m.name) != m.checksum)
+    ]
+    return numbered + repeatable
+
+
 def _apply_pending(conn: psycopg.Connection, migrations: list[Migration]) -> list[str]:
-    """Every migration not yet recorded, in one transaction: all of them or none."""
+    """Every pending migration, in one transaction: all of them or none."""
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(%s)", (LOCK_KEY,))
         conn.execute(_CREATE_VERSION_TABLE)
-        done = {name for (name,) in conn.execute(f"select name from public.{VERSION_TABLE}")}
-        pending = [m for m in migrations if m.name not in done]
+        rows = conn.execute(f"select name, checksum from public.{VERSION_TABLE}")
+        recorded: dict[str, str] = {name: checksum for name, checksum in rows}
+        pending = _pending(migrations, recorded)
         if not pending:
             return []
         misfits = assets_misfits(conn)
@@ -140,7 +165,9 @@ def _apply_pending(conn: psycopg.Connection, migrations: list[Migration]) -> lis
             except psycopg.Error as exc:
                 raise _MigrationFailed(migration.name, exc) from exc
             conn.execute(
-                f"insert into public.{VERSION_TABLE} (name, checksum) values (%s, %s)",
+                f"insert into public.{VERSION_TABLE} (name, checksum) values (%s, %s)"
+                " on conflict (name) do update"
+                " set checksum = excluded.checksum, applied_at = now()",
                 (migration.name, migration.checksum),
             )
         return [m.name for m in pending]

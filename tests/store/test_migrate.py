@@ -115,6 +115,60 @@ def test_new_rows_must_use_a_known_status_even_on_a_legacy_table(url: str) -> No
             raise AssertionError("an unknown auto_tag_status was accepted")
 
 
+def test_the_privileges_script_runs_last_and_again_whenever_it_or_a_numbered_file_changes(
+    url: str,
+) -> None:
+    assert ALL[-1] == "privileges.sql" and all(n[:3].isdigit() for n in ALL[:-1])
+    migrate_sync(url)
+    anon_may_list = (
+        "select has_function_privilege('anon',"
+        " 'public.list_batches(integer, timestamptz, text)', 'EXECUTE')"
+    )
+    execute(url, "grant execute on function public.list_batches to anon")
+    assert fetch_all(url, anon_may_list) == [(True,)]
+
+    forget = "update public.batchmon_schema_migrations set checksum = 'old' where name = %s"
+    execute(url, forget, ("privileges.sql",))
+    assert migrate_sync(url) == ["privileges.sql"]
+    assert fetch_all(url, anon_may_list) == [(False,)]
+
+    # An edited numbered file is applied again, and the privileges after it.
+    execute(url, "grant execute on function public.list_batches to anon")
+    execute(url, forget, ("004_functions.sql",))
+    assert migrate_sync(url) == ["004_functions.sql", "privileges.sql"]
+    assert fetch_all(url, anon_may_list) == [(False,)]
+    assert migrate_sync(url) == []
+
+
+# Every function (body and privileges), relation (privileges) and policy in public; the
+# privileges in a fixed order, which the catalog does not keep.
+_CATALOG = """
+select 'function', p.oid::regprocedure::text, p.prosrc,
+       array(select a::text from unnest(p.proacl) as a order by 1)::text
+from pg_proc p where p.pronamespace = 'public'::regnamespace
+union all
+select 'relation', c.relname, c.relkind::text,
+       array(select a::text from unnest(c.relacl) as a order by 1)::text
+from pg_class c where c.relnamespace = 'public'::regnamespace
+union all
+select 'policy', tablename || '.' || policyname, cmd, roles::text || qual || with_check
+from pg_policies where schemaname = 'public'
+order by 1, 2
+"""
+
+
+def test_every_numbered_file_edited_since_it_ran_is_applied_again_to_the_same_objects(
+    url: str,
+) -> None:
+    migrate_sync(url)
+    before = fetch_all(url, _CATALOG)
+
+    execute(url, "update public.batchmon_schema_migrations set checksum = 'an earlier edit'")
+    assert migrate_sync(url) == ALL
+
+    assert fetch_all(url, _CATALOG) == before
+
+
 def test_two_processes_migrating_at_once_apply_each_file_exactly_once(url: str) -> None:
     results: list[list[str]] = []
     errors: list[BaseException] = []

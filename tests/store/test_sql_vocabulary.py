@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from batchmon.core.status import TIMESTAMP_FIELDS
+from batchmon.core.status import PENDING_STATUSES, TERMINAL_STATUSES, TIMESTAMP_FIELDS
 from tests.fixtures.postgres import fetch_all
 
 # Every status timestamp, then the one that marks no status (when the batch will expire).
@@ -29,3 +29,13 @@ def test_record_batch_statuses_stores_exactly_the_status_timestamps(database_url
     ]
     assert read == OPENAI_TIMESTAMPS
     assert kept == OPENAI_TIMESTAMPS
+
+
+def test_the_sql_final_statuses_are_core_status_terminal_ones(database_url: str) -> None:
+    statuses = sorted(PENDING_STATUSES | TERMINAL_STATUSES | {"unknown"})
+    rows = fetch_all(
+        database_url,
+        "select s, public.batchmon_terminal(s) from unnest(%s::text[]) as s",
+        (statuses,),
+    )
+    assert {status for status, final in rows if final} == TERMINAL_STATUSES

@@ -31,8 +31,7 @@ begin
     create schema auth;
     comment on schema auth is 'batchmon shim of Supabase''s auth schema (auth.uid() only)';
     create function auth.uid() returns uuid
-      language sql stable
-      as $fn$
+      language sql stable as $fn$
         select coalesce(
           nullif(current_setting('request.jwt.claim.sub', true), ''),
           nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'

@@ -54,32 +54,3 @@ create policy batchmon_claims_by_batch on public.batch_claims
   for all to authenticated
   using (exists (select 1 from public.openai_batches b where b.id = batch_id))
   with check (exists (select 1 from public.openai_batches b where b.id = batch_id));
-
-grant usage on schema public to anon, authenticated, service_role;
-grant select, insert, update on public.assets to authenticated;
-
--- Supabase's default privileges give anon, authenticated and service_role ALL on every
--- new table and sequence in public (TRUNCATE, REFERENCES and TRIGGER included). On
--- batchmon's own tables anon gets nothing and authenticated exactly what the SQL API's
--- security-invoker functions need; docs/database.md lists it.
-revoke all on public.openai_batches, public.asset_results, public.batch_poll_runs,
-  public.batch_claims from public, anon, authenticated;
-grant select, insert, update on public.openai_batches to authenticated;
-grant select, insert, update on public.batch_claims to authenticated;
-grant select, insert on public.asset_results to authenticated;
-grant select on public.batch_poll_runs to authenticated;
--- Identity columns draw from their sequence without any grant on it.
-do $$
-declare
-  t text;
-begin
-  foreach t in array array['public.asset_results', 'public.batch_poll_runs'] loop
-    execute format(
-      'revoke all on sequence %s from public, anon, authenticated',
-      pg_catalog.pg_get_serial_sequence(t, 'id')
-    );
-  end loop;
-end
-$$;
-grant all on public.assets, public.openai_batches, public.asset_results,
-  public.batch_poll_runs, public.batch_claims to service_role;

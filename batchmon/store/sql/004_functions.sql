@@ -5,12 +5,14 @@
 --   BM001  the batch was already retried (DETAIL holds the id of the retry)
 --   BM002  the batch is unknown, or not visible to the caller
 
+-- Signatures of earlier versions of the API, each replaced by one below.
+drop function if exists public.pending_batches(), public.recent_poll_runs(integer),
+  public.list_batches(integer), public.batch_assets(text, integer);
+
 -- One asset id from text: the UUID it names, or null when it is not a UUID (it cannot
 -- match an asset, and a cast error would lose the whole call).
-create or replace function public.batchmon_uuid(p_id text)
-returns uuid
-language sql immutable security invoker set search_path = ''
-as $$
+create or replace function public.batchmon_uuid(p_id text) returns uuid
+language sql immutable security invoker set search_path = '' as $$
   select case
     when p_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
     then lower(p_id)::uuid
@@ -18,10 +20,8 @@ as $$
 $$;
 
 -- Valid asset ids from a text array; anything that is not a UUID is dropped.
-create or replace function public.batchmon_uuids(p_ids text[])
-returns uuid[]
-language sql immutable security invoker set search_path = ''
-as $$
+create or replace function public.batchmon_uuids(p_ids text[]) returns uuid[]
+language sql immutable security invoker set search_path = '' as $$
   select coalesce(array_agg(distinct u.id), '{}'::uuid[])
   from unnest(p_ids) as x, lateral (select public.batchmon_uuid(x) as id) as u
   where u.id is not null
@@ -31,58 +31,114 @@ $$;
 -- strings). These overloads, picked by the column's type where a function names it,
 -- read and write either. Plain SQL without SET options, so that the planner inlines
 -- the text[] ones and the apply pays nothing per row for them.
-create or replace function public.batchmon_tags_text(p_tags text[])
-returns text[] language sql immutable security invoker
-as $$ select p_tags $$;
+create or replace function public.batchmon_tags_text(p_tags text[]) returns text[]
+language sql immutable security invoker as $$ select p_tags $$;
 
-create or replace function public.batchmon_tags_text(p_tags jsonb)
-returns text[] language sql immutable security invoker
-as $$
+create or replace function public.batchmon_tags_text(p_tags jsonb) returns text[]
+language sql immutable security invoker as $$
   select case when pg_catalog.jsonb_typeof(p_tags) = 'array'
     then array(select pg_catalog.jsonb_array_elements_text(p_tags)) end
 $$;
 
 -- New tags, in the type of the column they go to (p_column only picks the overload).
-create or replace function public.batchmon_tags_like(p_column text[], p_tags text[])
-returns text[] language sql immutable security invoker
-as $$ select p_tags $$;
+create or replace function public.batchmon_tags_like(p_column text[], p_tags text[]) returns text[]
+language sql immutable security invoker as $$ select p_tags $$;
 
-create or replace function public.batchmon_tags_like(p_column jsonb, p_tags text[])
-returns jsonb language sql immutable security invoker
-as $$ select pg_catalog.to_jsonb(p_tags) $$;
+create or replace function public.batchmon_tags_like(p_column jsonb, p_tags text[]) returns jsonb
+language sql immutable security invoker as $$ select pg_catalog.to_jsonb(p_tags) $$;
 
 -- Rows per page of every list function. PostgREST (Supabase) returns at most
 -- db-max-rows (1,000) rows of a function's result, so no page asks for more and the
 -- stores follow the cursor to the end.
-create or replace function public.batchmon_page_limit(p_limit integer)
-returns integer
-language sql immutable security invoker set search_path = ''
-as $$
+create or replace function public.batchmon_page_limit(p_limit integer) returns integer
+language sql immutable security invoker set search_path = '' as $$
   select least(greatest(coalesce(p_limit, 1000), 0), 1000)
 $$;
 
+-- The keyset predicate of every list of assets, oldest first (created_at, nulls last,
+-- then id): is the asset (p_created_at, p_id) past the cursor (p_after_created_at,
+-- p_after_id)? No cursor: every asset is. Plain SQL without SET options, so that the
+-- planner inlines it into the list's own query and its index choice stays the same.
+create or replace function public.batchmon_asset_after(
+  p_created_at timestamptz, p_id uuid, p_after_created_at timestamptz, p_after_id text
+) returns boolean
+language sql immutable security invoker as $$
+  select p_after_id is null
+    or (coalesce(p_created_at, 'infinity'), p_id)
+       > (coalesce(p_after_created_at, 'infinity'), public.batchmon_uuid(p_after_id))
+$$;
+
 -- A Unix timestamp from an OpenAI object field (null, absent or 0 -> null).
-create or replace function public.batchmon_epoch(v jsonb)
-returns timestamptz
-language sql immutable security invoker set search_path = ''
-as $$
+create or replace function public.batchmon_epoch(v jsonb) returns timestamptz
+language sql immutable security invoker set search_path = '' as $$
   select case
     when v is null or jsonb_typeof(v) <> 'number' or (v #>> '{}')::double precision = 0 then null
     else to_timestamp((v #>> '{}')::double precision)
   end
 $$;
 
+-- OpenAI's final statuses (batchmon's TERMINAL_STATUSES): nothing changes after them.
+-- Plain SQL without SET options, so that the planner inlines it like the tags helpers.
+create or replace function public.batchmon_terminal(p_status text) returns boolean
+language sql immutable security invoker as $$
+  select p_status in ('completed', 'failed', 'expired', 'cancelled')
+$$;
+
+-- A stale observation: one that would move a finished batch back to a running status.
+create or replace function public.batchmon_stale(p_recorded text, p_observed text) returns boolean
+language sql immutable security invoker as $$
+  select public.batchmon_terminal(p_recorded) and not public.batchmon_terminal(p_observed)
+$$;
+
+-- Each object of a JSON array of OpenAI Batch objects with an id, once: the last one
+-- given for its id (a later observation of the same batch is the newer one). Plain SQL
+-- without SET options: inlined, the planner sees the array's size and joins the
+-- batches it names by their primary key.
+create or replace function public.batchmon_latest_batches(p_batches jsonb) returns setof jsonb
+language sql immutable security invoker as $$
+  select distinct on (e.b ->> 'id') e.b
+  from pg_catalog.jsonb_array_elements(p_batches) with ordinality as e(b, n)
+  where pg_catalog.jsonb_typeof(e.b) = 'object' and coalesce(e.b ->> 'id', '') <> ''
+  order by e.b ->> 'id', e.n desc
+$$;
+
+-- The id of an OpenAI Batch object the caller is about to record (p_role names it in
+-- the error: "the retry batch has no id").
+create or replace function public.batchmon_batch_id(p_batch jsonb, p_role text) returns text
+language plpgsql immutable security invoker set search_path = '' as $$
+begin
+  if coalesce(p_batch ->> 'id', '') = '' then
+    raise exception using errcode = '22023', message = format('the %s batch has no id', p_role);
+  end if;
+  return p_batch ->> 'id';
+end
+$$;
+
+-- BM002 unless p_found: the object (p_what p_id) is not recorded, or RLS hides it from
+-- the caller. Called right after the statement that looked for it, with its FOUND.
+create or replace function public.batchmon_require_recorded(
+  p_found boolean, p_what text, p_id text, p_hint text default null
+) returns void
+language plpgsql immutable security invoker set search_path = '' as $$
+declare
+  v_message text := format('%s %s is not recorded (or belongs to another user)', p_what, p_id);
+begin
+  if p_found then
+    return;
+  elsif p_hint is null then
+    raise exception using errcode = 'BM002', message = v_message;
+  end if;
+  raise exception using errcode = 'BM002', message = v_message, hint = p_hint;
+end
+$$;
+
 -- The seed app's monitoring query: which batches still have pending assets, oldest
 -- first. Keyset-paged: pass the last row's (oldest_asset_at, batch_id) for the next page.
-drop function if exists public.pending_batches();
 create or replace function public.pending_batches(
-  p_limit integer default 1000,
-  p_after_oldest timestamptz default null,
+  p_limit integer default 1000, p_after_oldest timestamptz default null,
   p_after_batch text default null
-)
-returns table (batch_id text, asset_count bigint, oldest_asset_at timestamptz)
-language sql stable security invoker set search_path = ''
-as $$
+) returns table (batch_id text, asset_count bigint, oldest_asset_at timestamptz)
+language sql stable security invoker set search_path = '' as $$
   select a.openai_batch_id, count(*), min(a.created_at)
   from public.assets a
   where a.auto_tag_status = 'pending' and a.openai_batch_id is not null
@@ -97,10 +153,8 @@ $$;
 -- Upsert live statuses from a JSON array of OpenAI Batch objects. The owner is the
 -- signed-in user, or (for server connections) the owner of the batch's assets.
 -- A stale observation never moves a finished batch back to a running status.
-create or replace function public.record_batch_statuses(p_batches jsonb)
-returns integer
-language plpgsql volatile security invoker set search_path = ''
-as $$
+create or replace function public.record_batch_statuses(p_batches jsonb) returns integer
+language plpgsql volatile security invoker set search_path = '' as $$
 declare
   n integer;
 begin
@@ -108,12 +162,6 @@ begin
     raise exception using errcode = '22023',
       message = 'record_batch_statuses expects a JSON array of OpenAI Batch objects';
   end if;
-  with src as (
-    select distinct on (e.b ->> 'id') e.b
-    from jsonb_array_elements(p_batches) with ordinality as e(b, n)
-    where jsonb_typeof(e.b) = 'object' and coalesce(e.b ->> 'id', '') <> ''
-    order by e.b ->> 'id', e.n desc
-  )
   insert into public.openai_batches as t (
     id, user_id, status, endpoint, model, total, completed, failed,
     input_file_id, output_file_id, error_file_id, errors, usage, metadata,
@@ -152,7 +200,7 @@ begin
     public.batchmon_epoch(s.b -> 'cancelled_at'),
     public.batchmon_epoch(s.b -> 'expires_at'),
     now()
-  from src s
+  from public.batchmon_latest_batches(p_batches) as s(b)
   on conflict (id) do update set
     user_id = coalesce(t.user_id, excluded.user_id),
     status = excluded.status,
@@ -177,10 +225,7 @@ begin
     cancelled_at = coalesce(excluded.cancelled_at, t.cancelled_at),
     expires_at = coalesce(excluded.expires_at, t.expires_at),
     updated_at = now()
-  where not (
-    t.status in ('completed', 'failed', 'expired', 'cancelled')
-    and excluded.status not in ('completed', 'failed', 'expired', 'cancelled')
-  )
+  where not public.batchmon_stale(t.status, excluded.status)
   -- An unchanged batch is not written: each write is a Realtime event to its owner.
   and (t.user_id, t.status, t.endpoint, t.model, t.total, t.completed, t.failed,
        t.input_file_id, t.output_file_id, t.error_file_id, t.errors, t.usage, t.metadata,
@@ -207,20 +252,11 @@ begin
 
   -- Recorded: every observed batch now on record that was not a stale observation of
   -- a finished one (written or unchanged). Its poll goes to the unpublished claims.
-  with seen as (
-    select distinct on (e.b ->> 'id') e.b ->> 'id' as id, e.b ->> 'status' as status
-    from jsonb_array_elements(p_batches) with ordinality as e(b, n)
-    where jsonb_typeof(e.b) = 'object' and coalesce(e.b ->> 'id', '') <> ''
-    order by e.b ->> 'id', e.n desc
-  )
   insert into public.batch_claims as k (batch_id, last_polled_at)
   select b.id, now()
-  from seen
-  join public.openai_batches b on b.id = seen.id
-  where not (
-    b.status in ('completed', 'failed', 'expired', 'cancelled')
-    and coalesce(seen.status, 'unknown') not in ('completed', 'failed', 'expired', 'cancelled')
-  )
+  from public.batchmon_latest_batches(p_batches) as s(b)
+  join public.openai_batches b on b.id = s.b ->> 'id'
+  where not public.batchmon_stale(b.status, coalesce(s.b ->> 'status', 'unknown'))
   on conflict (batch_id) do update set last_polled_at = excluded.last_polled_at;
   get diagnostics n = row_count;
   return n;
@@ -232,15 +268,10 @@ $$;
 -- Batches the app created without recording them (known only from pending assets)
 -- first get a row with status 'unknown', so they are claimed like any other.
 create or replace function public.claim_due_batches(
-  p_worker text,
-  p_min_age interval,
-  p_interval interval,
-  p_lease interval,
+  p_worker text, p_min_age interval, p_interval interval, p_lease interval,
   p_limit integer default 10000
-)
-returns setof text
-language plpgsql volatile security invoker set search_path = ''
-as $$
+) returns setof text
+language plpgsql volatile security invoker set search_path = '' as $$
 begin
   if coalesce(p_worker, '') = '' then
     raise exception using errcode = '22023', message = 'claim_due_batches needs a worker id';
@@ -291,28 +322,22 @@ begin
 end
 $$;
 
-create or replace function public.release_claims(p_worker text, p_batch_ids text[])
-returns integer
-language plpgsql volatile security invoker set search_path = ''
-as $$
-declare
-  n integer;
-begin
-  update public.batch_claims
-  set claimed_by = null, claim_expires_at = null
-  where claimed_by = p_worker and batch_id = any(p_batch_ids);
-  get diagnostics n = row_count;
-  return n;
-end
+create or replace function public.release_claims(p_worker text, p_batch_ids text[]) returns integer
+language sql volatile security invoker set search_path = '' as $$
+  with released as (
+    update public.batch_claims
+    set claimed_by = null, claim_expires_at = null
+    where claimed_by = p_worker and batch_id = any(p_batch_ids)
+    returning 1
+  )
+  select count(*)::integer from released
 $$;
 
 -- Staging for bulk apply: a session-local table the PostgresStore fills with COPY and
 -- apply_batch_results fills from JSON. Emptied at every commit, so each chunk is staged
 -- and applied in a transaction of its own.
-create or replace function public.batchmon_apply_stage()
-returns void
-language plpgsql volatile security invoker set search_path = ''
-as $$
+create or replace function public.batchmon_apply_stage() returns void
+language plpgsql volatile security invoker set search_path = '' as $$
 begin
   if to_regclass('pg_temp.batchmon_apply_rows') is null then
     create temp table batchmon_apply_rows (
@@ -335,10 +360,10 @@ $$;
 -- Apply the staged rows to assets still pending under p_batch, in one UPDATE ... FROM,
 -- and append each change to asset_results. Rows for assets already final, of another
 -- batch, unknown, or not UUIDs are skipped: applying twice changes nothing.
-create or replace function public.apply_staged_results(p_batch text)
-returns table (completed integer, failed integer, skipped integer)
-language plpgsql volatile security invoker set search_path = ''
-as $$
+create or replace function public.apply_staged_results(
+  p_batch text
+) returns table (completed integer, failed integer, skipped integer)
+language plpgsql volatile security invoker set search_path = '' as $$
 declare
   v_input integer;
   v_completed integer;
@@ -394,10 +419,10 @@ end
 $$;
 
 -- Apply a chunk of results given as JSON: [{"asset_id", "ok", "tags", "error"}, ...].
-create or replace function public.apply_batch_results(p_batch text, p_rows jsonb)
-returns table (completed integer, failed integer, skipped integer)
-language plpgsql volatile security invoker set search_path = ''
-as $$
+create or replace function public.apply_batch_results(
+  p_batch text, p_rows jsonb
+) returns table (completed integer, failed integer, skipped integer)
+language plpgsql volatile security invoker set search_path = '' as $$
 begin
   if p_rows is null or jsonb_typeof(p_rows) <> 'array' then
     raise exception using errcode = '22023',
@@ -415,10 +440,10 @@ end
 $$;
 
 -- Fail what is still pending under a batch with one reason; set applied_at once.
-create or replace function public.finish_batch_apply(p_batch text, p_reason text)
-returns table (completed integer, failed integer, skipped integer)
-language plpgsql volatile security invoker set search_path = ''
-as $$
+create or replace function public.finish_batch_apply(
+  p_batch text, p_reason text
+) returns table (completed integer, failed integer, skipped integer)
+language plpgsql volatile security invoker set search_path = '' as $$
 declare
   v_failed integer;
 begin
@@ -441,25 +466,22 @@ end
 $$;
 
 -- A batch that produced no output at all (failed validation): every pending asset fails.
-create or replace function public.mark_batch_failed(p_batch text, p_reason text)
-returns table (completed integer, failed integer, skipped integer)
-language sql volatile security invoker set search_path = ''
-as $$
+create or replace function public.mark_batch_failed(
+  p_batch text, p_reason text
+) returns table (completed integer, failed integer, skipped integer)
+language sql volatile security invoker set search_path = '' as $$
   select * from public.finish_batch_apply(p_batch, p_reason)
 $$;
 
 -- A newly created batch: record it and point its assets at it as pending.
-create or replace function public.mark_batch_submitted(p_batch jsonb, p_asset_ids text[])
-returns integer
-language plpgsql volatile security invoker set search_path = ''
-as $$
+create or replace function public.mark_batch_submitted(
+  p_batch jsonb, p_asset_ids text[]
+) returns integer
+language plpgsql volatile security invoker set search_path = '' as $$
 declare
-  v_id text := p_batch ->> 'id';
+  v_id text := public.batchmon_batch_id(p_batch, 'submitted');
   n integer;
 begin
-  if coalesce(v_id, '') = '' then
-    raise exception using errcode = '22023', message = 'the submitted batch has no id';
-  end if;
   perform public.record_batch_statuses(jsonb_build_array(p_batch));
   -- An asset already pending in another batch stays there: a concurrent submit of the
   -- same assets must not take them from the batch that will deliver their results.
@@ -484,28 +506,20 @@ $$;
 -- Repeating the same retry (same new id) is a no-op; a different one raises BM001.
 create or replace function public.begin_batch_retry(
   p_old_batch text, p_new_batch jsonb, p_asset_ids text[]
-)
-returns table (linked boolean, moved_assets integer, existing_retry text)
-language plpgsql volatile security invoker set search_path = ''
-as $$
+) returns table (linked boolean, moved_assets integer, existing_retry text)
+language plpgsql volatile security invoker set search_path = '' as $$
 declare
   v_old public.openai_batches;
-  v_new text := p_new_batch ->> 'id';
+  v_new text := public.batchmon_batch_id(p_new_batch, 'retry');
   n integer;
 begin
-  if coalesce(v_new, '') = '' then
-    raise exception using errcode = '22023', message = 'the retry batch has no id';
-  end if;
   if v_new = p_old_batch then
     raise exception using errcode = '22023',
       message = format('batch %s cannot be a retry of itself', p_old_batch);
   end if;
   select * into v_old from public.openai_batches where id = p_old_batch for update;
-  if not found then
-    raise exception using errcode = 'BM002',
-      message = format('batch %s is not recorded (or belongs to another user)', p_old_batch),
-      hint = 'sync the batch first so its status is recorded, then retry it';
-  end if;
+  perform public.batchmon_require_recorded(found, 'batch', p_old_batch,
+    'sync the batch first so its status is recorded, then retry it');
   if v_old.retried_by is not null then
     if v_old.retried_by = v_new then
       return query select false, 0, v_new;
@@ -535,17 +549,10 @@ end
 $$;
 
 create or replace function public.record_poll_run(
-  p_worker text,
-  p_started_at timestamptz,
-  p_finished_at timestamptz,
-  p_checked integer,
-  p_applied integer,
-  p_failed integer,
-  p_error text
-)
-returns bigint
-language sql volatile security invoker set search_path = ''
-as $$
+  p_worker text, p_started_at timestamptz, p_finished_at timestamptz, p_checked integer,
+  p_applied integer, p_failed integer, p_error text
+) returns bigint
+language sql volatile security invoker set search_path = '' as $$
   insert into public.batch_poll_runs
     (worker_id, started_at, finished_at, checked, applied, failed, error)
   values (p_worker, p_started_at, p_finished_at, p_checked, p_applied, p_failed, p_error)
@@ -553,15 +560,11 @@ as $$
 $$;
 
 -- Newest first; keyset-paged: pass the last row's (started_at, id) for the next page.
-drop function if exists public.recent_poll_runs(integer);
 create or replace function public.recent_poll_runs(
-  p_limit integer default 20,
-  p_before_started_at timestamptz default null,
+  p_limit integer default 20, p_before_started_at timestamptz default null,
   p_before_id bigint default null
-)
-returns setof public.batch_poll_runs
-language sql stable security invoker set search_path = ''
-as $$
+) returns setof public.batch_poll_runs
+language sql stable security invoker set search_path = '' as $$
   select * from public.batch_poll_runs r
   where p_before_id is null or (r.started_at, r.id) < (p_before_started_at, p_before_id)
   order by r.started_at desc, r.id desc
@@ -582,15 +585,11 @@ create or replace view public.batch_overview with (security_invoker = true) as
   ) c on true;
 
 -- Newest first; keyset-paged: pass the last row's (created_at, id) for the next page.
-drop function if exists public.list_batches(integer);
 create or replace function public.list_batches(
-  p_limit integer default 1000,
-  p_after_created_at timestamptz default null,
+  p_limit integer default 1000, p_after_created_at timestamptz default null,
   p_after_id text default null
-)
-returns setof public.batch_overview
-language sql stable security invoker set search_path = ''
-as $$
+) returns setof public.batch_overview
+language sql stable security invoker set search_path = '' as $$
   select * from public.batch_overview b
   where p_after_id is null
     or coalesce(b.created_at, '-infinity') < coalesce(p_after_created_at, '-infinity')
@@ -600,10 +599,8 @@ as $$
   limit public.batchmon_page_limit(p_limit)
 $$;
 
-create or replace function public.get_batch(p_batch text)
-returns setof public.batch_overview
-language sql stable security invoker set search_path = ''
-as $$
+create or replace function public.get_batch(p_batch text) returns setof public.batch_overview
+language sql stable security invoker set search_path = '' as $$
   select * from public.batch_overview where id = p_batch
 $$;
 
@@ -611,16 +608,13 @@ $$;
 -- something a person cares about changed, so the desktop compares this once per poll
 -- interval and lists its batches again only when it moved: a change Realtime dropped
 -- is found without listing every batch each time.
-create or replace function public.last_batch_change()
-returns timestamptz
-language sql stable security invoker set search_path = ''
-as $$
+create or replace function public.last_batch_change() returns timestamptz
+language sql stable security invoker set search_path = '' as $$
   select max(b.updated_at) from public.openai_batches b
 $$;
 
 -- One asset as the API returns it (the Store's AssetRow): declared once for every
 -- function that returns assets.
-drop function if exists public.batch_assets(text, integer);
 drop function if exists public.batch_assets(text, integer, timestamptz, text);
 drop function if exists public.assets_by_ids(text[]);
 drop type if exists public.batchmon_asset;
@@ -631,29 +625,21 @@ create type public.batchmon_asset as (
 
 -- Oldest first; keyset-paged: pass the last row's (created_at, id) for the next page.
 create or replace function public.batch_assets(
-  p_batch text,
-  p_limit integer default 1000,
-  p_after_created_at timestamptz default null,
+  p_batch text, p_limit integer default 1000, p_after_created_at timestamptz default null,
   p_after_id text default null
-)
-returns setof public.batchmon_asset
-language sql stable security invoker set search_path = ''
-as $$
+) returns setof public.batchmon_asset
+language sql stable security invoker set search_path = '' as $$
   select a.id::text, a.user_id::text, a.image_url, a.auto_tag_status, a.openai_batch_id,
          public.batchmon_tags_text(a.tags), a.auto_tag_error, a.created_at, a.tagged_at
   from public.assets a
   where a.openai_batch_id = p_batch
-    and (p_after_id is null
-         or (coalesce(a.created_at, 'infinity'), a.id)
-            > (coalesce(p_after_created_at, 'infinity'), public.batchmon_uuid(p_after_id)))
+    and public.batchmon_asset_after(a.created_at, a.id, p_after_created_at, p_after_id)
   order by coalesce(a.created_at, 'infinity'), a.id
   limit public.batchmon_page_limit(p_limit)
 $$;
 
-create or replace function public.assets_by_ids(p_ids text[])
-returns setof public.batchmon_asset
-language sql stable security invoker set search_path = ''
-as $$
+create or replace function public.assets_by_ids(p_ids text[]) returns setof public.batchmon_asset
+language sql stable security invoker set search_path = '' as $$
   select a.id::text, a.user_id::text, a.image_url, a.auto_tag_status, a.openai_batch_id,
          public.batchmon_tags_text(a.tags), a.auto_tag_error, a.created_at, a.tagged_at
   from public.assets a
@@ -665,41 +651,9 @@ $$;
 -- asset of this batch from a stray one, and reading whole rows for that cost it more
 -- than the update itself. One array value, not a set of rows, so PostgREST's row limit
 -- (max-rows) never truncates it.
-create or replace function public.batch_asset_ids(p_batch text)
-returns text[]
-language sql stable security invoker set search_path = ''
-as $$
+create or replace function public.batch_asset_ids(p_batch text) returns text[]
+language sql stable security invoker set search_path = '' as $$
   select coalesce(array_agg(a.id::text), '{}'::text[])
   from public.assets a
   where a.openai_batch_id = p_batch
 $$;
-
--- Signed-in users and servers may call the API; anonymous callers may not.
-do $$
-declare
-  f text;
-begin
-  foreach f in array array[
-    'batchmon_uuid(text)', 'batchmon_uuids(text[])', 'batchmon_page_limit(integer)',
-    'batchmon_tags_text(text[])', 'batchmon_tags_text(jsonb)',
-    'batchmon_tags_like(text[], text[])', 'batchmon_tags_like(jsonb, text[])',
-    'batchmon_epoch(jsonb)', 'pending_batches(integer, timestamptz, text)',
-    'record_batch_statuses(jsonb)',
-    'claim_due_batches(text, interval, interval, interval, integer)',
-    'release_claims(text, text[])', 'batchmon_apply_stage()', 'apply_staged_results(text)',
-    'apply_batch_results(text, jsonb)', 'finish_batch_apply(text, text)',
-    'mark_batch_failed(text, text)', 'mark_batch_submitted(jsonb, text[])',
-    'begin_batch_retry(text, jsonb, text[])',
-    'record_poll_run(text, timestamptz, timestamptz, integer, integer, integer, text)',
-    'recent_poll_runs(integer, timestamptz, bigint)',
-    'list_batches(integer, timestamptz, text)', 'get_batch(text)', 'last_batch_change()',
-    'batch_assets(text, integer, timestamptz, text)', 'assets_by_ids(text[])', 'batch_asset_ids(text)'
-  ] loop
-    execute format('revoke execute on function public.%s from public, anon', f);
-    execute format('grant execute on function public.%s to authenticated, service_role', f);
-  end loop;
-end
-$$;
-
-revoke all on public.batch_overview from public, anon, authenticated;
-grant select on public.batch_overview to authenticated, service_role;

@@ -4,10 +4,8 @@
 -- On Supabase the tables also join the supabase_realtime publication, so
 -- postgres_changes carries the same changes to signed-in desktops (RLS applies there).
 
-create or replace function public.batchmon_notify_batch()
-returns trigger
-language plpgsql security invoker set search_path = ''
-as $$
+create or replace function public.batchmon_notify_batch() returns trigger
+language plpgsql security invoker set search_path = '' as $$
 begin
   perform pg_notify('batchmon_changes', json_build_object(
     'kind', 'batch', 'batch_id', new.id, 'status', new.status,
@@ -18,10 +16,8 @@ begin
 end
 $$;
 
-create or replace function public.batchmon_notify_assets()
-returns trigger
-language plpgsql security invoker set search_path = ''
-as $$
+create or replace function public.batchmon_notify_assets() returns trigger
+language plpgsql security invoker set search_path = '' as $$
 declare
   r record;
 begin
@@ -39,10 +35,6 @@ begin
   return null;
 end
 $$;
-
--- Trigger functions are no API: nobody needs EXECUTE on them for the triggers to fire.
-revoke all on function public.batchmon_notify_batch(), public.batchmon_notify_assets()
-  from public, anon, authenticated;
 
 drop trigger if exists batchmon_batches_changed on public.openai_batches;
 create trigger batchmon_batches_changed

@@ -29,10 +29,6 @@ create policy batch_results_state_by_batch on public.batch_results_state
   for all to authenticated
   using (exists (select 1 from public.openai_batches b where b.id = batch_id))
   with check (exists (select 1 from public.openai_batches b where b.id = batch_id));
--- Supabase's default privileges grant ALL on new tables to the API roles: start from none.
-revoke all on public.batch_results_state from public, anon, authenticated;
-grant select, insert, update, delete on public.batch_results_state
-  to authenticated, service_role;
 
 -- Set (or, with a null state, clear) a batch's results state. Staying in the same state
 -- counts one more attempt, and so does refetching -> results_incomplete (the flag raised
@@ -41,19 +37,14 @@ grant select, insert, update, delete on public.batch_results_state
 -- desktop through the change feed. Returns the attempts so far (0 when cleared).
 create or replace function public.set_results_state(
   p_batch text, p_state text, p_note text, p_check_again_s double precision
-)
-returns integer
-language plpgsql volatile security invoker set search_path = ''
-as $$
+) returns integer
+language plpgsql volatile security invoker set search_path = '' as $$
 declare
   v_attempts integer := 0;
 begin
   update public.openai_batches set updated_at = now() where id = p_batch;
-  if not found then
-    raise exception using errcode = 'BM002',
-      message = format('batch %s is not recorded (or belongs to another user)', p_batch),
-      hint = 'sync the batch first so its status is recorded';
-  end if;
+  perform public.batchmon_require_recorded(found, 'batch', p_batch,
+    'sync the batch first so its status is recorded');
   if p_state is null then
     delete from public.batch_results_state r where r.batch_id = p_batch;
     return 0;
@@ -82,22 +73,18 @@ $$;
 
 -- The batch's results can never arrive (batch_not_found or results_expired, batchmon's
 -- GONE_STATES): its pending assets may be taken by a new batch.
-create or replace function public.batchmon_batch_gone(p_batch text)
-returns boolean
-language sql stable security invoker set search_path = ''
-as $$
+create or replace function public.batchmon_batch_gone(p_batch text) returns boolean
+language sql stable security invoker set search_path = '' as $$
   select exists (
     select 1 from public.batch_results_state g
     where g.batch_id = p_batch and g.state in ('batch_not_found', 'results_expired'))
 $$;
 
 -- The results states of the given batches (those that have one).
-create or replace function public.batch_results_states(p_batch_ids text[])
-returns table (
+create or replace function public.batch_results_states(p_batch_ids text[]) returns table (
   batch_id text, state text, note text, attempts integer, next_check_at timestamptz
 )
-language sql stable security invoker set search_path = ''
-as $$
+language sql stable security invoker set search_path = '' as $$
   select r.batch_id, r.state, r.note, r.attempts, r.next_check_at
   from public.batch_results_state r
   where r.batch_id = any(p_batch_ids)
@@ -109,32 +96,13 @@ $$;
 -- that ran out, and was taken over, stays with its new holder. Returns the rows renewed.
 create or replace function public.renew_claims(
   p_worker text, p_batch_ids text[], p_lease interval
-)
-returns integer
-language plpgsql volatile security invoker set search_path = ''
-as $$
-declare
-  n integer;
-begin
-  update public.batch_claims
-  set claim_expires_at = now() + p_lease
-  where claimed_by = p_worker and claim_expires_at > now() and batch_id = any(p_batch_ids);
-  get diagnostics n = row_count;
-  return n;
-end
-$$;
-
-do $$
-declare
-  f text;
-begin
-  foreach f in array array[
-    'set_results_state(text, text, text, double precision)',
-    'batch_results_states(text[])', 'batchmon_batch_gone(text)',
-    'renew_claims(text, text[], interval)'
-  ] loop
-    execute format('revoke execute on function public.%s from public, anon', f);
-    execute format('grant execute on function public.%s to authenticated, service_role', f);
-  end loop;
-end
+) returns integer
+language sql volatile security invoker set search_path = '' as $$
+  with renewed as (
+    update public.batch_claims
+    set claim_expires_at = now() + p_lease
+    where claimed_by = p_worker and claim_expires_at > now() and batch_id = any(p_batch_ids)
+    returning 1
+  )
+  select count(*)::integer from renewed
 $$;

@@ -87,19 +87,6 @@ drop policy if exists batchmon_model_limits_shared on public.batchmon_model_limi
 create policy batchmon_model_limits_shared on public.batchmon_model_limits
   for all to authenticated using (true) with check (true);
 
-revoke all on public.batchmon_jobs, public.batchmon_job_batches, public.batchmon_model_limits
-  from public, anon, authenticated;
-grant select, insert, update on public.batchmon_jobs, public.batchmon_job_batches,
-  public.batchmon_model_limits to authenticated;
-grant all on public.batchmon_jobs, public.batchmon_job_batches, public.batchmon_model_limits
-  to service_role;
-do $$
-begin
-  execute format('revoke all on sequence %s from public, anon, authenticated',
-    pg_catalog.pg_get_serial_sequence('public.batchmon_job_batches', 'id'));
-end
-$$;
-
 -- A new job, still empty: its batches follow with add_job_batch. With p_planning the
 -- queue leaves it alone until start_job opens it, once every batch is in (a plan that
 -- fails half-way is cancelled, never half sent). The owner is the signed-in user, or (for server
@@ -107,10 +94,8 @@ $$;
 create or replace function public.create_job(
   p_model text, p_endpoint text, p_attempts integer, p_max_cost double precision,
   p_owner uuid default null, p_planning boolean default false
-)
-returns uuid
-language plpgsql volatile security invoker set search_path = ''
-as $$
+) returns uuid
+language plpgsql volatile security invoker set search_path = '' as $$
 declare
   v_id uuid;
 begin
@@ -127,10 +112,8 @@ $$;
 
 -- Every batch of the job is stored: the queue may submit them. False when the job is
 -- not being planned (already started, or cancelled).
-create or replace function public.start_job(p_job uuid)
-returns boolean
-language plpgsql volatile security invoker set search_path = ''
-as $$
+create or replace function public.start_job(p_job uuid) returns boolean
+language plpgsql volatile security invoker set search_path = '' as $$
 begin
   update public.batchmon_jobs j
   set status = 'running', updated_at = now()
@@ -146,21 +129,16 @@ $$;
 -- p_complete: every id is in; the batch is queued. Otherwise extend_job_batch adds the
 -- rest (a 50,000-asset batch goes in pages) and the last page queues it.
 create or replace function public.add_job_batch(
-  p_job uuid, p_attempt integer, p_request_count integer, p_bytes bigint,
-  p_tokens bigint, p_cost double precision, p_asset_ids text[], p_complete boolean
-)
-returns bigint
-language plpgsql volatile security invoker set search_path = ''
-as $$
+  p_job uuid, p_attempt integer, p_request_count integer, p_bytes bigint, p_tokens bigint,
+  p_cost double precision, p_asset_ids text[], p_complete boolean
+) returns bigint
+language plpgsql volatile security invoker set search_path = '' as $$
 declare
   v_job public.batchmon_jobs;
   v_id bigint;
 begin
   select * into v_job from public.batchmon_jobs j where j.id = p_job for update;
-  if not found then
-    raise exception using errcode = 'BM002',
-      message = format('job %s is not recorded (or belongs to another user)', p_job);
-  end if;
+  perform public.batchmon_require_recorded(found, 'job', p_job::text);
   insert into public.batchmon_job_batches as b (
     job_id, user_id, ordinal, attempt, asset_ids, request_count, bytes, estimated_tokens,
     estimated_cost, state
@@ -182,10 +160,8 @@ $$;
 -- More asset ids for a batch still being planned; p_complete queues it. Returns its ids.
 create or replace function public.extend_job_batch(
   p_job_batch bigint, p_asset_ids text[], p_complete boolean
-)
-returns integer
-language plpgsql volatile security invoker set search_path = ''
-as $$
+) returns integer
+language plpgsql volatile security invoker set search_path = '' as $$
 declare
   n integer;
 begin
@@ -214,10 +190,10 @@ create type public.batchmon_job_batch as (
 
 -- The model's enqueued-token limit: a stored one (configured or learned), else the
 -- default the caller passes (p_defaults: {"model": tokens}); null when none is known.
-create or replace function public.batchmon_token_limit(p_model text, p_defaults jsonb)
-returns bigint
-language sql stable security invoker set search_path = ''
-as $$
+create or replace function public.batchmon_token_limit(
+  p_model text, p_defaults jsonb
+) returns bigint
+language sql stable security invoker set search_path = '' as $$
   select coalesce(
     (select l.enqueued_token_limit from public.batchmon_model_limits l where l.model = p_model),
     case when jsonb_typeof(p_defaults -> p_model) = 'number'
@@ -227,10 +203,8 @@ $$;
 
 -- Estimated tokens of the model's batches in OpenAI's queue: those being created and
 -- those created and not yet seen to end.
-create or replace function public.batchmon_tokens_enqueued(p_model text)
-returns bigint
-language sql stable security invoker set search_path = ''
-as $$
+create or replace function public.batchmon_tokens_enqueued(p_model text) returns bigint
+language sql stable security invoker set search_path = '' as $$
   select coalesce(sum(b.estimated_tokens), 0)::bigint
   from public.batchmon_job_batches b
   join public.batchmon_jobs j on j.id = b.job_id
@@ -247,10 +221,8 @@ $$;
 -- time under a transaction lock: two workers never both see the same headroom.
 create or replace function public.claim_job_batch(
   p_worker text, p_lease interval, p_defaults jsonb default '{}'::jsonb
-)
-returns setof public.batchmon_job_batch
-language plpgsql volatile security invoker set search_path = ''
-as $$
+) returns setof public.batchmon_job_batch
+language plpgsql volatile security invoker set search_path = '' as $$
 declare
   v_id bigint;
 begin
@@ -316,10 +288,10 @@ end
 $$;
 
 -- One planned batch with its job's model and endpoint.
-create or replace function public.get_job_batch(p_job_batch bigint)
-returns setof public.batchmon_job_batch
-language sql stable security invoker set search_path = ''
-as $$
+create or replace function public.get_job_batch(
+  p_job_batch bigint
+) returns setof public.batchmon_job_batch
+language sql stable security invoker set search_path = '' as $$
   select b.id, b.job_id, j.user_id::text, j.model, j.endpoint, b.ordinal, b.attempt,
          b.attempts, b.asset_ids::text[], b.request_count, b.bytes, b.estimated_tokens,
          b.estimated_cost, b.state, b.retry_token, b.openai_batch_id, j.created_at,
@@ -333,10 +305,8 @@ $$;
 -- create: a submitter taking over after a crash looks for a batch made from it.
 create or replace function public.record_job_batch_upload(
   p_job_batch bigint, p_worker text, p_file_id text, p_uploaded_at bigint
-)
-returns boolean
-language plpgsql volatile security invoker set search_path = ''
-as $$
+) returns boolean
+language plpgsql volatile security invoker set search_path = '' as $$
 begin
   update public.batchmon_job_batches b
   set input_file_id = p_file_id, uploaded_at = p_uploaded_at
@@ -350,23 +320,17 @@ $$;
 -- there; one pending under this planned batch's refused submissions moves. Repeating it
 -- changes nothing. A job cancelled meanwhile still gets the batch recorded (nothing is
 -- lost); `cancelled` tells the caller to cancel it at OpenAI.
-create or replace function public.record_job_batch_created(p_job_batch bigint, p_batch jsonb)
-returns table (moved integer, cancelled boolean)
-language plpgsql volatile security invoker set search_path = ''
-as $$
+create or replace function public.record_job_batch_created(
+  p_job_batch bigint, p_batch jsonb
+) returns table (moved integer, cancelled boolean)
+language plpgsql volatile security invoker set search_path = '' as $$
 declare
   v_row public.batchmon_job_batches;
-  v_id text := p_batch ->> 'id';
+  v_id text := public.batchmon_batch_id(p_batch, 'created');
   n integer;
 begin
-  if coalesce(v_id, '') = '' then
-    raise exception using errcode = '22023', message = 'the created batch has no id';
-  end if;
   select * into v_row from public.batchmon_job_batches b where b.id = p_job_batch for update;
-  if not found then
-    raise exception using errcode = 'BM002',
-      message = format('job batch %s is not recorded (or belongs to another user)', p_job_batch);
-  end if;
+  perform public.batchmon_require_recorded(found, 'job batch', p_job_batch::text);
   if v_row.openai_batch_id is not null and v_row.openai_batch_id <> v_id then
     raise exception using errcode = '22023',
       message = format('job batch %s was already submitted as %s', p_job_batch,
@@ -397,10 +361,8 @@ $$;
 -- next submission, which takes them over).
 create or replace function public.record_job_batch_refused(
   p_job_batch bigint, p_note text, p_retry_in_s double precision
-)
-returns boolean
-language plpgsql volatile security invoker set search_path = ''
-as $$
+) returns boolean
+language plpgsql volatile security invoker set search_path = '' as $$
 declare
   v_refused text;
 begin
@@ -427,10 +389,8 @@ $$;
 -- (and its place in the job), the other parts follow at the end of the job. Every part
 -- may take its assets over from the refused submissions. p_parts: [{"asset_ids": [...],
 -- "bytes": n, "tokens": n, "cost": x}, ...]. Returns the parts now planned.
-create or replace function public.split_job_batch(p_job_batch bigint, p_parts jsonb)
-returns integer
-language plpgsql volatile security invoker set search_path = ''
-as $$
+create or replace function public.split_job_batch(p_job_batch bigint, p_parts jsonb) returns integer
+language plpgsql volatile security invoker set search_path = '' as $$
 declare
   v_row public.batchmon_job_batches;
   v_part jsonb;
@@ -478,15 +438,13 @@ $$;
 -- settles them. Oldest first, keyset-paged by id.
 create or replace function public.ended_job_batches(
   p_limit integer default 1000, p_after_id bigint default null
-)
-returns table (
+) returns table (
   id bigint, job_id uuid, attempt integer, attempts integer, attempts_allowed integer,
   job_status text, openai_batch_id text, status text, errors jsonb, usage jsonb,
   request_counts jsonb, model text, applied boolean, estimated_tokens bigint,
   job_model text, endpoint text
 )
-language sql stable security invoker set search_path = ''
-as $$
+language sql stable security invoker set search_path = '' as $$
   select b.id, b.job_id, b.attempt, b.attempts, j.attempts_allowed, j.status,
          b.openai_batch_id, ob.status, ob.errors, ob.usage,
          jsonb_build_object('total', ob.total, 'completed', ob.completed, 'failed', ob.failed),
@@ -495,7 +453,7 @@ as $$
   join public.batchmon_jobs j on j.id = b.job_id
   join public.openai_batches ob on ob.id = b.openai_batch_id
   where b.state in ('submitted', 'cancelled') and b.finished_at is null
-    and ob.status in ('completed', 'failed', 'expired', 'cancelled')
+    and public.batchmon_terminal(ob.status)
     and (p_after_id is null or b.id > p_after_id)
   order by b.id
   limit public.batchmon_page_limit(p_limit)
@@ -507,12 +465,10 @@ $$;
 -- reasons. The job is done once nothing of it is left to submit or to finish.
 -- Repeating it changes nothing. Returns the new batch's id, if one was planned.
 create or replace function public.finish_job_batch(
-  p_job_batch bigint, p_actual_cost double precision, p_retry_ids text[],
-  p_retry_bytes bigint, p_retry_tokens bigint, p_retry_cost double precision
-)
-returns bigint
-language plpgsql volatile security invoker set search_path = ''
-as $$
+  p_job_batch bigint, p_actual_cost double precision, p_retry_ids text[], p_retry_bytes bigint,
+  p_retry_tokens bigint, p_retry_cost double precision
+) returns bigint
+language plpgsql volatile security invoker set search_path = '' as $$
 declare
   v_row public.batchmon_job_batches;
   v_job public.batchmon_jobs;
@@ -544,10 +500,8 @@ end
 $$;
 
 -- Done once no batch of it is planned, queued, in flight or unsettled.
-create or replace function public.batchmon_close_job(p_job uuid)
-returns void
-language sql volatile security invoker set search_path = ''
-as $$
+create or replace function public.batchmon_close_job(p_job uuid) returns void
+language sql volatile security invoker set search_path = '' as $$
   update public.batchmon_jobs j
   set status = case when j.status = 'running' then 'done' else j.status end,
       finished_at = coalesce(j.finished_at, now()), updated_at = now()
@@ -561,10 +515,10 @@ as $$
 $$;
 
 -- Record a model's limit: 'learned' from a refusal, or 'configured' by a person.
-create or replace function public.set_model_limit(p_model text, p_limit bigint, p_source text)
-returns void
-language plpgsql volatile security invoker set search_path = ''
-as $$
+create or replace function public.set_model_limit(
+  p_model text, p_limit bigint, p_source text
+) returns void
+language plpgsql volatile security invoker set search_path = '' as $$
 begin
   if coalesce(p_model, '') = '' or coalesce(p_limit, 0) <= 0 then
     raise exception using errcode = '22023',
@@ -586,13 +540,11 @@ $$;
 -- Keyset-paged by model.
 create or replace function public.model_limits(
   p_limit integer default 1000, p_after_model text default null
-)
-returns table (
+) returns table (
   model text, enqueued_token_limit bigint, source text, learned_at timestamptz,
   tokens_enqueued bigint
 )
-language sql stable security invoker set search_path = ''
-as $$
+language sql stable security invoker set search_path = '' as $$
   select l.model, l.enqueued_token_limit, l.source, l.learned_at,
          public.batchmon_tokens_enqueued(l.model)
   from public.batchmon_model_limits l
@@ -612,10 +564,10 @@ create type public.batchmon_job_summary as (
   tokens_enqueued bigint, token_limit bigint
 );
 
-create or replace function public.batchmon_job_summary(p_job public.batchmon_jobs)
-returns public.batchmon_job_summary
-language sql stable security invoker set search_path = ''
-as $$
+create or replace function public.batchmon_job_summary(
+  p_job public.batchmon_jobs
+) returns public.batchmon_job_summary
+language sql stable security invoker set search_path = '' as $$
   select p_job.id, p_job.user_id::text, p_job.model, p_job.endpoint, p_job.status,
          p_job.attempts_allowed, p_job.max_cost, p_job.estimated_cost, p_job.actual_cost,
          p_job.created_at, p_job.finished_at,
@@ -643,13 +595,10 @@ $$;
 
 -- Newest first; keyset-paged: pass the last row's (created_at, id) for the next page.
 create or replace function public.job_summaries(
-  p_limit integer default 1000,
-  p_before_created_at timestamptz default null,
+  p_limit integer default 1000, p_before_created_at timestamptz default null,
   p_before_id uuid default null
-)
-returns setof public.batchmon_job_summary
-language sql stable security invoker set search_path = ''
-as $$
+) returns setof public.batchmon_job_summary
+language sql stable security invoker set search_path = '' as $$
   -- Lateral: "(f(j)).*" would call the function once per column.
   select s.*
   from public.batchmon_jobs j
@@ -659,10 +608,8 @@ as $$
   limit public.batchmon_page_limit(p_limit)
 $$;
 
-create or replace function public.get_job(p_job uuid)
-returns setof public.batchmon_job_summary
-language sql stable security invoker set search_path = ''
-as $$
+create or replace function public.get_job(p_job uuid) returns setof public.batchmon_job_summary
+language sql stable security invoker set search_path = '' as $$
   select s.* from public.batchmon_jobs j cross join lateral public.batchmon_job_summary(j) s
   where j.id = p_job
 $$;
@@ -671,10 +618,8 @@ $$;
 -- Keyset-paged by ordinal.
 create or replace function public.job_batches(
   p_job uuid, p_limit integer default 1000, p_after_ordinal integer default null
-)
-returns setof public.batchmon_job_batch
-language sql stable security invoker set search_path = ''
-as $$
+) returns setof public.batchmon_job_batch
+language sql stable security invoker set search_path = '' as $$
   select b.id, b.job_id, j.user_id::text, j.model, j.endpoint, b.ordinal, b.attempt,
          b.attempts, '{}'::text[], b.request_count, b.bytes, b.estimated_tokens,
          b.estimated_cost, b.state, b.retry_token, b.openai_batch_id, j.created_at,
@@ -689,20 +634,18 @@ $$;
 -- Cancel a job: batches not yet created are dropped (their assets keep their state);
 -- returns the OpenAI batches still running, which the caller cancels at OpenAI (their
 -- results are applied as they end: nothing is lost).
-create or replace function public.cancel_job(p_job uuid)
-returns table (dropped integer, running text[])
-language plpgsql volatile security invoker set search_path = ''
-as $$
+create or replace function public.cancel_job(
+  p_job uuid
+) returns table (dropped integer, running text[])
+language plpgsql volatile security invoker set search_path = '' as $$
 declare
   n integer;
 begin
   update public.batchmon_jobs j
   set status = 'cancelled', updated_at = now()
   where j.id = p_job and j.status in ('planning', 'running');
-  if not found and not exists (select 1 from public.batchmon_jobs j where j.id = p_job) then
-    raise exception using errcode = 'BM002',
-      message = format('job %s is not recorded (or belongs to another user)', p_job);
-  end if;
+  perform public.batchmon_require_recorded(
+    found or exists (select 1 from public.batchmon_jobs j where j.id = p_job), 'job', p_job::text);
   update public.batchmon_job_batches b
   set state = 'cancelled', finished_at = now()
   where b.job_id = p_job and b.state in ('planning', 'queued', 'refused');
@@ -716,31 +659,5 @@ begin
     from public.batchmon_job_batches b
     where b.job_id = p_job and b.state = 'cancelled' and b.openai_batch_id is not null
       and b.finished_at is null;
-end
-$$;
-
-do $$
-declare
-  f text;
-begin
-  foreach f in array array[
-    'create_job(text, text, integer, double precision, uuid, boolean)', 'start_job(uuid)',
-    'add_job_batch(uuid, integer, integer, bigint, bigint, double precision, text[], boolean)',
-    'extend_job_batch(bigint, text[], boolean)',
-    'batchmon_token_limit(text, jsonb)', 'batchmon_tokens_enqueued(text)',
-    'claim_job_batch(text, interval, jsonb)', 'get_job_batch(bigint)',
-    'record_job_batch_upload(bigint, text, text, bigint)',
-    'record_job_batch_created(bigint, jsonb)',
-    'record_job_batch_refused(bigint, text, double precision)',
-    'ended_job_batches(integer, bigint)', 'split_job_batch(bigint, jsonb)',
-    'finish_job_batch(bigint, double precision, text[], bigint, bigint, double precision)',
-    'batchmon_close_job(uuid)', 'set_model_limit(text, bigint, text)',
-    'model_limits(integer, text)', 'batchmon_job_summary(public.batchmon_jobs)',
-    'job_summaries(integer, timestamptz, uuid)', 'get_job(uuid)',
-    'job_batches(uuid, integer, integer)', 'cancel_job(uuid)'
-  ] loop
-    execute format('revoke execute on function public.%s from public, anon', f);
-    execute format('grant execute on function public.%s to authenticated, service_role', f);
-  end loop;
 end
 $$;

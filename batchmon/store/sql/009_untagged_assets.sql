@@ -7,34 +7,21 @@
 -- count is one value, so nothing cuts it.
 
 create or replace function public.untagged_assets(
-  p_limit integer default 1000,
-  p_after_created_at timestamptz default null,
+  p_limit integer default 1000, p_after_created_at timestamptz default null,
   p_after_id text default null
-)
-returns table(asset_id text, created_at timestamptz)
-language sql stable security invoker set search_path = ''
-as $$
+) returns table(asset_id text, created_at timestamptz)
+language sql stable security invoker set search_path = '' as $$
   select a.id::text, a.created_at
   from public.assets a
   where a.auto_tag_status is null and a.image_url is not null
-    and (p_after_id is null
-         or (coalesce(a.created_at, 'infinity'), a.id)
-            > (coalesce(p_after_created_at, 'infinity'), public.batchmon_uuid(p_after_id)))
+    and public.batchmon_asset_after(a.created_at, a.id, p_after_created_at, p_after_id)
   order by coalesce(a.created_at, 'infinity'), a.id
   limit public.batchmon_page_limit(p_limit)
 $$;
 
-create or replace function public.untagged_asset_count()
-returns bigint
-language sql stable security invoker set search_path = ''
-as $$
+create or replace function public.untagged_asset_count() returns bigint
+language sql stable security invoker set search_path = '' as $$
   select count(*)
   from public.assets a
   where a.auto_tag_status is null and a.image_url is not null
 $$;
-
-revoke execute on function public.untagged_assets(integer, timestamptz, text) from public, anon;
-revoke execute on function public.untagged_asset_count() from public, anon;
-grant execute on function public.untagged_assets(integer, timestamptz, text)
-  to authenticated, service_role;
-grant execute on function public.untagged_asset_count() to authenticated, service_role;
