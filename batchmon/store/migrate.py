@@ -8,9 +8,10 @@ once; applied names and checksums are recorded in ``batchmon_schema_migrations``
 
 A numbered file is pending when it is not recorded, or recorded with another checksum
 (nothing is released yet, so a file may still be edited, and an edited one is applied
-again). A repeatable file is pending when its checksum changed, or when a numbered file
-ran in the same transaction: new functions and tables come with the default privileges,
-which the privileges script then takes back. Before the first change, an existing app
+again, with every numbered file after it). A repeatable file is pending when its
+checksum changed, or when a numbered file ran in the same transaction: new functions
+and tables come with the default privileges, which the privileges script then takes
+back. Before the first change, an existing app
 ``assets`` table is checked for columns batchmon cannot use
 (:mod:`batchmon.store.preflight`). Every file is safe to re-run (``IF NOT EXISTS``,
 ``CREATE OR REPLACE``), so a database the app already uses (an existing ``assets``
@@ -134,8 +135,14 @@ class _MigrationFailed(Exception):
 
 
 def _pending(migrations: list[Migration], recorded: dict[str, str]) -> list[Migration]:
-    """What this run applies, in order (see the module's docstring for when)."""
-    numbered = [m for m in migrations if not m.repeatable and recorded.get(m.name) != m.checksum]
+    """What this run applies, in order (see the module's docstring for when).
+
+    From the first numbered file that is new or edited on, every numbered file runs
+    again: a later file may build on what the edited one creates or replaces.
+    """
+    numbered = [m for m in migrations if not m.repeatable]
+    changed = [i for i, m in enumerate(numbered) if recorded.get(m.name) != m.checksum]
+    numbered = numbered[changed[0] :] if changed else []
     repeatable = [
         m for m in migrations if m.repeatable and (numbered or recorded.get(m.name) != m.checksum)
     ]
