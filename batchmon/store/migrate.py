@@ -11,11 +11,10 @@ A numbered file is pending when it is not recorded, or recorded with another che
 again, with every numbered file after it). A repeatable file is pending when its
 checksum changed, or when a numbered file ran in the same transaction: new functions
 and tables come with the default privileges, which the privileges script then takes
-back. Before the first change, an existing app
-``assets`` table is checked for columns batchmon cannot use
-(:mod:`batchmon.store.preflight`). Every file is safe to re-run (``IF NOT EXISTS``,
-``CREATE OR REPLACE``), so a database the app already uses (an existing ``assets``
-table with rows) is extended, never rebuilt.
+back. Before the first change, an existing app ``assets`` table is checked for columns
+batchmon cannot use (:mod:`batchmon.store.preflight`). Every file is safe to re-run
+(``IF NOT EXISTS``, ``CREATE OR REPLACE``), so a database the app already uses (an
+existing ``assets`` table with rows) is extended, never rebuilt.
 """
 
 from __future__ import annotations
