@@ -22,11 +22,11 @@ from batchmon.config import Settings
 from batchmon.core.results import ResultParser
 from batchmon.core.status import APPLICABLE_STATUSES, is_pending, is_terminal
 from batchmon.store import Store, StoreError
-from batchmon.store.job_rows import JobBatch
 from batchmon.ui import dialogs
 from batchmon.ui.action_runner import RetryPreview
 from batchmon.ui.batch_list import BatchList
 from batchmon.ui.detail_pane import BatchDetail, group_errors
+from batchmon.ui.jobs_reader import JobsReader
 from batchmon.ui.jobs_view import headroom_text
 from batchmon.ui.main_window import MainWindow
 from batchmon.ui.notifications import (
@@ -57,7 +57,6 @@ log = logging.getLogger(__name__)
 
 ERROR_FILE_LINES = 5000
 SERVER_RUN_CHECK_MS = 15_000
-JOBS_SHOWN = 50
 
 
 class Desktop(QObject):
@@ -113,7 +112,7 @@ class Desktop(QObject):
         #: Batches a pass is applying (or about to): Retry waits for these.
         self._applying: dict[str, asyncio.Future[None]] = {}
         self._error_groups: dict[str, Any] = {}
-        self._job_batches: dict[str, list[JobBatch]] = {}
+        self._jobs: JobsReader | None = None
         self._untagged: UntaggedAssets | None = None
         self._native = native_notifications
         self._server_timer = QTimer(self)
@@ -270,6 +269,7 @@ class Desktop(QObject):
         self._sync = BatchSync(client, store)
         self._retrier = Retrier(client, store)
         self._applier = BatchApplier(client, store)
+        self._jobs = JobsReader(store)
         rows = await store.list_batches()
         self.batches.load_rows(rows)
         self.notifications.seed(((row.id, row.status) for row in rows), finish=False)
@@ -403,24 +403,17 @@ class Desktop(QObject):
         await self.refresh_jobs()
 
     async def refresh_jobs(self) -> None:
-        """Jobs with their batches, and each model's queue use against its limit.
-
-        A finished job's batches no longer change: they are read once.
-        """
-        if self.store is None:
+        """Jobs with their batches, and each model's queue use against its limit."""
+        if self._jobs is None:
             return
         try:
-            jobs = await self.store.job_summaries(limit=JOBS_SHOWN)
-            for job in jobs:
-                if job.status == "running" or job.id not in self._job_batches:
-                    self._job_batches[job.id] = await self.store.job_batches(job.id)
-            limits = await self.store.model_limits()
+            view = await self._jobs.read()
         except StoreError as exc:
             log.warning("jobs could not be read: %s", exc)
             return
-        self.window.jobs.set_jobs(jobs, self._job_batches, datetime.now(UTC))
-        self.window.status.set_queue(headroom_text(limits))
-        self.notifications.observe_jobs(jobs)
+        self.window.jobs.set_jobs(view.jobs, view.batches, datetime.now(UTC))
+        self.window.status.set_queue(headroom_text(view.limits))
+        self.notifications.observe_jobs(view.jobs)
 
     async def refresh_results(self) -> None:
         """Read the results states the engine recorded (waiting for queue room, results

@@ -1,0 +1,55 @@
+"""What the jobs pane shows, read from the store without re-reading what did not change.
+
+The desktop refreshes jobs on every poll pass (2 s by default). Reading every running
+job's batches and the model limits each time costs a round trip per job and one more
+per pass, to Supabase too, while nothing changed. A job's summary (progress, batches by
+state, tokens in the queue) moves whenever its batches do, so its batches and the
+limits are read again only when a summary changed. Two moves leave the summary as it
+was (``submitting`` to ``submitted``; a limit set from the CLI), so everything is read
+again every :data:`FULL_READ_EVERY` refreshes as well.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from batchmon.store import Store
+from batchmon.store.job_rows import JobBatch, JobSummary, ModelLimit
+
+JOBS_SHOWN = 50
+FULL_READ_EVERY = 30
+
+
+@dataclass(frozen=True, slots=True)
+class JobsView:
+    """One refresh's answer: the jobs newest first, each one's batches, the limits."""
+
+    jobs: list[JobSummary]
+    batches: dict[str, list[JobBatch]]
+    limits: list[ModelLimit]
+
+
+class JobsReader:
+    """Reads jobs for the pane; keeps the last answer to skip what did not change."""
+
+    def __init__(self, store: Store, *, full_read_every: int = FULL_READ_EVERY) -> None:
+        self._store = store
+        self._full_read_every = full_read_every
+        self._summaries: dict[str, JobSummary] = {}
+        self._batches: dict[str, list[JobBatch]] = {}
+        self._limits: list[ModelLimit] | None = None
+        self._since_full = 0
+
+    async def read(self) -> JobsView:
+        """The jobs now; raises :class:`~batchmon.store.StoreError` like the store."""
+        jobs = await self._store.job_summaries(limit=JOBS_SHOWN)
+        full = self._since_full >= self._full_read_every
+        changed = [job for job in jobs if full or self._summaries.get(job.id) != job]
+        for job in changed:
+            self._batches[job.id] = await self._store.job_batches(job.id)
+        if changed or full or self._limits is None:
+            self._limits = await self._store.model_limits()
+        self._summaries = {job.id: job for job in jobs}
+        self._batches = {job.id: self._batches[job.id] for job in jobs}
+        self._since_full = 0 if full else self._since_full + 1
+        return JobsView(jobs, dict(self._batches), list(self._limits))

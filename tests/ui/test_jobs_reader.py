@@ -1,0 +1,76 @@
+"""The jobs pane's reads: a quiet pass asks one question, a change is read in full.
+
+Real parts: the test database through a PostgresStore that counts the SQL functions it
+calls, the real engine (``create_job``, a worker pass that submits), the simulator.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from batchmon.core.planner import PlanLimits
+from batchmon.engine.jobs import create_job
+from batchmon.openai_batches import BatchClient
+from batchmon.store.postgres import PostgresStore
+from batchmon.ui.jobs_reader import JobsReader
+from tests.fixtures.postgres import insert_assets
+from tests.helpers.engine import RED_FOX, fast_worker
+
+MODEL = "gpt-4o-mini"
+
+
+class CountingStore(PostgresStore):
+    """The real store; counts each SQL function it calls (one round trip each)."""
+
+    calls: Counter[str]
+
+    async def _rows(self, fn: str, args: Mapping[str, Any], **kw: Any) -> list[Any]:
+        self.calls[fn] += 1
+        return await super()._rows(fn, args, **kw)
+
+    async def _value(self, fn: str, args: Mapping[str, Any], **kw: Any) -> Any:
+        self.calls[fn] += 1
+        return await super()._value(fn, args, **kw)
+
+
+async def counted(reader: JobsReader, store: CountingStore) -> Counter[str]:
+    store.calls = Counter()
+    await reader.read()
+    return store.calls
+
+
+async def test_a_quiet_refresh_asks_only_for_the_summaries_and_a_change_is_read_whole(
+    client: BatchClient, database_url: str
+) -> None:
+    store = await CountingStore.open(database_url)
+    assert isinstance(store, CountingStore)
+    store.calls = Counter()
+    try:
+        ids = insert_assets(database_url, 6, url_prefix=RED_FOX)
+        await store.set_model_limit(MODEL, 2_000_000)
+        plan = await create_job(
+            store, await store.assets_by_ids(ids), MODEL, limits=PlanLimits(max_requests=3)
+        )
+        reader = JobsReader(store, full_read_every=4)
+
+        first = await counted(reader, store)
+        assert first == Counter(job_summaries=1, job_batches=1, model_limits=1)
+        quiet = await counted(reader, store)
+        assert quiet == Counter(job_summaries=1)
+
+        await fast_worker(client, store).run_once()  # submits both batches
+        store.calls = Counter()
+        view = await reader.read()
+        assert store.calls == Counter(job_summaries=1, job_batches=1, model_limits=1)
+        sent = [b.openai_batch_id for b in view.batches[plan.job_id]]
+        assert len(sent) == 2 and all(sent)
+        assert view.limits[0].tokens_enqueued > 0
+
+        # A move the summaries do not show is still seen: every fifth refresh reads all.
+        assert await counted(reader, store) == Counter(job_summaries=1)
+        full = await counted(reader, store)
+        assert full == Counter(job_summaries=1, job_batches=1, model_limits=1)
+    finally:
+        await store.close()
