@@ -89,6 +89,7 @@ def _job_record(job: JobSummary, now: datetime) -> dict[str, Any]:
         "actual_cost_usd": job.actual_cost,
         "max_cost_usd": job.max_cost,
         "attempts_allowed": job.attempts_allowed,
+        "image_size": list(job.image_size) or None,
         "created_at": job.created_at.isoformat() if job.created_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "eta_seconds": job_eta_seconds(job, now),
@@ -183,6 +184,9 @@ async def cmd_job_show(args: argparse.Namespace) -> int:
     print(f"  cost      {_usd(job.actual_cost)} so far, {_usd(job.estimated_cost)} estimated{cap}")
     print(f"  created   {short_time(job.created_at)}; finished {short_time(job.finished_at)}")
     print(f"  eta       {'-' if eta is None else format_duration(eta)}")
+    if job.image_size:
+        width, height = job.image_size
+        print(f"  images    {width}x{height}: every image's tokens estimated at that size")
     if batches:
         print()
         table(

@@ -5,13 +5,15 @@ API (for the CLI and the desktop; store rows in ``batchmon.store.job_rows``):
 - ``await create_job(store, assets, model, endpoint, limits=None, *, max_cost=None,
   attempts=2, owner=None, image_size=None) -> JobPlan``: plans ``assets`` (``AssetRow``)
   with ``core.planner`` one line at a time and stores each planned batch as it closes;
-  ``image_size`` (width, height) counts every image at that size instead of the costliest;
+  ``image_size`` (width, height) counts every image at that size instead of the costliest,
+  and the job keeps it for what it plans again (a remainder, the parts of a split);
   ``limits`` defaults to :func:`plan_limits` (stored model limits over
   :data:`DEFAULT_TOKEN_LIMITS`). Raises ``PlanError`` for a line no batch can take
   (the job is then cancelled: nothing of it is sent).
 - ``JobSubmitter(client, store, worker_id=..., default_limits=...).submit_ready()
   -> JobPass``: settles ended batches (learns a refusal's limit, requeues it with
-  backoff, plans the retryable remainder again) and submits queued batches while each
+  backoff and splits it if it no longer fits, plans the retryable remainder again, each
+  estimated at the job's image size) and submits queued batches while each
   fits its model's headroom. The worker calls it once per pass.
 - ``await cancel_job(client, store, job_id) -> JobCancel``: drops the queued batches and
   cancels the running ones at OpenAI (their results are still applied).
@@ -185,7 +187,13 @@ async def create_job(
     """
     limits = limits or await plan_limits(store)
     job_id = await store.create_job(
-        model, endpoint, attempts=attempts, max_cost=max_cost, owner=owner, planning=True
+        model,
+        endpoint,
+        attempts=attempts,
+        max_cost=max_cost,
+        owner=owner,
+        planning=True,
+        image_size=image_size,
     )
     skipped: dict[str, str] = {}
     planner = Planner(limits, keep_lines=False, estimate=sized_estimate(image_size))
@@ -385,6 +393,7 @@ class JobSubmitter:
         retry: list[str] = []
         size = tokens = 0
         cost: float | None = None
+        estimate = sized_estimate(ended.image_size or None)
         retryable = [
             asset
             for asset in await self._store.batch_assets(ended.openai_batch_id)
@@ -393,7 +402,7 @@ class JobSubmitter:
         for line in _lines_for(retryable, job_model, endpoint, {}):
             retry.append(line["custom_id"])
             size += len(to_jsonl([line]))
-            tokens += request_tokens(line["body"], endpoint)
+            tokens += estimate(line["body"], endpoint)
         if retry:
             usage = {"input_tokens": tokens, "output_tokens": ASSUMED_OUTPUT_TOKENS * len(retry)}
             cost = estimate_cost(job_model, usage).batch_usd
@@ -438,7 +447,9 @@ class JobSubmitter:
             if a.status == "pending"
         ]
         skipped: dict[str, str] = {}
-        planner = Planner(limits, keep_lines=False)
+        planner = Planner(
+            limits, keep_lines=False, estimate=sized_estimate(ended.image_size or None)
+        )
         try:
             planned = [
                 batch

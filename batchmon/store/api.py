@@ -346,7 +346,7 @@ class Store(ABC):
         cursor = {"p_before_started_at": "started_at", "p_before_id": "id"}
         return await self._pages(PollRun, "recent_poll_runs", cursor, limit=limit)
 
-    # -- jobs and the queue (migration 007) -----------------------------------------
+    # -- jobs and the queue (migrations 007 and 010) --------------------------------
 
     async def create_job(
         self,
@@ -357,10 +357,13 @@ class Store(ABC):
         max_cost: float | None = None,
         owner: str | None = None,
         planning: bool = False,
+        image_size: tuple[int, int] | None = None,
     ) -> str:
         """A new, empty job; returns its id. ``owner`` only counts on server connections.
 
         A ``planning`` job is left alone by the queue until :meth:`start_job`.
+        ``image_size`` (width, height) is the size its images are estimated at; the
+        submitter estimates what it plans again for the job at the same size.
         """
         args = {
             "p_model": model,
@@ -369,6 +372,7 @@ class Store(ABC):
             "p_max_cost": max_cost,
             "p_owner": owner,
             "p_planning": planning,
+            "p_image_size": list(image_size) if image_size else None,
         }
         return str(await self._value("create_job", args))
 

@@ -1,4 +1,4 @@
-"""What the jobs part of the SQL API returns (migration 007), as the store hands it out.
+"""What the jobs part of the SQL API returns (migrations 007, 010), as the store hands it out.
 
 A job is split into planned batches; a queue in the database submits them while each
 model's enqueued-token limit has room. These rows are what the submitter, the CLI and
@@ -11,6 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+ImageSize = tuple[int, int] | tuple[()]
+"""(width, height) in pixels every image of a job is counted at; ``()`` when the job was
+planned without one (each image counts as the costliest): ``size or None`` is what the
+token estimate takes."""
 
 JOB_ASSET_PAGE = 5_000
 """Asset ids sent per call when a planned batch is stored (a batch holds up to 50,000)."""
@@ -74,6 +79,8 @@ class EndedJobBatch:
     job_model: str = ""
     """The model the job asked for (``model`` is the dated snapshot that ran)."""
     endpoint: str = ""
+    image_size: ImageSize = ()
+    """The job's :data:`ImageSize`: what its remainder and its parts are estimated at."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +106,7 @@ class JobSummary:
     batches_done: int
     tokens_enqueued: int
     token_limit: int | None
+    image_size: ImageSize = ()
 
 
 @dataclass(frozen=True, slots=True)

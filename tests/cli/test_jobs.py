@@ -54,12 +54,12 @@ def test_jobs_lists_shows_and_cancels_a_job(
     [record] = json.loads(out)["jobs"]
     assert record["job_id"] == job and record["assets"] == 30
     assert record["batches_queued"] == 3 and record["eta_seconds"] is None
-    assert record["max_cost_usd"] == 5.0
+    assert record["max_cost_usd"] == 5.0 and record["image_size"] is None
 
     code, out, _ = batchmon("jobs", "show", job)
     assert code == EXIT_OK
     assert f"job {job}  running" in out and "3 queued, 0 running, 0 done" in out
-    assert "cap $5.00" in out
+    assert "cap $5.00" in out and "images" not in out
     rows = [line.split() for line in out.splitlines() if line[:1].isdigit()]
     assert [r[:2] for r in rows] == [["1", "queued"], ["2", "queued"], ["3", "queued"]]
 
@@ -203,6 +203,9 @@ def test_a_known_image_size_plans_fewer_tokens_batches_and_dollars(
     batches = json.loads(shown)["batches"]
     assert sum(b["estimated_tokens"] for b in batches) == 12 * sized
     assert 1 <= len(batches) < 3
+    assert job["image_size"] == json.loads(shown)["image_size"] == [512, 512]
+    code, shown, _ = batchmon("jobs", "show", job["job_id"])
+    assert "images    512x512" in shown
 
     for bad in ("512", "0x512", "big"):
         code, _, err = batchmon("submit", "--all-untagged", "--image-size", bad)

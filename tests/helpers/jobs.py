@@ -17,11 +17,21 @@ from tests.fixtures.postgres import fetch_all, insert_assets
 from tests.helpers.engine import RED_FOX
 
 MODEL = "gpt-4o-mini"
-ONE_REQUEST = request_tokens(
-    build_tag_request("x", f"{RED_FOX}/0.jpg", model=MODEL)["body"], CHAT_COMPLETIONS
-)
+_TAG_BODY = build_tag_request("x", f"{RED_FOX}/0.jpg", model=MODEL)["body"]
+ONE_REQUEST = request_tokens(_TAG_BODY, CHAT_COMPLETIONS)
 """batchmon's estimate of one tagging request (the image's size unknown: the costliest)."""
-LIMIT = math.ceil(4 * ONE_REQUEST / DEFAULT_TOKEN_FRACTION) + 1
+SIZE = (512, 512)
+"""A known image size: one tile, a small fraction of the costliest image on MODEL."""
+SIZED_REQUEST = request_tokens(_TAG_BODY, CHAT_COMPLETIONS, image_size=SIZE)
+"""batchmon's estimate of one tagging request whose image is SIZE."""
+
+
+def room_for_four(one_request: int) -> int:
+    """A limit with room for one planned batch of four such requests at a time, never two."""
+    return math.ceil(4 * one_request / DEFAULT_TOKEN_FRACTION) + 1
+
+
+LIMIT = room_for_four(ONE_REQUEST)
 """A limit with room for one planned batch of four requests at a time, never two."""
 SIM_LIMIT = LIMIT
 """The simulator's queue limit for MODEL: the same, so only a misjudged batch is refused."""

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
+from batchmon.store import StoreError
 from batchmon.store.postgres import PostgresStore
 from tests.fixtures.postgres import execute, fetch_all, insert_assets, openai_batch
 
@@ -129,3 +132,18 @@ async def test_cancel_drops_queued_batches_and_names_the_running_ones(
     assert await store.claim_job_batch("w1", lease=LEASE, default_limits={}) is None
     job = await store.get_job(job_id)
     assert job is not None and job.status == "cancelled"
+
+
+async def test_a_job_keeps_the_image_size_it_was_planned_with(store: PostgresStore) -> None:
+    sized = await store.create_job("gpt-4o-mini", "/v1/chat/completions", image_size=(512, 768))
+    unsized = await store.create_job("gpt-4o-mini", "/v1/chat/completions")
+
+    assert {j.id: j.image_size for j in await store.job_summaries()} == {
+        sized: (512, 768),
+        unsized: (),
+    }
+    job = await store.get_job(sized)
+    assert job is not None and job.image_size == (512, 768)
+    for bad in ((0, 512), (512, -1)):
+        with pytest.raises(StoreError, match="image_size"):
+            await store.create_job("gpt-4o-mini", "/v1/chat/completions", image_size=bad)

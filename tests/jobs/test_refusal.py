@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
+
+import pytest
 
 from batchmon.core.planner import PlanLimits
 from batchmon.engine.jobs import CANCELLED_BEFORE_START, JobPlan, create_job
@@ -14,7 +17,15 @@ from batchmon.sim.queue import QueueLimits
 from batchmon.store.postgres import PostgresStore
 from tests.fixtures.postgres import fetch_all, insert_assets
 from tests.helpers.engine import RED_FOX, assert_predicted, asset_states, fast_worker, finish
-from tests.helpers.jobs import MODEL, SIM_LIMIT, asset_groups, openai_batches_of_job
+from tests.helpers.jobs import (
+    MODEL,
+    ONE_REQUEST,
+    SIZE,
+    SIZED_REQUEST,
+    asset_groups,
+    openai_batches_of_job,
+    room_for_four,
+)
 
 TINY = 100
 """A queue smaller than any one request: every batch is refused."""
@@ -28,10 +39,15 @@ async def _refused_once(
     count: int,
     *,
     queue_wait: timedelta = timedelta(0),
+    **job: Any,
 ) -> tuple[JobPlan, Worker, PassReport, list[str]]:
-    """A job of ``count`` assets sent with no limit known, and the pass that sees it refused."""
+    """A job of ``count`` assets sent with no limit known, and the pass that sees it refused.
+
+    ``job``: more options of ``create_job`` (``image_size``).
+    """
     ids = insert_assets(database_url, count, url_prefix=RED_FOX)
-    plan = await create_job(store, await store.assets_by_ids(ids), MODEL, limits=PlanLimits())
+    assets = await store.assets_by_ids(ids)
+    plan = await create_job(store, assets, MODEL, limits=PlanLimits(), **job)
     worker = fast_worker(client, store)
     results = replace(worker.config.results, queue_base=queue_wait)
     worker.config = replace(worker.config, token_limits={}, results=results)
@@ -88,13 +104,32 @@ async def test_a_refused_batch_waits_its_backoff_before_it_goes_again(
     assert len(openai_batches_of_job(database_url, plan.job_id)) == 1
 
 
-async def test_a_batch_too_big_for_the_limit_learned_is_split_and_drains(
-    client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
+@pytest.mark.parametrize(
+    ("image_size", "one_request"),
+    [(None, ONE_REQUEST), (SIZE, SIZED_REQUEST)],
+    ids=["costliest", "512x512"],
+)
+async def test_a_batch_too_big_for_the_limit_learned_is_split_at_its_image_size_and_drains(
+    client: BatchClient,
+    store: PostgresStore,
+    database_url: str,
+    simulator: Simulator,
+    image_size: tuple[int, int] | None,
+    one_request: int,
 ) -> None:
-    plan, worker, report, ids = await _refused_once(client, store, database_url, simulator, 8)
+    # The queue counts images as the job was planned; at SIZE, one request at the
+    # costliest image alone would pass the limit, and nothing could split the batch.
+    limit = room_for_four(one_request)
+    assert image_size is None or limit < ONE_REQUEST
+    simulator.queue = QueueLimits({MODEL: limit}, image_size=image_size)
+    plan, worker, report, ids = await _refused_once(
+        client, store, database_url, simulator, 8, image_size=image_size
+    )
 
-    assert report.jobs is not None and report.jobs.learned == {MODEL: SIM_LIMIT}
+    assert report.jobs is not None and report.jobs.learned == {MODEL: limit}
     assert list(report.jobs.split.values()) == [2]  # four requests a part
+    parts = await store.job_batches(plan.job_id)
+    assert [(b.request_count, b.estimated_tokens) for b in parts] == [(4, 4 * one_request)] * 2
     for _ in range(8):
         finish(simulator)
         await worker.run_once()

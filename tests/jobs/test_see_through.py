@@ -10,17 +10,31 @@ from batchmon.sim import Simulator
 from batchmon.store.postgres import PostgresStore
 from tests.fixtures.postgres import fetch_all, insert_assets
 from tests.helpers.engine import RED_FOX, fast_worker, finish
-from tests.helpers.jobs import LIMIT, MODEL, limited_job, openai_batches_of_job
+from tests.helpers.jobs import (
+    LIMIT,
+    MODEL,
+    ONE_REQUEST,
+    SIZE,
+    SIZED_REQUEST,
+    limited_job,
+    openai_batches_of_job,
+)
 
 PAST_THE_WINDOW = 25 * 3600.0
 """Long enough for a 24 h completion window to pass: a stalled batch expires."""
 
 
 async def _expire_first_submission(
-    client: BatchClient, store: PostgresStore, simulator: Simulator, attempts: int, ids: list[str]
+    client: BatchClient,
+    store: PostgresStore,
+    simulator: Simulator,
+    attempts: int,
+    ids: list[str],
+    image_size: tuple[int, int] | None = None,
 ) -> str:
     await store.set_model_limit(MODEL, LIMIT)  # one batch of four at a time
-    plan = await create_job(store, await store.assets_by_ids(ids), MODEL, attempts=attempts)
+    assets = await store.assets_by_ids(ids)
+    plan = await create_job(store, assets, MODEL, attempts=attempts, image_size=image_size)
     worker = fast_worker(client, store)
     first = await worker.run_once()
     assert first.jobs is not None
@@ -67,6 +81,22 @@ async def test_the_expired_remainder_goes_again_only_while_attempts_are_left(
         )
         assert all(reason for (reason,) in reasons)
     assert job.actual_cost > 0
+
+
+async def test_the_remainder_of_a_job_planned_at_an_image_size_is_estimated_at_it(
+    client: BatchClient, store: PostgresStore, database_url: str, simulator: Simulator
+) -> None:
+    ids = insert_assets(database_url, 4, url_prefix=RED_FOX)
+    job_id = await _expire_first_submission(client, store, simulator, 2, ids, image_size=SIZE)
+
+    job = await store.get_job(job_id)
+    assert job is not None and (job.status, job.completed, job.image_size) == ("done", 4, SIZE)
+    first, again = await store.job_batches(job_id)
+    assert (first.attempt, first.estimated_tokens) == (1, 4 * SIZED_REQUEST)
+    assert again.attempt == 2 and again.request_count > 0
+    assert again.estimated_tokens == again.request_count * SIZED_REQUEST
+    # The costliest image would have held tens of times the queue room it uses.
+    assert again.estimated_tokens * 5 < again.request_count * ONE_REQUEST
 
 
 def _completed_in(database_url: str, batch_id: str) -> int:

@@ -17,7 +17,7 @@ async def test_each_user_plans_claims_and_sees_only_their_own_jobs(
 ) -> None:
     ids = insert_assets(database_url, 12_000, user_id=users.alice.id)  # three pages of ids
     job_id = await alice_store.create_job(
-        MODEL, "/v1/chat/completions", max_cost=5.0, planning=True
+        MODEL, "/v1/chat/completions", max_cost=5.0, planning=True, image_size=(512, 512)
     )
     await alice_store.add_job_batch(job_id, ids, estimated_tokens=900, estimated_cost=1.0)
     await alice_store.add_job_batch(job_id, ids[:10], estimated_tokens=900, estimated_cost=1.0)
@@ -29,6 +29,7 @@ async def test_each_user_plans_claims_and_sees_only_their_own_jobs(
     assert await bob_store.claim_job_batch("w-bob", lease=LEASE, default_limits={}) is None
     (summary,) = await alice_store.job_summaries()
     assert (summary.id, summary.user_id, summary.max_cost) == (job_id, users.alice.id, 5.0)
+    assert summary.image_size == (512, 512)
     assert summary.batches_queued == 2
 
     claimed = await alice_store.claim_job_batch(
@@ -48,6 +49,10 @@ async def test_each_user_plans_claims_and_sees_only_their_own_jobs(
         (1, "submitted", "batch_alice_1"),
         (2, "queued", None),
     ]
+    await alice_store.record_statuses([openai_batch("batch_alice_1", "expired")])
+    (ended,) = await alice_store.ended_job_batches()  # what the submitter estimates with
+    assert (ended.id, ended.image_size) == (claimed.id, (512, 512))
+    assert await bob_store.ended_job_batches() == []
 
     cancel = await alice_store.cancel_job(job_id)
     assert (cancel.dropped, cancel.running) == (1, ("batch_alice_1",))
