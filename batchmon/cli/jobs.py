@@ -89,7 +89,7 @@ def _job_record(job: JobSummary, now: datetime) -> dict[str, Any]:
         "actual_cost_usd": job.actual_cost,
         "max_cost_usd": job.max_cost,
         "attempts_allowed": job.attempts_allowed,
-        "image_size": list(job.image_size) or None,
+        "image_size": list(job.image_size) if job.image_size else None,
         "created_at": job.created_at.isoformat() if job.created_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "eta_seconds": job_eta_seconds(job, now),

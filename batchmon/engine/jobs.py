@@ -393,7 +393,7 @@ class JobSubmitter:
         retry: list[str] = []
         size = tokens = 0
         cost: float | None = None
-        estimate = sized_estimate(ended.image_size or None)
+        estimate = sized_estimate(ended.image_size)
         retryable = [
             asset
             for asset in await self._store.batch_assets(ended.openai_batch_id)
@@ -447,9 +447,7 @@ class JobSubmitter:
             if a.status == "pending"
         ]
         skipped: dict[str, str] = {}
-        planner = Planner(
-            limits, keep_lines=False, estimate=sized_estimate(ended.image_size or None)
-        )
+        planner = Planner(limits, keep_lines=False, estimate=sized_estimate(ended.image_size))
         try:
             planned = [
                 batch

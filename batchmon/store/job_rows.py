@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-ImageSize = tuple[int, int] | tuple[()]
-"""(width, height) in pixels every image of a job is counted at; ``()`` when the job was
-planned without one (each image counts as the costliest): ``size or None`` is what the
-token estimate takes."""
+ImageSize = tuple[int, int]
+"""(width, height) in pixels every image of a job is counted at; a job planned without
+one has None (each image then counts as the costliest the model's rule allows)."""
 
 JOB_ASSET_PAGE = 5_000
 """Asset ids sent per call when a planned batch is stored (a batch holds up to 50,000)."""
@@ -79,7 +78,7 @@ class EndedJobBatch:
     job_model: str = ""
     """The model the job asked for (``model`` is the dated snapshot that ran)."""
     endpoint: str = ""
-    image_size: ImageSize = ()
+    image_size: ImageSize | None = None
     """The job's :data:`ImageSize`: what its remainder and its parts are estimated at."""
 
 
@@ -106,7 +105,7 @@ class JobSummary:
     batches_done: int
     tokens_enqueued: int
     token_limit: int | None
-    image_size: ImageSize = ()
+    image_size: ImageSize | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,8 @@
 psycopg hands back ``uuid.UUID`` objects and ``datetime``\\ s; PostgREST hands back JSON,
 with timestamps as ISO 8601 strings. Both may carry columns a dataclass does not
 (``claimed_by``). :func:`row_to` makes one of either into the same dataclass: uuids as
-``str``, timestamps as ``datetime``, arrays as tuples where the field is a tuple, and
-unknown columns left out.
+``str``, timestamps as ``datetime``, arrays as tuples where the field is a tuple (a null
+one as ``()``, or None where the field may be None), and unknown columns left out.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ class _Shape:
     texts: tuple[str, ...]
     stamps: tuple[str, ...]
     tuples: tuple[str, ...]
+    optional: frozenset[str]
+    """Fields that may be None: a null array stays None there, elsewhere it is ()."""
 
 
 @cache
@@ -43,7 +45,8 @@ def _shape(cls: Any) -> _Shape:
     def having(kind: type) -> tuple[str, ...]:
         return tuple(n for n in names if kind in kinds[n])
 
-    return _Shape(names, having(str), having(datetime), having(tuple))
+    optional = frozenset(having(types.NoneType))
+    return _Shape(names, having(str), having(datetime), having(tuple), optional)
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -67,7 +70,7 @@ def row_to(cls: type[T], row: Mapping[str, Any]) -> T:
         if values.get(name).__class__ is str:
             values[name] = parse_timestamp(values[name])
     for name in shape.tuples:
-        if name in values:
+        if name in values and not (values[name] is None and name in shape.optional):
             values[name] = tuple(values[name] or ())
     return cls(**values)
 

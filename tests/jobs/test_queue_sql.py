@@ -140,7 +140,7 @@ async def test_a_job_keeps_the_image_size_it_was_planned_with(store: PostgresSto
 
     assert {j.id: j.image_size for j in await store.job_summaries()} == {
         sized: (512, 768),
-        unsized: (),
+        unsized: None,
     }
     job = await store.get_job(sized)
     assert job is not None and job.image_size == (512, 768)

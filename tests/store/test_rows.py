@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from batchmon.store.job_rows import JobBatch, JobCancel
+from batchmon.store.job_rows import EndedJobBatch, JobBatch, JobCancel
 from batchmon.store.protocol import BatchRow
 from batchmon.store.rows import parse_timestamp, row_to
 
@@ -55,6 +55,22 @@ def test_arrays_become_tuples_where_the_field_is_one_and_null_an_empty_one() -> 
     assert batch.asset_ids == ("a", "b") and batch.job_id == str(USER)
     assert row_to(JobBatch, {**row, "asset_ids": None}).asset_ids == ()
     assert row_to(JobCancel, {"dropped": 2, "running": None}) == JobCancel(2, ())
+
+
+def test_a_null_array_stays_none_where_the_field_may_be_none() -> None:
+    ended = {
+        "id": 1,
+        "job_id": USER,
+        "attempt": 1,
+        "attempts": 1,
+        "attempts_allowed": 2,
+        "job_status": "running",
+        "openai_batch_id": "batch_1",
+        "status": "completed",
+    }
+    sized = row_to(EndedJobBatch, {**ended, "image_size": [512, 384]})
+    assert sized.image_size == (512, 384)
+    assert row_to(EndedJobBatch, {**ended, "image_size": None}).image_size is None
 
 
 def test_a_timestamp_is_what_either_transport_sends_or_an_error() -> None:
