@@ -74,7 +74,7 @@ begin
         'assets_by_ids', 'batch_asset_ids',
         -- 006_results_state.sql
         'set_results_state', 'batch_results_states', 'renew_claims',
-        -- 007_jobs.sql and 008_clear_model_limit.sql
+        -- 007_jobs.sql, 008_clear_model_limit.sql and 010_job_image_size.sql
         'create_job', 'start_job', 'add_job_batch', 'extend_job_batch', 'claim_job_batch',
         'get_job_batch', 'record_job_batch_upload', 'record_job_batch_created',
         'record_job_batch_refused', 'ended_job_batches', 'split_job_batch',
