@@ -25,6 +25,7 @@ from typing import Any, LiteralString
 
 import psycopg
 
+from batchmon.sim.lifecycle import batch_object
 from batchmon.store.embedded import EmbeddedPostgres
 
 SIM_KEY = "sk-bench"
@@ -170,16 +171,5 @@ def counts(url: str, query: LiteralString, params: Sequence[object] = ()) -> tup
 
 def batch_json(batch_id: str, status: str, **extra: object) -> dict[str, object]:
     created = int(time.time()) - 3600
-    body: dict[str, object] = {
-        "id": batch_id,
-        "object": "batch",
-        "endpoint": "/v1/chat/completions",
-        "input_file_id": "file-in",
-        "completion_window": "24h",
-        "status": status,
-        "created_at": created,
-        "expires_at": created + 86_400,
-        "metadata": {},
-    }
-    body.update(extra)
-    return body
+    fields: dict[str, object] = {"expires_at": created + 86_400, "metadata": {}, **extra}
+    return batch_object(batch_id, status, created_at=created, **fields)

@@ -6,6 +6,8 @@ from typing import Any
 
 from openai.types import Batch
 
+from batchmon.sim.lifecycle import batch_object
+
 T0 = 1_700_000_000
 """A fixed creation time (unix seconds) so every timestamp reads as T0 + offset."""
 
@@ -31,18 +33,8 @@ def batch_body(
     **extra: Any,
 ) -> dict[str, Any]:
     """A batch as OpenAI's JSON, not validated: what ``record_statuses`` is handed."""
-    body: dict[str, Any] = {
-        "id": batch_id,
-        "object": "batch",
-        "endpoint": "/v1/chat/completions",
-        "input_file_id": "file-in",
-        "completion_window": "24h",
-        "status": status,
-        "created_at": created_at,
-        "request_counts": {"total": total, "completed": completed, "failed": failed},
-    }
-    body.update(extra)
-    return body
+    counts = {"total": total, "completed": completed, "failed": failed}
+    return batch_object(batch_id, status, created_at=created_at, request_counts=counts, **extra)
 
 
 def make_batch(
