@@ -85,6 +85,7 @@ class TagJobDialog(QDialog):
         self.plan = QLabel()
         layout.addWidget(self.plan)
         self.size_note = QLabel()
+        self.size_note.setWordWrap(True)
         layout.addWidget(self.size_note)
         form = QFormLayout()
         self.image_size = self._size_field(image_size)
@@ -156,7 +157,7 @@ class TagJobDialog(QDialog):
         except ValueError as exc:
             self.yes.setEnabled(False)
             self.size_note.setStyleSheet("color: #DC2626;")
-            self.size_note.setText(f"Image size {exc}, or Unknown.")
+            self.size_note.setText(f"The image size {exc} (or choose Unknown).")
             return
         if size == self._planned_at:
             self._show_plan()
