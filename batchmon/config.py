@@ -19,6 +19,8 @@ from typing import Any
 
 import platformdirs
 
+from batchmon.core.tokens import parse_image_size
+
 log = logging.getLogger(__name__)
 
 APP_NAME = "batchmon"
@@ -42,6 +44,7 @@ ENV_VARS: Mapping[str, tuple[str, ...]] = {
     "poll_limit": ("BATCHMON_POLL_LIMIT",),
     "data_dir": ("BATCHMON_DATA_DIR",),
     "token_limits": ("BATCHMON_TOKEN_LIMITS",),
+    "image_size": ("BATCHMON_IMAGE_SIZE",),
 }
 
 
@@ -74,6 +77,9 @@ class Settings:
     token_limits: dict[str, int] = field(default_factory=dict)
     """Each model's enqueued-token limit where none is stored, over the tier-1 defaults:
     a ``[token_limits]`` table in the file, or ``model=tokens,...`` in the environment."""
+    image_size: tuple[int, int] | None = None
+    """The typical (width, height) of the assets' images, ``"1024x1024"`` in the file or
+    the environment: jobs are planned at it instead of the costliest image (None: unknown)."""
     demo: bool = False
 
     @property
@@ -123,9 +129,29 @@ def _token_limits(raw: Any) -> dict[str, int]:
     return limits
 
 
+def format_image_size(size: tuple[int, int]) -> str:
+    """``1024x1024``: an image size as the settings file and ``--image-size`` write it."""
+    return f"{size[0]}x{size[1]}"
+
+
+def _image_size(raw: Any) -> tuple[int, int] | None:
+    """``"1024x768"`` (or ``[1024, 768]`` in the file); an empty text is unknown (None)."""
+    if isinstance(raw, list | tuple):
+        raw = "x".join(str(part) for part in raw)
+    text = str(raw).strip()
+    if not text:
+        return None
+    try:
+        return parse_image_size(text)
+    except ValueError as exc:
+        raise ConfigError(f"setting 'image_size' {exc}") from None
+
+
 def _coerce(name: str, raw: Any) -> Any:
     """Turn a TOML or environment value into the field's type, or say what is wrong."""
     field_type = {f.name: f.type for f in fields(Settings)}[name]
+    if name == "image_size":
+        return _image_size(raw)
     try:
         if name == "token_limits":
             return _token_limits(raw)
@@ -206,6 +232,8 @@ def load_settings(
 
 
 def _toml_value(value: Any) -> str:
+    if isinstance(value, tuple):  # the image size, the only tuple setting
+        return _toml_value(format_image_size(value))
     if isinstance(value, Mapping):
         return "{ " + ", ".join(f"{_toml_value(k)} = {v}" for k, v in value.items()) + " }"
     if isinstance(value, bool):

@@ -20,7 +20,7 @@ from typing import Any
 from batchmon.cli.batches import chosen_assets, print_skips
 from batchmon.cli.exit_codes import EXIT_ERROR, EXIT_OK
 from batchmon.cli.output import short_time, table, write_json
-from batchmon.config import Settings
+from batchmon.config import Settings, format_image_size
 from batchmon.core.formatting import format_duration, format_tokens
 from batchmon.core.planner import MAX_REQUESTS, PlanLimits, PlannedBatch, plan_batches, summarize
 from batchmon.core.requests import DEFAULT_MODEL, build_tag_request
@@ -185,8 +185,8 @@ async def cmd_job_show(args: argparse.Namespace) -> int:
     print(f"  created   {short_time(job.created_at)}; finished {short_time(job.finished_at)}")
     print(f"  eta       {'-' if eta is None else format_duration(eta)}")
     if job.image_size:
-        width, height = job.image_size
-        print(f"  images    {width}x{height}: every image's tokens estimated at that size")
+        size = format_image_size(job.image_size)
+        print(f"  images    {size}: every image's tokens estimated at that size")
     if batches:
         print()
         table(
@@ -350,7 +350,8 @@ async def cmd_submit_job(args: argparse.Namespace) -> int:
             max_requests=min(args.per_batch, MAX_REQUESTS),
         )
         lines = _preview_lines(assets, model, args.endpoint)
-        estimate = sized_estimate(args.image_size)
+        image_size = args.image_size or settings.image_size  # the flag wins
+        estimate = sized_estimate(image_size)
         preview = list(plan_batches(lines, limits, keep_lines=False, estimate=estimate))
         if not preview:
             print("nothing to submit: every asset is tagged, pending or has no image URL")
@@ -373,7 +374,7 @@ async def cmd_submit_job(args: argparse.Namespace) -> int:
             limits,
             max_cost=args.max_cost,
             attempts=args.attempts,
-            image_size=args.image_size,
+            image_size=image_size,
         )
         submitter = JobSubmitter(
             client, opened.store, worker_id=_worker_id(), default_limits=default_limits(settings)

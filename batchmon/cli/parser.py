@@ -136,7 +136,10 @@ def _add_batch_commands(
         "--image-size",
         type=image_size,
         metavar="WxH",
-        help="pixel size of the images, for the plan's tokens and cost (default: the costliest)",
+        help=(
+            "pixel size of the images, for the plan's tokens and cost "
+            "(default: the image_size setting, else the costliest)"
+        ),
     )
     submit.add_argument(
         "-y", "--yes", action="store_true", help="submit without asking (on a terminal)"

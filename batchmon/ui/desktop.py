@@ -387,7 +387,9 @@ class Desktop(QObject):
             return None
         w = self.window
         try:
-            job_id = await tag_untagged(w, self.store, self._untagged, w.banner)
+            job_id = await tag_untagged(
+                w, self.store, self._untagged, w.banner, image_size=self.settings.image_size
+            )
         except Exception as exc:
             w.banner.show_error("Tagging could not start", exc)
             return None

@@ -2,9 +2,9 @@
 
 The planner (:mod:`batchmon.core.planner`) has split the assets into batches inside
 OpenAI's limits; this module words that plan for a person (batches, requests,
-estimated tokens, estimated cost and the saving against standard prices) and works out
-how far a budget reaches, since the queue stops submitting once the next batch's
-estimate would pass it.
+estimated tokens, estimated cost and the saving against standard prices), says at which
+image size it counts each image, and works out how far a budget reaches, since the queue
+stops submitting once the next batch's estimate would pass it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,11 @@ from itertools import accumulate
 
 from batchmon.core.formatting import format_tokens
 from batchmon.core.planner import PlannedBatch, PlanSummary
+from batchmon.core.tokens import image_tokens, parse_image_size
+
+UNKNOWN_SIZE = "Unknown"
+SIZE_CHOICES = (UNKNOWN_SIZE, "512x512", "1024x1024", "2048x2048")
+"""What the size field offers; any other WIDTHxHEIGHT may be typed in."""
 
 
 def counted(n: int, noun: str, many: str | None = None) -> str:
@@ -39,6 +44,24 @@ def plan_lines(summary: PlanSummary) -> list[str]:
         if summary.saving_usd:
             cost += f" (saves {usd(summary.saving_usd)} against standard prices)"
     return [size, tokens, cost]
+
+
+def chosen_size(text: str) -> tuple[int, int] | None:
+    """The size a person picked or typed: None for unknown (or nothing), else (w, h).
+
+    Raises ValueError, saying what a size looks like, for anything else.
+    """
+    if not text.strip() or text.strip().lower() == UNKNOWN_SIZE.lower():
+        return None
+    return parse_image_size(text)
+
+
+def size_line(model: str, size: tuple[int, int] | None) -> str:
+    """The image size the plan assumes, and what one image then costs in tokens."""
+    tokens = image_tokens(model, None, size)
+    if size is None:
+        return f"Image sizes unknown: each counted at the costliest, {tokens:,} tokens"
+    return f"Images counted at {size[0]} x {size[1]}: {tokens:,} tokens each"
 
 
 def batches_within(batches: Sequence[PlannedBatch], max_cost: float | None) -> int:

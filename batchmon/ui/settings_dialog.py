@@ -37,7 +37,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from batchmon.config import ConfigError, Settings, save_settings
+from batchmon.config import ConfigError, Settings, format_image_size, save_settings
+from batchmon.core.tokens import parse_image_size
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,17 @@ def _line_edit(text: str | None, placeholder: str = "", *, secret: bool = False)
 
 def _text(edit: QLineEdit) -> str | None:
     return edit.text().strip() or None
+
+
+def _image_size(edit: QLineEdit) -> tuple[tuple[int, int] | None, str | None]:
+    """The size typed (None when empty or malformed) and what is wrong with it, if anything."""
+    text = _text(edit)
+    if text is None:
+        return None, None
+    try:
+        return parse_image_size(text), None
+    except ValueError as exc:
+        return None, str(exc)
 
 
 class SettingsDialog(QDialog):
@@ -348,6 +360,15 @@ class SettingsDialog(QDialog):
             "instead of one per batch"
         )
         jobs.addRow("One notice per job above", self.job_notice_batches)
+        self.image_size = _line_edit(
+            format_image_size(s.image_size) if s.image_size else None,
+            "unknown: each image counted at the costliest",
+        )
+        self.image_size.setToolTip(
+            "The usual WIDTHxHEIGHT of the assets' images, e.g. 1024x1024: "
+            "jobs are planned at it (batchmon submit --image-size overrides it)"
+        )
+        jobs.addRow("Typical image size", self.image_size)
         layout.addLayout(jobs)
         layout.addStretch(1)
         return page
@@ -375,6 +396,7 @@ class SettingsDialog(QDialog):
             notify_expired=self.notify_expired.isChecked(),
             notify_cancelled=self.notify_cancelled.isChecked(),
             job_notice_batches=self.job_notice_batches.value(),
+            image_size=_image_size(self.image_size)[0],
         )
 
     def problems(self, settings: Settings) -> list[str]:
@@ -394,6 +416,9 @@ class SettingsDialog(QDialog):
             ("https://", "http://")
         ):
             out.append("The OpenAI base URL must start with https:// (or http:// locally).")
+        size_problem = _image_size(self.image_size)[1]
+        if size_problem:
+            out.append(f"The typical image size {size_problem} (or leave it empty: unknown).")
         return out
 
     def save(self) -> None:

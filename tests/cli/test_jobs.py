@@ -212,6 +212,24 @@ def test_a_known_image_size_plans_fewer_tokens_batches_and_dollars(
         assert code == EXIT_USAGE and "WIDTHxHEIGHT" in err
 
 
+@pytest.mark.parametrize(
+    ("flags", "planned_at"), [((), [512, 512]), (("--image-size", "1024x768"), [1024, 768])]
+)
+def test_submit_plans_at_the_image_size_setting_unless_the_flag_says_otherwise(
+    sim_env: LiveSim,
+    database_url: str,
+    batchmon: Batchmon,
+    monkeypatch: pytest.MonkeyPatch,
+    flags: tuple[str, ...],
+    planned_at: list[int],
+) -> None:
+    monkeypatch.setenv("BATCHMON_IMAGE_SIZE", "512x512")
+    insert_assets(database_url, 3, url_prefix="https://img.example.test/barn-owl")
+    code, _, err = batchmon("submit", "--all-untagged", *flags, "-y")
+    assert code == EXIT_OK, err
+    assert _job_record(batchmon)["image_size"] == planned_at
+
+
 class _Terminal(io.StringIO):
     """Standard input as a person at a terminal types it."""
 

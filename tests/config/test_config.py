@@ -109,3 +109,18 @@ def test_token_limits_come_from_a_table_or_the_environment(
     for bad in ("gpt-4o", "gpt-4o=0", "=5", "gpt-4o=many"):
         with pytest.raises(ConfigError, match="token_limits"):
             load_settings(env={"BATCHMON_TOKEN_LIMITS": bad}, config_path=path)
+
+
+def test_image_size_comes_from_the_file_or_the_environment_as_width_x_height(
+    tmp_path: Path, memory_keyring: MemoryKeyring
+) -> None:
+    path = tmp_path / "config.toml"
+    assert load_settings(env={}, config_path=path).image_size is None
+    save_settings(Settings(image_size=(1024, 768)), path)
+    assert 'image_size = "1024x768"' in path.read_text()
+    assert load_settings(env={}, config_path=path).image_size == (1024, 768)
+    env = {"BATCHMON_IMAGE_SIZE": "512x512"}
+    assert load_settings(env=env, config_path=path).image_size == (512, 512)
+    for bad in ("512", "0x512", "big"):
+        with pytest.raises(ConfigError, match=r"image_size.*WIDTHxHEIGHT"):
+            load_settings(env={"BATCHMON_IMAGE_SIZE": bad}, config_path=path)

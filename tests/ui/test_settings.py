@@ -73,6 +73,27 @@ def test_save_refuses_an_inconsistent_form(
     assert "anon key" in dialog.error_label.text()
 
 
+def test_the_typical_image_size_is_typed_checked_saved_and_shown_again(
+    qtbot: QtBot, config: Path, dialog: SettingsDialog
+) -> None:
+    qtbot.keyClicks(dialog.image_size, "1024 by 768")
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert not config.exists()
+    assert "image size wants WIDTHxHEIGHT" in dialog.error_label.text()
+
+    dialog.image_size.clear()
+    qtbot.keyClicks(dialog.image_size, "1024x768")
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    loaded = load_settings(env={}, config_path=config)
+    assert loaded.image_size == (1024, 768)
+    again = SettingsDialog(loaded, config_path=config)
+    qtbot.addWidget(again)
+    assert again.image_size.text() == "1024x768"
+    again.image_size.clear()  # empty: unknown again
+    qtbot.mouseClick(again.save_button, Qt.MouseButton.LeftButton)
+    assert load_settings(env={}, config_path=config).image_size is None
+
+
 async def test_openai_test_button_tells_a_bad_key_from_a_good_one(
     qtbot: QtBot, live_sim: LiveSim
 ) -> None:

@@ -13,18 +13,23 @@ from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
 from batchmon.core.planner import PlanLimits, PlannedBatch, plan_batches, summarize
-from batchmon.core.requests import build_tag_request
+from batchmon.core.requests import DEFAULT_MODEL, build_tag_request
+from batchmon.core.tokens import image_tokens
+from batchmon.engine.jobs import sized_estimate
 from batchmon.ui.job_plan import batches_within, budget_line, plan_lines
 from batchmon.ui.tag_dialog import TagChoice, TagJobDialog, ask_tag_job
-from tests.helpers.qt import next_dialog
+from tests.helpers.qt import next_dialog, next_emit
 
 
-def planned(count: int, per_batch: int = 50) -> list[PlannedBatch]:
+def planned(
+    count: int, per_batch: int = 50, size: tuple[int, int] | None = None
+) -> list[PlannedBatch]:
     lines = (
         build_tag_request(f"asset-{n}", f"https://img.example.test/fox/{n}.jpg")
         for n in range(count)
     )
-    return list(plan_batches(lines, PlanLimits(max_requests=per_batch), keep_lines=False))
+    limits = PlanLimits(max_requests=per_batch)
+    return list(plan_batches(lines, limits, keep_lines=False, estimate=sized_estimate(size)))
 
 
 def test_the_plan_reads_as_batches_requests_tokens_and_cost_with_the_saving() -> None:
@@ -73,3 +78,38 @@ async def test_escape_answers_no_and_nothing_is_chosen(qtbot: QtBot) -> None:
     dialog = await opened
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     assert await answer == TagChoice(False, None)
+
+
+async def test_a_custom_size_plans_again_and_a_bad_one_says_what_is_wrong(qtbot: QtBot) -> None:
+    async def replan(size: tuple[int, int] | None) -> list[PlannedBatch]:
+        return planned(10, size=size)
+
+    opened = next_dialog()
+    answer = asyncio.ensure_future(ask_tag_job(None, 10, planned(10), replan=replan))
+    dialog = await opened
+    assert isinstance(dialog, TagJobDialog)
+    costliest = image_tokens(DEFAULT_MODEL)
+    assert costliest == 48_169
+    assert dialog.size_note.text() == (
+        "Image sizes unknown: each counted at the costliest, 48,169 tokens"
+    )
+    before = dialog.plan.text()
+    field = dialog.image_size.lineEdit()
+
+    field.selectAll()
+    qtbot.keyClicks(field, "1024 by 768")
+    assert "wants WIDTHxHEIGHT in pixels" in dialog.size_note.text()
+    assert not dialog.yes.isEnabled()
+    qtbot.mouseClick(dialog.yes, Qt.MouseButton.LeftButton)
+    assert not answer.done() and dialog.isVisible()
+
+    field.selectAll()
+    replanned = next_emit(dialog.replanned)
+    qtbot.keyClicks(field, "640x480")
+    await replanned
+    each = image_tokens(DEFAULT_MODEL, None, (640, 480))
+    assert each < costliest
+    assert dialog.size_note.text() == f"Images counted at 640 x 480: {each:,} tokens each"
+    assert dialog.plan.text() != before and dialog.yes.isEnabled()
+    qtbot.mouseClick(dialog.yes, Qt.MouseButton.LeftButton)
+    assert await answer == TagChoice(True, None, (640, 480))
