@@ -43,7 +43,7 @@ def test_migrate_as_the_project_owner_applies_everything_once(
         "select tablename from pg_publication_tables where pubname = 'supabase_realtime'"
         " order by 1",
     )
-    assert published == [("assets",), ("openai_batches",)]
+    assert published == [("batchmon_asset_changes",), ("openai_batches",)]
     owner = fetch_all(
         fresh_project.admin_url,
         "select rolsuper, rolbypassrls from pg_roles where rolname = %s",

@@ -24,6 +24,7 @@ from batchmon.ui.batch_list import BatchList
 from batchmon.ui.push_follower import RESYNC_GAP, RESYNC_PERIODIC, PushFollower
 from tests.fixtures.postgres import execute, insert_assets, openai_batch
 from tests.helpers.supabase import PASSWORD, StoreFactory, Users
+from tests.supabase.helpers import insert_one_asset_per_batch
 from tests.supabase_gateway import Gateway
 
 WITHIN = 15.0
@@ -137,8 +138,9 @@ def past_the_budget(
     gateway: Gateway,
     started: Callable[[DesktopSide], None],
 ) -> SideFactory:
-    """A live desktop side once ``batch_a``'s 10 assets reached it; then ten events of
-    another batch against a budget of five, and nothing is delivered for a minute."""
+    """A live desktop side once ``batch_a``'s 10 assets reached it; then ten events (one
+    asset in each of ten other batches) against a budget of five, and nothing is
+    delivered for a minute."""
 
     async def make(*, interval: float, pending: bool) -> DesktopSide:
         side = await _live_side(open_store, users, started, interval=interval, pending=pending)
@@ -146,7 +148,7 @@ def past_the_budget(
         await side.wait_for(lambda: "batch_a" in side.handled)
         gateway.max_events_per_second = 5
         gateway.rate_limit_pause = 60.0
-        insert_assets(database_url, 10, user_id=users.alice.id, batch_id="batch_noise")
+        insert_one_asset_per_batch(database_url, 10, users.alice.id, prefix="batch_noise_")
         await gateway.wait_until(lambda c: c["dropped"] >= 5)
         return side
 
