@@ -6,6 +6,7 @@ without any disconnect, so no reconnect resync comes. The desktop's own push cod
 (:class:`PushFollower`) asks the store each poll interval when the batches last changed
 and lists them again when push missed a change; while work is pending it also lists
 them every few intervals anyway (asset changes leave no trace in that timestamp).
+Within budget, push alone shows a chunked apply chunk by chunk.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from batchmon.store import Change, Store
+from batchmon.store import Change, ResultRow, Store
 from batchmon.store.postgres import PostgresStore
 from batchmon.store.supabase_feed import RESYNC_JOINED, RESYNC_POSTGRES_READY
 from batchmon.ui.batch_list import BatchList
@@ -229,5 +230,46 @@ async def test_changes_push_delivers_cause_no_extra_listing(
     seen = probes
     await side.wait_for(lambda: probes >= seen + 2)
 
+    assert gateway.counts["dropped"] == 0
+    assert RESYNC_GAP not in side.resyncs and RESYNC_PERIODIC not in side.resyncs
+
+
+async def test_a_chunked_apply_is_seen_chunk_by_chunk(
+    open_store: StoreFactory,
+    users: Users,
+    database_url: str,
+    gateway: Gateway,
+    started: Callable[[DesktopSide], None],
+) -> None:
+    """Each applied chunk is one statement, hence one event: the pending count falls per
+    chunk while the apply runs, with no listing of the batches in between."""
+    chunk = 10
+    side = await _live_side(open_store, users, started, interval=60.0, pending=False)
+    applier = await open_store(chunk_rows=chunk)
+    await applier.sign_in(users.alice.email, PASSWORD)
+    ids = insert_assets(database_url, 3 * chunk, user_id=users.alice.id)
+    await applier.mark_submitted(openai_batch("batch_a"), ids)
+
+    def pending() -> int | None:
+        item = side.batches.get("batch_a")
+        return None if item is None else item.pending_assets
+
+    def pending_is(count: int) -> Callable[[], bool]:
+        return lambda: pending() == count
+
+    await side.wait_for(pending_is(3 * chunk))
+    seen: list[int | None] = []
+
+    async def results() -> AsyncIterator[ResultRow]:
+        for n, asset_id in enumerate(ids):
+            if n and n % chunk == 0:  # the store asks for this row once the chunk before landed
+                await side.wait_for(pending_is(3 * chunk - n))
+                seen.append(pending())
+            yield ResultRow(asset_id, ok=True, tags=["cat"])
+
+    await applier.apply_results("batch_a", results())
+    await side.wait_for(pending_is(0))
+
+    assert seen == [20, 10]
     assert gateway.counts["dropped"] == 0
     assert RESYNC_GAP not in side.resyncs and RESYNC_PERIODIC not in side.resyncs
