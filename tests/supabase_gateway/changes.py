@@ -37,8 +37,9 @@ begin
     'commit_timestamp',
       to_char(clock_timestamp() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
     'record', rec,
-    'record_key', (select jsonb_object_agg(k, rec -> k) from unnest(pkey) k),
-    'old_key', (select jsonb_object_agg(k, old_rec -> k) from unnest(pkey) k));
+    'record_key', (select jsonb_object_agg(k, rec -> k) from unnest(pkey) k where rec is not null),
+    'old_key', (select jsonb_object_agg(k, old_rec -> k) from unnest(pkey) k
+                where old_rec is not null));
   if octet_length(msg::text) > 7900 then
     -- NOTIFY payloads stop at 8000 bytes; the gateway re-reads the row by key.
     msg := msg - 'record';

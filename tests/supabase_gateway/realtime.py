@@ -14,13 +14,13 @@ way Realtime answers it: the join is ok, then a ``system`` message with status
 ``error`` ("Unable to subscribe to changes with given parameters ..."), and no table
 of that channel streams.
 
-Rows are delivered the way Realtime's ``realtime.apply_rls`` decides (supabase/realtime,
-``lib/realtime/tenants/repo/migrations``): an insert or update only to subscribers whose
-role and claims find the row by its primary key (``select exists (select 1 from t where
-pk = ...)``), with only the columns that role may SELECT; a table without a primary
-key, or whose key the role may not read, delivers no record (Realtime sends an error
-there instead: "Error 400: Bad Request, no primary key", "Error 401: Unauthorized"); a
-delete goes to every subscriber of the table with the old primary key only.
+Rows are delivered the way Realtime's own ``realtime.apply_rls`` decides: an insert or
+update only to subscribers whose role and claims find the row by its primary key
+(``select exists (select 1 from t where pk = ...)``, whatever the key's columns), with
+only the columns that role may SELECT; a table without a primary key, or whose key the
+role may not read, delivers no record (Realtime sends an error there instead: "Error
+400: Bad Request, no primary key", "Error 401: Unauthorized"); a delete goes to every
+subscriber of the table with the old primary key only.
 """
 
 from __future__ import annotations
