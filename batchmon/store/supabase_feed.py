@@ -51,6 +51,8 @@ RESYNC_JOINED = "joined"  # the channel (re)joined
 RESYNC_POSTGRES_READY = "postgres_ready"  # the server's change stream is live
 RESYNC_PUSH_UNAVAILABLE = "push_unavailable"  # subscribed, but a table cannot stream
 RESYNC_BURST = "burst"  # so many events at once that Realtime likely dropped some
+#: One row per batch, upserted by every statement that changes the batch's assets.
+ASSET_CHANGES = "batchmon_asset_changes"
 #: How Realtime's ``system`` error begins when a binding's table is not published.
 UNABLE_TO_SUBSCRIBE = "Unable to subscribe to changes"
 
@@ -59,7 +61,7 @@ UNABLE_TO_SUBSCRIBE = "Unable to subscribe to changes"
 class FeedOptions:
     """Timing of the watchdog. ``stale_after`` gives realtime-py's own retries a chance."""
 
-    tables: tuple[str, ...] = ("openai_batches", "assets")
+    tables: tuple[str, ...] = ("openai_batches", ASSET_CHANGES)
     schema: str = "public"
     check_interval: float = 5.0
     stale_after: float = 30.0
@@ -72,8 +74,9 @@ class FeedOptions:
 class ChangeQueue:
     """One ``changes()`` iterator's queue; "assets changed" is coalesced per batch.
 
-    An apply touches thousands of assets, and each is one realtime event; a consumer
-    only needs to know that a batch's assets changed since it last looked.
+    Each statement that changes a batch's assets is one realtime event, and an apply
+    is many statements; a consumer only needs to know that a batch's assets changed
+    since it last looked.
     """
 
     def __init__(self) -> None:
@@ -109,14 +112,8 @@ def change_from_payload(payload: Mapping[str, Any]) -> Change | None:
         return Change(
             "batch", batch_id=str(record["id"]), status=record.get("status"), payload=dict(record)
         )
-    if table == "assets":
-        batch = record.get("openai_batch_id")
-        return Change(
-            "assets",
-            batch_id=str(batch) if batch else None,
-            status=record.get("auto_tag_status"),
-            payload=dict(record),
-        )
+    if table == ASSET_CHANGES:
+        return Change("assets", batch_id=str(record["batch_id"]), payload=dict(record))
     return None
 
 

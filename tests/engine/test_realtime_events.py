@@ -1,21 +1,27 @@
 """A worker's pass costs Realtime only the changes a person watching cares about.
 
 Supabase Realtime streams every row change of the tables in ``supabase_realtime``
-(``openai_batches`` and ``assets``) and stops delivering to the whole project while it
-is past ``max_events_per_second``. A row-level trigger on those two tables counts what
-Realtime would stream: one event per changed row, with the columns that changed.
+(``openai_batches`` and ``batchmon_asset_changes``) and stops delivering to the whole
+project while it is past ``max_events_per_second``. A row-level trigger on those tables
+counts what Realtime would stream: one event per changed row, with the columns that
+changed. The same trigger on ``assets`` counts what publishing ``assets`` itself would
+cost (batchmon did until asset changes got a row per batch).
 """
 
 from __future__ import annotations
 
+from collections import Counter
+
 from batchmon.engine.submit import submit_assets
 from batchmon.openai_batches import BatchClient
 from batchmon.sim import Simulator
+from batchmon.store.api import APPLY_CHUNK_ROWS
 from batchmon.store.postgres import PostgresStore
 from tests.fixtures.postgres import execute, fetch_all, insert_assets
 from tests.helpers.engine import fast_worker
 
-STREAMED = ("openai_batches", "assets")
+STREAMED = ("openai_batches", "batchmon_asset_changes")
+BIG_BATCH = 2000
 
 COUNT_EVENTS = """
 create schema realtime_events;
@@ -35,12 +41,12 @@ $$;
 """
 
 # What a person watching the desktop is told about: status, counts, results applied.
-NEWS = {"status", "completed", "failed", "total", "applied_at", "auto_tag_status", "tags"}
+NEWS = {"status", "completed", "failed", "total", "applied_at", "changed_at"}
 
 
-def _count_events(database_url: str) -> None:
+def _count_events(database_url: str, tables: tuple[str, ...] = STREAMED) -> None:
     execute(database_url, COUNT_EVENTS)
-    for table in STREAMED:
+    for table in tables:
         execute(
             database_url,
             f"create trigger count_events after insert or update or delete on public.{table}"
@@ -73,9 +79,9 @@ async def test_a_pass_streams_only_status_counts_and_applied_results(
     assert done.run.applied == 2
     events = _events(database_url)
     batch_events = [e for e in events if e[0] == "openai_batches"]
-    asset_events = [e for e in events if e[0] == "assets"]
-    # Per batch: its completion, then its results applied; one event per asset.
-    assert len(batch_events) == 4 and len(asset_events) == 4 and len(events) == 8
+    asset_events = [e for e in events if e[0] == "batchmon_asset_changes"]
+    # Per batch: its completion, its assets' results (one statement), then applied_at.
+    assert len(batch_events) == 4 and len(asset_events) == 2 and len(events) == 6
     for _, op, changed in events:
         assert op == "UPDATE" and set(changed) & NEWS, changed
     assert not {c for *_, changed in events for c in changed} & {
@@ -83,6 +89,35 @@ async def test_a_pass_streams_only_status_counts_and_applied_results(
         "claim_expires_at",
         "last_polled_at",
     }
+
+
+async def test_applying_a_big_batch_streams_one_event_per_statement_not_per_asset(
+    client: BatchClient, database_url: str, simulator: Simulator
+) -> None:
+    """2,000 assets applied 1,000 rows per statement (as a desktop applies on Supabase).
+
+    ``assets`` is counted too, for what streaming it would cost: one event per asset.
+    """
+    _count_events(database_url, (*STREAMED, "assets"))
+    ids = insert_assets(database_url, BIG_BATCH)
+    store = await PostgresStore.open(database_url, chunk_size=APPLY_CHUNK_ROWS)
+    try:
+        await submit_assets(client, store, await store.assets_by_ids(ids), per_batch=BIG_BATCH)
+        submitted = Counter(tab for tab, _, _ in _events(database_url))
+        simulator.advance(3600)
+        done = await fast_worker(client, store).run_once()
+    finally:
+        await store.close()
+
+    # The app's insert and the submission: every asset twice; the batch row inserted and
+    # written once more with nothing changed; one row for the statement linking assets.
+    assert submitted == {"assets": 2 * BIG_BATCH, "openai_batches": 2, "batchmon_asset_changes": 1}
+    assert done.run.applied == 1
+    counted = Counter(tab for tab, _, _ in _events(database_url))
+    assert counted["assets"] == BIG_BATCH  # had assets been published
+    assert counted["batchmon_asset_changes"] == BIG_BATCH // APPLY_CHUNK_ROWS  # per statement
+    assert counted["openai_batches"] == 2  # completed, then applied_at
+    assert sum(counted[t] for t in STREAMED) == 4
 
 
 async def test_claims_polls_and_releases_are_kept_in_their_own_unstreamed_table(

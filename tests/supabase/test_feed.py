@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import psycopg
 import pytest
 from realtime.types import RealtimePostgresChangesListenEvent
 from supabase import AsyncClient
@@ -30,7 +31,8 @@ async def test_batch_and_asset_changes_are_delivered(
     await gateway.wait_until(lambda c: c["heartbeats"] >= 1)  # answered on topic "phoenix"
     assets = await wait_for_change(feed, lambda c: c.kind == "assets" and c.batch_id == "batch_a")
     done = await wait_for_change(feed, batch_status("batch_a", "completed"))
-    assert (assets.batch_id, assets.status) == ("batch_a", "pending")
+    # One row per batch stands for the statement that changed its assets.
+    assert assets.payload["user_id"] == users.alice.id and assets.status is None
     assert done.payload["completed"] == 2
 
 
@@ -47,6 +49,34 @@ async def test_other_users_changes_never_reach_the_feed(
     # Changes arrive in commit order: Bob's first batch event is his own, Alice's never came.
     first = await wait_for_change(feed, lambda c: c.batch_id is not None)
     assert first.batch_id == "batch_bob"
+
+
+async def test_asset_change_rows_are_each_users_own_and_written_by_no_api_role(
+    alice_store: SupabaseStore,
+    bob_store: SupabaseStore,
+    users: Users,
+    database_url: str,
+    gateway: Gateway,
+) -> None:
+    await alice_store.mark_submitted(
+        openai_batch("batch_alice"), insert_assets(database_url, 1, user_id=users.alice.id)
+    )
+    await bob_store.mark_submitted(
+        openai_batch("batch_bob"), insert_assets(database_url, 1, user_id=users.bob.id)
+    )
+    alice = {"sub": users.alice.id, "role": "authenticated"}
+
+    async with gateway.as_request(alice) as conn:
+        cur = await conn.execute("select batch_id from public.batchmon_asset_changes")
+        seen = await cur.fetchall()
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        async with gateway.as_request(alice) as conn:
+            await conn.execute(
+                "update public.batchmon_asset_changes set changed_at = now()"
+                " where batch_id = 'batch_alice'"
+            )
+
+    assert seen == [("batch_alice",)]
 
 
 async def test_an_unreadable_event_does_not_stop_later_events(

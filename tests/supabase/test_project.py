@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from batchmon.store.migrate import available_migrations, migrate_sync
-from tests.fixtures.postgres import PgServer, fetch_all, insert_assets, openai_batch
+from tests.fixtures.postgres import PgServer, execute, fetch_all, insert_assets, openai_batch
 from tests.fixtures.supabase_project import (
     AUTHENTICATOR,
     OWNER,
@@ -43,13 +43,34 @@ def test_migrate_as_the_project_owner_applies_everything_once(
         "select tablename from pg_publication_tables where pubname = 'supabase_realtime'"
         " order by 1",
     )
-    assert published == [("assets",), ("openai_batches",)]
+    assert published == [("batchmon_asset_changes",), ("openai_batches",)]
     owner = fetch_all(
         fresh_project.admin_url,
         "select rolsuper, rolbypassrls from pg_roles where rolname = %s",
         (OWNER,),
     )
     assert owner == [(False, True)]
+
+
+def test_a_project_that_published_assets_keeps_it_when_the_migration_runs_again(
+    fresh_project: SupabaseProject,
+) -> None:
+    """Earlier migrations published ``assets``; the app may rely on it, so it stays."""
+    migrate_sync(fresh_project.owner_url)
+    execute(fresh_project.admin_url, "alter publication supabase_realtime add table public.assets")
+    execute(
+        fresh_project.admin_url,
+        "update public.batchmon_schema_migrations set checksum = 'edited'"
+        " where name = '005_change_notifications.sql'",
+    )
+
+    assert "005_change_notifications.sql" in migrate_sync(fresh_project.owner_url)
+    published = fetch_all(
+        fresh_project.admin_url,
+        "select tablename from pg_publication_tables where pubname = 'supabase_realtime'"
+        " order by 1",
+    )
+    assert published == [("assets",), ("batchmon_asset_changes",), ("openai_batches",)]
 
 
 def test_apply_twice_in_one_transaction_as_authenticated_through_the_authenticator_login(

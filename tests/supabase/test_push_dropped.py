@@ -6,6 +6,7 @@ without any disconnect, so no reconnect resync comes. The desktop's own push cod
 (:class:`PushFollower`) asks the store each poll interval when the batches last changed
 and lists them again when push missed a change; while work is pending it also lists
 them every few intervals anyway (asset changes leave no trace in that timestamp).
+Within budget, push alone shows a chunked apply chunk by chunk.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from typing import Any
 
 import pytest
 
-from batchmon.store import Change, Store
+from batchmon.store import Change, ResultRow, Store
 from batchmon.store.postgres import PostgresStore
 from batchmon.store.supabase_feed import RESYNC_JOINED, RESYNC_POSTGRES_READY
 from batchmon.ui.batch_list import BatchList
 from batchmon.ui.push_follower import RESYNC_GAP, RESYNC_PERIODIC, PushFollower
 from tests.fixtures.postgres import execute, insert_assets, openai_batch
 from tests.helpers.supabase import PASSWORD, StoreFactory, Users
+from tests.supabase.helpers import insert_one_asset_per_batch
 from tests.supabase_gateway import Gateway
 
 WITHIN = 15.0
@@ -137,8 +139,9 @@ def past_the_budget(
     gateway: Gateway,
     started: Callable[[DesktopSide], None],
 ) -> SideFactory:
-    """A live desktop side once ``batch_a``'s 10 assets reached it; then ten events of
-    another batch against a budget of five, and nothing is delivered for a minute."""
+    """A live desktop side once ``batch_a``'s 10 assets reached it; then ten events (one
+    asset in each of ten other batches) against a budget of five, and nothing is
+    delivered for a minute."""
 
     async def make(*, interval: float, pending: bool) -> DesktopSide:
         side = await _live_side(open_store, users, started, interval=interval, pending=pending)
@@ -146,7 +149,7 @@ def past_the_budget(
         await side.wait_for(lambda: "batch_a" in side.handled)
         gateway.max_events_per_second = 5
         gateway.rate_limit_pause = 60.0
-        insert_assets(database_url, 10, user_id=users.alice.id, batch_id="batch_noise")
+        insert_one_asset_per_batch(database_url, 10, users.alice.id, prefix="batch_noise_")
         await gateway.wait_until(lambda c: c["dropped"] >= 5)
         return side
 
@@ -227,5 +230,46 @@ async def test_changes_push_delivers_cause_no_extra_listing(
     seen = probes
     await side.wait_for(lambda: probes >= seen + 2)
 
+    assert gateway.counts["dropped"] == 0
+    assert RESYNC_GAP not in side.resyncs and RESYNC_PERIODIC not in side.resyncs
+
+
+async def test_a_chunked_apply_is_seen_chunk_by_chunk(
+    open_store: StoreFactory,
+    users: Users,
+    database_url: str,
+    gateway: Gateway,
+    started: Callable[[DesktopSide], None],
+) -> None:
+    """Each applied chunk is one statement, hence one event: the pending count falls per
+    chunk while the apply runs, with no listing of the batches in between."""
+    chunk = 10
+    side = await _live_side(open_store, users, started, interval=60.0, pending=False)
+    applier = await open_store(chunk_rows=chunk)
+    await applier.sign_in(users.alice.email, PASSWORD)
+    ids = insert_assets(database_url, 3 * chunk, user_id=users.alice.id)
+    await applier.mark_submitted(openai_batch("batch_a"), ids)
+
+    def pending() -> int | None:
+        item = side.batches.get("batch_a")
+        return None if item is None else item.pending_assets
+
+    def pending_is(count: int) -> Callable[[], bool]:
+        return lambda: pending() == count
+
+    await side.wait_for(pending_is(3 * chunk))
+    seen: list[int | None] = []
+
+    async def results() -> AsyncIterator[ResultRow]:
+        for n, asset_id in enumerate(ids):
+            if n and n % chunk == 0:  # the store asks for this row once the chunk before landed
+                await side.wait_for(pending_is(3 * chunk - n))
+                seen.append(pending())
+            yield ResultRow(asset_id, ok=True, tags=["cat"])
+
+    await applier.apply_results("batch_a", results())
+    await side.wait_for(pending_is(0))
+
+    assert seen == [20, 10]
     assert gateway.counts["dropped"] == 0
     assert RESYNC_GAP not in side.resyncs and RESYNC_PERIODIC not in side.resyncs

@@ -18,8 +18,11 @@ from tests.helpers.supabase import PASSWORD, StoreFactory, Users
 from tests.supabase.helpers import is_live, live_feed, wait_for_change
 from tests.supabase_gateway import Gateway
 
-UNPUBLISH = "alter publication supabase_realtime drop table public.assets"
-MESSAGE = "push unavailable: table assets is not in supabase_realtime (run batchmon db migrate)"
+UNPUBLISH = "alter publication supabase_realtime drop table public.batchmon_asset_changes"
+MESSAGE = (
+    "push unavailable: table batchmon_asset_changes is not in supabase_realtime"
+    " (run batchmon db migrate)"
+)
 
 
 def feed_options(unavailable_retry: float = 600.0) -> FeedOptions:
@@ -63,7 +66,10 @@ async def test_push_comes_back_once_the_table_is_published_again(
     feed = store.changes()
     await wait_for_change(feed, is_unavailable)
 
-    execute(database_url, "alter publication supabase_realtime add table public.assets")
+    execute(
+        database_url,
+        "alter publication supabase_realtime add table public.batchmon_asset_changes",
+    )
     await wait_for_change(feed, is_live)
     ids = insert_assets(database_url, 1, user_id=users.alice.id)
     await store.mark_submitted(openai_batch("batch_a"), ids)
@@ -86,4 +92,5 @@ async def test_a_token_refresh_resubscribes_on_the_server_without_a_resync(
     await store.mark_submitted(openai_batch("batch_a"), ids)
 
     first = await wait_for_change(feed, lambda c: True)
-    assert first.kind == "assets"  # the new asset's row, and no resync before it
+    # The new batch's row (an asset outside any batch is no event), no resync before it.
+    assert (first.kind, first.batch_id) == ("batch", "batch_a")

@@ -3,7 +3,9 @@
 Realtime streams every committed row change of a table in the ``supabase_realtime``
 publication. The gateway reproduces that with a row-level trigger (installed into the
 test database by :func:`install_capture`) that NOTIFYs one JSON message per changed
-row; NOTIFY, like the WAL, delivers only committed changes, in commit order.
+row; NOTIFY, like the WAL, delivers only committed changes, in commit order. Rows are
+keyed by their table's primary key, whatever its columns, as Realtime keys them (its
+RLS check and a delete's ``old_record`` use the primary key only).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 
 CAPTURE_CHANNEL = "supabase_gateway_wal"
-_DEFAULT_TABLES = ("openai_batches", "assets")
+_DEFAULT_TABLES = ("openai_batches", "batchmon_asset_changes")
 
 _CAPTURE_FUNCTION = """
 create schema if not exists supabase_gateway;
@@ -24,6 +26,10 @@ language plpgsql security definer set search_path = pg_catalog as $$
 declare
   rec jsonb := case when tg_op = 'DELETE' then null else to_jsonb(new) end;
   old_rec jsonb := case when tg_op = 'INSERT' then null else to_jsonb(old) end;
+  pkey text[] := array(
+    select a.attname from pg_catalog.pg_index i
+    join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
+    where i.indrelid = tg_relid and i.indisprimary order by a.attnum);
   msg jsonb;
 begin
   msg := jsonb_build_object(
@@ -31,12 +37,12 @@ begin
     'commit_timestamp',
       to_char(clock_timestamp() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
     'record', rec,
-    'old_key',
-      case when old_rec is null then null else jsonb_build_object('id', old_rec -> 'id') end);
+    'record_key', (select jsonb_object_agg(k, rec -> k) from unnest(pkey) k where rec is not null),
+    'old_key', (select jsonb_object_agg(k, old_rec -> k) from unnest(pkey) k
+                where old_rec is not null));
   if octet_length(msg::text) > 7900 then
     -- NOTIFY payloads stop at 8000 bytes; the gateway re-reads the row by key.
-    msg := msg - 'record' || jsonb_build_object(
-      'record_key', case when rec is null then null else jsonb_build_object('id', rec -> 'id') end);
+    msg := msg - 'record';
   end if;
   perform pg_notify('supabase_gateway_wal', msg::text);
   return null;
@@ -46,7 +52,7 @@ $$;
 
 
 async def published_tables(conn: AsyncConnection) -> list[str]:
-    """The ``public`` tables of ``supabase_realtime`` (without one: batchmon's two)."""
+    """The ``public`` tables of ``supabase_realtime`` (without one: those batchmon publishes)."""
     cur = await conn.execute(
         "select exists (select 1 from pg_catalog.pg_publication"
         " where pubname = 'supabase_realtime')"
@@ -65,7 +71,7 @@ async def install_capture(conn: AsyncConnection) -> list[str]:
     """Attach the capture trigger to every table Realtime would stream; return their names.
 
     Those are the tables of the ``supabase_realtime`` publication where it exists, as on
-    Supabase; without it, ``openai_batches`` and ``assets``.
+    Supabase; without it, ``openai_batches`` and ``batchmon_asset_changes``.
     """
     await conn.execute(_CAPTURE_FUNCTION)
     tables = await published_tables(conn)
@@ -89,20 +95,19 @@ class RowChange:
     type: str  # INSERT | UPDATE | DELETE
     commit_timestamp: str
     record: dict[str, Any] | None
-    record_key: dict[str, Any] | None
-    old_key: dict[str, Any] | None
+    record_key: dict[str, Any] | None  # the new row's primary key; None: the table has none
+    old_key: dict[str, Any] | None  # the old row's primary key
 
     @classmethod
     def from_notify(cls, payload: str) -> RowChange:
         data = json.loads(payload)
-        record = data.get("record")
         return cls(
             schema=data["schema"],
             table=data["table"],
             type=data["type"],
             commit_timestamp=data["commit_timestamp"],
-            record=record,
-            record_key=data.get("record_key") or ({"id": record["id"]} if record else None),
+            record=data.get("record"),
+            record_key=data.get("record_key"),
             old_key=data.get("old_key"),
         )
 

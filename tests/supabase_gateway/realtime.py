@@ -14,8 +14,13 @@ way Realtime answers it: the join is ok, then a ``system`` message with status
 ``error`` ("Unable to subscribe to changes with given parameters ..."), and no table
 of that channel streams.
 
-Rows are delivered only to subscribers whose role and claims may SELECT them, which is
-how Realtime applies row-level security to ``postgres_changes``.
+Rows are delivered the way Realtime's own ``realtime.apply_rls`` decides: an insert or
+update only to subscribers whose role and claims find the row by its primary key
+(``select exists (select 1 from t where pk = ...)``, whatever the key's columns), with
+only the columns that role may SELECT; a table without a primary key, or whose key the
+role may not read, delivers no record (Realtime sends an error there instead: "Error
+400: Bad Request, no primary key", "Error 401: Unauthorized"); a delete goes to every
+subscriber of the table with the old primary key only.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 from psycopg import sql
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -261,17 +267,41 @@ class RealtimeConnection:
             await self.gateway.note(delivered=1)
 
     async def _visible_record(self, sub: Subscription, change: RowChange) -> dict[str, Any] | None:
-        if change.type == "DELETE" or change.record_key is None:
+        """The row as the subscriber may see it, found by primary key; None: not visible."""
+        key = change.record_key
+        if change.type == "DELETE" or not key:
+            return None  # Realtime: "Error 400: Bad Request, no primary key"
+        table = sql.Identifier(change.schema, change.table)
+        where = sql.SQL(" and ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in key)
+        query = sql.SQL(
+            "select exists (select 1 from {table} where {where}), array("
+            "select a.attname::text from pg_catalog.pg_attribute a"
+            " where a.attrelid = {name}::regclass and a.attnum > 0 and not a.attisdropped"
+            " and has_column_privilege(a.attrelid, a.attnum, 'SELECT'))"
+        ).format(table=table, where=where, name=sql.Literal(f"{change.schema}.{change.table}"))
+        values = [None if v is None else str(v) for v in key.values()]
+        try:
+            async with as_claims(self.gateway.pool, sub.claims) as conn:
+                cur = await conn.execute(query, values)
+                found = await cur.fetchone()
+        except psycopg.errors.InsufficientPrivilege:
+            return None  # Realtime: "Error 401: Unauthorized"
+        if found is None or not found[0]:
             return None
-        query = sql.SQL("select to_jsonb(t) from {} t where t.id = %s").format(
-            sql.Identifier(change.schema, change.table)
+        record = change.record if change.record is not None else await self._read_back(change)
+        return {k: v for k, v in record.items() if k in found[1]}
+
+    async def _read_back(self, change: RowChange) -> dict[str, Any]:
+        """A row too large to carry in the capture message, read again by primary key."""
+        key = change.record_key or {}
+        where = sql.SQL(" and ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in key)
+        query = sql.SQL("select to_jsonb(t) from {} t where {}").format(
+            sql.Identifier(change.schema, change.table), where
         )
-        async with as_claims(self.gateway.pool, sub.claims) as conn:
-            cur = await conn.execute(query, (change.record_key["id"],))
+        async with self.gateway.pool.connection() as conn:
+            cur = await conn.execute(query, [None if v is None else str(v) for v in key.values()])
             row = await cur.fetchone()
-        if row is None:
-            return None
-        return change.record if change.record is not None else dict(row[0])
+        return dict(row[0]) if row else {}
 
 
 async def websocket_endpoint(ws: WebSocket) -> None:

@@ -29,6 +29,8 @@ begin
       ('public.batch_claims', 'select, insert, update'),
       ('public.asset_results', 'select, insert'),
       ('public.batch_poll_runs', 'select'),
+      -- written only by the assets triggers; read by Realtime as the subscriber
+      ('public.batchmon_asset_changes', 'select'),
       ('public.batch_overview', 'select'),
       ('public.batch_results_state', 'select, insert, update, delete'),
       ('public.batchmon_jobs', 'select, insert, update'),
