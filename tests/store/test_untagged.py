@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
+from batchmon.core.planner import PlanLimits
+from batchmon.engine.jobs import create_job
 from batchmon.store.postgres import PostgresStore
 from tests.fixtures.postgres import as_user, execute, insert_assets
 
@@ -29,6 +31,24 @@ async def test_only_assets_with_no_status_and_an_image_oldest_first(
     assert await store.untagged_asset_ids() == sorted(older) + sorted(newer)
     assert await store.untagged_count() == 4
     assert await store.untagged_asset_ids(limit=3) == (sorted(older) + sorted(newer))[:3]
+
+
+async def test_assets_waiting_in_a_job_are_not_offered_again_until_it_lets_them_go(
+    store: PostgresStore, database_url: str
+) -> None:
+    waiting = insert_assets(database_url, 4, created_at=DAY, seed="in-a-job")
+    free = insert_assets(database_url, 2, created_at=DAY + timedelta(hours=1), seed="free")
+    plan = await create_job(
+        store, await store.assets_by_ids(waiting), "gpt-4o-mini", limits=PlanLimits(max_requests=2)
+    )
+    assert plan.batches == 2
+
+    assert await store.untagged_asset_ids() == sorted(free)
+    assert await store.untagged_count() == 2
+
+    await store.cancel_job(plan.job_id)  # nothing was sent: its assets are free again
+    assert await store.untagged_asset_ids() == sorted(waiting) + sorted(free)
+    assert await store.untagged_count() == 6
 
 
 async def test_more_than_a_page_is_read_to_the_end(store: PostgresStore, database_url: str) -> None:
