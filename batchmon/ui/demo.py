@@ -94,6 +94,9 @@ as five batches of six, sent one at a time as the one in progress finishes."""
 #: A job larger than the demo queue's limit: it visibly queues and drains.
 DEMO_JOB = DemoBatch("big-job", tuple(f"shelf-{i:02d}" for i in range(1, 31)), 0)
 
+#: New uploads nobody has sent yet: what "Tag N untagged assets…" offers in the demo.
+DEMO_UNTAGGED = DemoBatch("uploads", tuple(f"upload-{i:02d}" for i in range(1, 13)), 0)
+
 
 @dataclass(frozen=True, slots=True)
 class DemoPace:
@@ -248,13 +251,16 @@ class DemoEnvironment:
         """Seed assets and submit the scripted batches; returns the new batch ids.
 
         The full demo (the default ``batches``) also creates :data:`DEMO_JOB`, whose
-        batches the worker sends as queue room frees (``job`` picks another).
+        batches the worker sends as queue room frees (``job`` picks another), and leaves
+        :data:`DEMO_UNTAGGED` unsent for the Tag flow.
         """
         assert self.client is not None and self.store is not None
         assert self.database_url is not None
         chosen = job if job is not None else (DEMO_JOB if batches is DEMO_BATCHES else None)
         if chosen is not None:
             self.job_id = await self.submit_demo_job(chosen)
+        if batches is DEMO_BATCHES:
+            await asyncio.to_thread(insert_assets, self.database_url, DEMO_UNTAGGED, self.seed)
         for plan in batches:
             ids = await asyncio.to_thread(insert_assets, self.database_url, plan, self.seed)
             assets = await self.store.assets_by_ids(ids)
