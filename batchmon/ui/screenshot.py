@@ -77,6 +77,7 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
 async def take(app: QApplication, args: argparse.Namespace) -> int:
     from batchmon.ui.demo import DEMO_BATCHES, DemoEnvironment
     from batchmon.ui.desktop import Desktop
+    from batchmon.ui.untagged_source import StoreUntagged
 
     with tempfile.TemporaryDirectory(prefix="batchmon-screenshot-") as tmp:
         await asyncio.to_thread(Path(tmp).chmod, 0o755)  # the server may run as its own user
@@ -89,6 +90,7 @@ async def take(app: QApplication, args: argparse.Namespace) -> int:
             await env.start()
             assert env.store is not None and env.client is not None
             desktop.use_clock(env.simulator.clock.now, env.time_base)
+            desktop.set_untagged_source(StoreUntagged(env.store))  # as the app does
             await desktop.attach(env.store, env.client)
             env.start_worker()
             ids = await env.submit_demo_batches()
