@@ -492,9 +492,12 @@ begin
              and openai_batch_id is not null
              and not public.batchmon_batch_gone(openai_batch_id));  -- unless gone (006)
   get diagnostics n = row_count;
+  -- A server connection records the batch without an owner: it is its assets' owner.
+  -- No owner found, no write (an unchanged row would still be streamed by Realtime).
   update public.openai_batches b
-  set user_id = (select a.user_id from public.assets a
-                 where a.openai_batch_id = v_id and a.user_id is not null limit 1)
+  set user_id = o.user_id
+  from (select a.user_id from public.assets a
+        where a.openai_batch_id = v_id and a.user_id is not null limit 1) o
   where b.id = v_id and b.user_id is null;
   return n;
 end
