@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from batchmon.core.planner import PlanLimits
+from batchmon.engine.jobs import create_job
 from batchmon.store.protocol import PermissionDenied
 from batchmon.store.supabase import SupabaseStore
 from tests.fixtures.postgres import insert_assets
@@ -23,6 +25,23 @@ async def test_each_user_gets_only_their_own_untagged_assets_past_the_row_limit(
     assert await alice_store.untagged_asset_ids(limit=1_001) == found[:1_001]
     assert sorted(await bob_store.untagged_asset_ids()) == sorted(bob)
     assert await bob_store.untagged_count() == 3
+
+
+async def test_a_users_assets_waiting_in_their_job_are_not_offered_again(
+    alice_store: SupabaseStore, users: Users, database_url: str
+) -> None:
+    waiting = insert_assets(database_url, 3, user_id=users.alice.id, seed="queued")
+    free = insert_assets(database_url, 2, user_id=users.alice.id, seed="free")
+    plan = await create_job(
+        alice_store,
+        await alice_store.assets_by_ids(waiting),
+        "gpt-4o-mini",
+        limits=PlanLimits(max_requests=2),
+    )
+    assert plan.batches == 2
+
+    assert sorted(await alice_store.untagged_asset_ids()) == sorted(free)
+    assert await alice_store.untagged_count() == 2
 
 
 async def test_signed_out_gets_nothing(open_store: StoreFactory, database_url: str) -> None:
