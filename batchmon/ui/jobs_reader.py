@@ -4,9 +4,10 @@ The desktop refreshes jobs on every poll pass (2 s by default). Reading every ru
 job's batches and the model limits each time costs a round trip per job and one more
 per pass, to Supabase too, while nothing changed. A job's summary (progress, batches by
 state, tokens in the queue) moves whenever its batches do, so its batches and the
-limits are read again only when a summary changed. Two moves leave the summary as it
-was (``submitting`` to ``submitted``; a limit set from the CLI), so everything is read
-again every :data:`FULL_READ_EVERY` refreshes as well.
+limits are read again only when a summary changed. Two moves leave the summaries as
+they were (``submitting`` to ``submitted``; a limit set for a model no job uses), so
+everything is read again every :data:`FULL_READ_EVERY` refreshes as well: the same
+cadence at which the desktop lists every batch again while work is pending.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from dataclasses import dataclass
 
 from batchmon.store import Store
 from batchmon.store.job_rows import JobBatch, JobSummary, ModelLimit
+from batchmon.ui.push_follower import RESYNC_EVERY_POLLS
 
 JOBS_SHOWN = 50
-FULL_READ_EVERY = 30
+FULL_READ_EVERY = RESYNC_EVERY_POLLS
 
 
 @dataclass(frozen=True, slots=True)
