@@ -19,7 +19,7 @@ from typing import Any
 
 import platformdirs
 
-from batchmon.core.tokens import parse_image_size
+from batchmon.core.tokens import format_image_size, parse_optional_image_size
 
 log = logging.getLogger(__name__)
 
@@ -129,20 +129,12 @@ def _token_limits(raw: Any) -> dict[str, int]:
     return limits
 
 
-def format_image_size(size: tuple[int, int]) -> str:
-    """``1024x1024``: an image size as the settings file and ``--image-size`` write it."""
-    return f"{size[0]}x{size[1]}"
-
-
 def _image_size(raw: Any) -> tuple[int, int] | None:
-    """``"1024x768"`` (or ``[1024, 768]`` in the file); an empty text is unknown (None)."""
-    if isinstance(raw, list | tuple):
-        raw = "x".join(str(part) for part in raw)
-    text = str(raw).strip()
-    if not text:
-        return None
+    """``"1024x768"`` (or ``[1024, 768]`` in the file); empty or ``unknown`` is None."""
+    if isinstance(raw, list | tuple) and len(raw) == 2:
+        raw = format_image_size((raw[0], raw[1]))
     try:
-        return parse_image_size(text)
+        return parse_optional_image_size(str(raw))
     except ValueError as exc:
         raise ConfigError(f"setting 'image_size' {exc}") from None
 

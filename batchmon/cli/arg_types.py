@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from batchmon.core.formatting import format_duration
-from batchmon.core.tokens import parse_image_size
+from batchmon.core.tokens import parse_optional_image_size
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -53,10 +53,10 @@ def positive_int(text: str) -> int:
     return value
 
 
-def image_size(text: str) -> tuple[int, int]:
-    """``WIDTHxHEIGHT`` in pixels, e.g. ``640x480`` (argparse type)."""
+def image_size(text: str) -> tuple[int, int] | None:
+    """``WIDTHxHEIGHT`` in pixels, e.g. ``640x480``, or ``unknown`` (None) (argparse type)."""
     try:
-        return parse_image_size(text)
+        return parse_optional_image_size(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

@@ -20,10 +20,11 @@ from typing import Any
 from batchmon.cli.batches import chosen_assets, print_skips
 from batchmon.cli.exit_codes import EXIT_ERROR, EXIT_OK
 from batchmon.cli.output import short_time, table, write_json
-from batchmon.config import Settings, format_image_size
+from batchmon.config import Settings
 from batchmon.core.formatting import format_duration, format_tokens
 from batchmon.core.planner import MAX_REQUESTS, PlanLimits, PlannedBatch, plan_batches, summarize
 from batchmon.core.requests import DEFAULT_MODEL, build_tag_request
+from batchmon.core.tokens import format_image_size
 from batchmon.engine.jobs import (
     DEFAULT_TOKEN_LIMITS,
     JobSubmitter,
@@ -350,7 +351,7 @@ async def cmd_submit_job(args: argparse.Namespace) -> int:
             max_requests=min(args.per_batch, MAX_REQUESTS),
         )
         lines = _preview_lines(assets, model, args.endpoint)
-        image_size = args.image_size or settings.image_size  # the flag wins
+        image_size = getattr(args, "image_size", settings.image_size)  # the flag wins
         estimate = sized_estimate(image_size)
         preview = list(plan_batches(lines, limits, keep_lines=False, estimate=estimate))
         if not preview:

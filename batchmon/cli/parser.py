@@ -135,10 +135,11 @@ def _add_batch_commands(
     submit.add_argument(
         "--image-size",
         type=image_size,
+        default=argparse.SUPPRESS,
         metavar="WxH",
         help=(
-            "pixel size of the images, for the plan's tokens and cost "
-            "(default: the image_size setting, else the costliest)"
+            "pixel size of the images, for the plan's tokens and cost, or 'unknown' "
+            "for the costliest (default: the image_size setting, else the costliest)"
         ),
     )
     submit.add_argument(

@@ -271,6 +271,26 @@ def request_tokens(
     return _json_tokens(body)
 
 
+ImageSize = tuple[int, int]
+"""(width, height) in pixels."""
+
+UNKNOWN_IMAGE_SIZE = "unknown"
+"""What a person writes for "I do not know": each image then counts as the costliest."""
+
+
+def format_image_size(size: ImageSize) -> str:
+    """``1024x1024``: an image size as the settings file and ``--image-size`` write it."""
+    return f"{size[0]}x{size[1]}"
+
+
+def parse_optional_image_size(text: str) -> ImageSize | None:
+    """A size as :func:`parse_image_size` reads it, or None for nothing or ``unknown``."""
+    stripped = text.strip()
+    if not stripped or stripped.lower() == UNKNOWN_IMAGE_SIZE:
+        return None
+    return parse_image_size(stripped)
+
+
 def parse_image_size(text: str) -> tuple[int, int]:
     """``640x480`` as (640, 480): the size people know their images by (ValueError if not)."""
     width, sep, height = text.strip().lower().partition("x")

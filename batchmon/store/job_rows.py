@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-ImageSize = tuple[int, int]
-"""(width, height) in pixels every image of a job is counted at; a job planned without
-one has None (each image then counts as the costliest the model's rule allows)."""
+from batchmon.core.tokens import ImageSize
 
 JOB_ASSET_PAGE = 5_000
 """Asset ids sent per call when a planned batch is stored (a batch holds up to 50,000)."""

@@ -14,7 +14,7 @@ from itertools import accumulate
 
 from batchmon.core.formatting import format_tokens
 from batchmon.core.planner import PlannedBatch, PlanSummary
-from batchmon.core.tokens import image_tokens, parse_image_size
+from batchmon.core.tokens import image_tokens, parse_optional_image_size
 
 UNKNOWN_SIZE = "Unknown"
 SIZE_CHOICES = (UNKNOWN_SIZE, "512x512", "1024x1024", "2048x2048")
@@ -51,9 +51,7 @@ def chosen_size(text: str) -> tuple[int, int] | None:
 
     Raises ValueError, saying what a size looks like, for anything else.
     """
-    if not text.strip() or text.strip().lower() == UNKNOWN_SIZE.lower():
-        return None
-    return parse_image_size(text)
+    return parse_optional_image_size(text)
 
 
 def size_line(model: str, size: tuple[int, int] | None) -> str:

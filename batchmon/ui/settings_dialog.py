@@ -37,8 +37,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from batchmon.config import ConfigError, Settings, format_image_size, save_settings
-from batchmon.core.tokens import parse_image_size
+from batchmon.config import ConfigError, Settings, save_settings
+from batchmon.core.tokens import format_image_size, parse_optional_image_size
 
 log = logging.getLogger(__name__)
 
@@ -180,12 +180,9 @@ def _text(edit: QLineEdit) -> str | None:
 
 
 def _image_size(edit: QLineEdit) -> tuple[tuple[int, int] | None, str | None]:
-    """The size typed (None when empty or malformed) and what is wrong with it, if anything."""
-    text = _text(edit)
-    if text is None:
-        return None, None
+    """The size typed (None when empty, ``unknown`` or malformed) and what is wrong, if anything."""
     try:
-        return parse_image_size(text), None
+        return parse_optional_image_size(edit.text()), None
     except ValueError as exc:
         return None, str(exc)
 

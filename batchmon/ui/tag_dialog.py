@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from batchmon.config import format_image_size
 from batchmon.core.planner import PlannedBatch, summarize
 from batchmon.core.requests import DEFAULT_MODEL
+from batchmon.core.tokens import ImageSize, format_image_size
 from batchmon.ui import dialogs
 from batchmon.ui.job_plan import (
     SIZE_CHOICES,
@@ -44,7 +44,6 @@ MAX_BUDGET = 1_000_000.0
 REPLAN_DELAY_MS = 250
 """Typing a size waits this long for the next key before planning again."""
 
-ImageSize = tuple[int, int]
 Replan = Callable[[ImageSize | None], Awaitable[Sequence[PlannedBatch]]]
 
 

@@ -213,7 +213,12 @@ def test_a_known_image_size_plans_fewer_tokens_batches_and_dollars(
 
 
 @pytest.mark.parametrize(
-    ("flags", "planned_at"), [((), [512, 512]), (("--image-size", "1024x768"), [1024, 768])]
+    ("flags", "planned_at"),
+    [
+        ((), [512, 512]),
+        (("--image-size", "1024x768"), [1024, 768]),
+        (("--image-size", "unknown"), None),
+    ],
 )
 def test_submit_plans_at_the_image_size_setting_unless_the_flag_says_otherwise(
     sim_env: LiveSim,
@@ -221,7 +226,7 @@ def test_submit_plans_at_the_image_size_setting_unless_the_flag_says_otherwise(
     batchmon: Batchmon,
     monkeypatch: pytest.MonkeyPatch,
     flags: tuple[str, ...],
-    planned_at: list[int],
+    planned_at: list[int] | None,
 ) -> None:
     monkeypatch.setenv("BATCHMON_IMAGE_SIZE", "512x512")
     insert_assets(database_url, 3, url_prefix="https://img.example.test/barn-owl")

@@ -121,6 +121,8 @@ def test_image_size_comes_from_the_file_or_the_environment_as_width_x_height(
     assert load_settings(env={}, config_path=path).image_size == (1024, 768)
     env = {"BATCHMON_IMAGE_SIZE": "512x512"}
     assert load_settings(env=env, config_path=path).image_size == (512, 512)
+    unknown = {"BATCHMON_IMAGE_SIZE": "Unknown"}  # the word the Tag dialog offers
+    assert load_settings(env=unknown, config_path=path).image_size is None
     for bad in ("512", "0x512", "big"):
         with pytest.raises(ConfigError, match=r"image_size.*WIDTHxHEIGHT"):
             load_settings(env={"BATCHMON_IMAGE_SIZE": bad}, config_path=path)
