@@ -6,12 +6,14 @@ per pass, to Supabase too, while nothing changed. A job's summary (progress, bat
 state, tokens in the queue) moves whenever its batches do, so its batches and the
 limits are read again only when a summary changed. Two moves leave the summaries as
 they were (``submitting`` to ``submitted``; a limit set for a model no job uses), so
-everything is read again every :data:`FULL_READ_EVERY` refreshes as well: the same
-cadence at which the desktop lists every batch again while work is pending.
+running jobs' batches and the limits are read again every :data:`FULL_READ_EVERY`
+refreshes as well: the cadence at which the desktop lists every batch again while work
+is pending. A finished job's batches no longer change: they are read once.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from batchmon.store import Store
@@ -41,12 +43,25 @@ class JobsReader:
         self._batches: dict[str, list[JobBatch]] = {}
         self._limits: list[ModelLimit] | None = None
         self._since_full = 0
+        self._reading = asyncio.Lock()
 
     async def read(self) -> JobsView:
-        """The jobs now; raises :class:`~batchmon.store.StoreError` like the store."""
+        """The jobs now; raises :class:`~batchmon.store.StoreError` like the store.
+
+        A poll pass and a server-run check may ask at once: they take turns, so the
+        cache is never rebuilt under a read still using it.
+        """
+        async with self._reading:
+            return await self._read()
+
+    async def _read(self) -> JobsView:
         jobs = await self._store.job_summaries(limit=JOBS_SHOWN)
         full = self._since_full >= self._full_read_every
-        changed = [job for job in jobs if full or self._summaries.get(job.id) != job]
+        changed = [
+            job
+            for job in jobs
+            if self._summaries.get(job.id) != job or (full and job.status == "running")
+        ]
         for job in changed:
             self._batches[job.id] = await self._store.job_batches(job.id)
         if changed or full or self._limits is None:

@@ -74,3 +74,24 @@ async def test_a_quiet_refresh_asks_only_for_the_summaries_and_a_change_is_read_
         assert full == Counter(job_summaries=1, job_batches=1, model_limits=1)
     finally:
         await store.close()
+
+
+async def test_a_finished_job_is_read_once_even_by_the_full_refreshes(
+    database_url: str,
+) -> None:
+    store = await CountingStore.open(database_url)
+    assert isinstance(store, CountingStore)
+    store.calls = Counter()
+    try:
+        ids = insert_assets(database_url, 4, url_prefix=RED_FOX)
+        plan = await create_job(store, await store.assets_by_ids(ids), MODEL)
+        await store.cancel_job(plan.job_id)  # nothing was sent: it ends here
+        reader = JobsReader(store, full_read_every=1)  # every second refresh is full
+
+        first = await counted(reader, store)
+        assert first["job_batches"] == 1
+        later = [await counted(reader, store) for _ in range(4)]
+        assert [c["model_limits"] for c in later] == [1, 0, 1, 0]  # the full ones
+        assert all(c["job_batches"] == 0 for c in later)
+    finally:
+        await store.close()
