@@ -3,8 +3,9 @@ the repeatable ones (``sql/privileges.sql``).
 
 All pending migrations run in one transaction under a transaction-level advisory lock:
 a run applies every file or, when one fails, none (the database is left as it was), and
-two processes migrating the same database at once take turns, so each file is applied
-once; applied names and checksums are recorded in ``batchmon_schema_migrations``.
+two processes migrating the same database at once take turns, so a pending file is
+applied once per change; applied names and checksums are recorded in
+``batchmon_schema_migrations``.
 
 A numbered file is pending when it is not recorded, or recorded with another checksum
 (nothing is released yet, so a file may still be edited, and an edited one is applied
@@ -109,7 +110,7 @@ def applied_migrations(conninfo: str) -> list[str]:
 
 
 def migrate_sync(conninfo: str) -> list[str]:
-    """Apply every migration not yet recorded; returns the names applied by this call."""
+    """Apply every pending migration; returns the names applied by this call."""
     try:
         conn = psycopg.connect(conninfo, autocommit=True)
     except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:

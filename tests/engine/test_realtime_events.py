@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from batchmon.engine.jobs import create_job
 from batchmon.engine.submit import submit_assets
 from batchmon.openai_batches import BatchClient
 from batchmon.sim import Simulator
@@ -141,3 +142,21 @@ async def test_claims_polls_and_releases_are_kept_in_their_own_unstreamed_table(
         (list(STREAMED),),
     )
     assert columns == []
+
+
+async def test_a_job_batch_sent_without_an_owner_writes_its_batch_row_once(
+    client: BatchClient, database_url: str
+) -> None:
+    """A server connection's job has no owner: nothing to copy onto the new batch row."""
+    ids = insert_assets(database_url, 3)
+    store = await PostgresStore.open(database_url)
+    try:
+        await create_job(store, await store.assets_by_ids(ids), "gpt-4o-mini")
+        _count_events(database_url)
+        report = await fast_worker(client, store).run_once()
+    finally:
+        await store.close()
+
+    assert report.jobs is not None and len(report.jobs.submitted) == 1
+    batch_rows = [e for e in _events(database_url) if e[0] == "openai_batches"]
+    assert [op for _, op, _ in batch_rows] == ["INSERT"]

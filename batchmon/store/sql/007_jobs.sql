@@ -318,8 +318,9 @@ begin
                        v_row.openai_batch_id);
   end if;
   perform public.record_batch_statuses(jsonb_build_array(p_batch));
+  -- The job's owner, when it has one (no write otherwise: Realtime streams any update).
   update public.openai_batches ob set user_id = v_row.user_id
-  where ob.id = v_id and ob.user_id is null;
+  where ob.id = v_id and ob.user_id is null and v_row.user_id is not null;
   update public.assets a
   set openai_batch_id = v_id, auto_tag_status = 'pending', auto_tag_error = null
   where a.id = any(v_row.asset_ids)
