@@ -12,7 +12,7 @@ import asyncio
 import os
 import socket
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -23,18 +23,18 @@ from batchmon.cli.output import short_time, table, write_json
 from batchmon.config import Settings
 from batchmon.core.formatting import format_duration, format_tokens
 from batchmon.core.planner import MAX_REQUESTS, PlanLimits, PlannedBatch, plan_batches, summarize
-from batchmon.core.requests import DEFAULT_MODEL, build_tag_request
+from batchmon.core.requests import DEFAULT_MODEL
 from batchmon.core.tokens import format_image_size
 from batchmon.engine.jobs import (
     DEFAULT_TOKEN_LIMITS,
     JobSubmitter,
     cancel_job,
     create_job,
+    job_lines,
     plan_limits,
     sized_estimate,
 )
 from batchmon.store.job_rows import JobBatch, JobSummary, ModelLimit
-from batchmon.store.protocol import AssetRow
 from batchmon.wiring import open_client, open_store, settings_from
 
 
@@ -274,19 +274,6 @@ async def cmd_job_limits(args: argparse.Namespace) -> int:
 # -- submit: plan, confirm, create the job, send what fits now ------------------------------
 
 
-def _preview_lines(
-    assets: Iterable[AssetRow], model: str, endpoint: str
-) -> Iterator[dict[str, Any]]:
-    """The lines the job will hold, for the plan shown before anything is stored."""
-    for asset in assets:
-        if asset.status == "completed" or (asset.status == "pending" and asset.batch_id):
-            continue
-        try:
-            yield build_tag_request(asset.id, asset.image_url or "", model=model, endpoint=endpoint)
-        except ValueError:
-            continue
-
-
 def _megabytes(size: int) -> str:
     return f"{size / 1e6:,.1f} MB" if size >= 100_000 else f"{size / 1e3:,.1f} kB"
 
@@ -350,7 +337,7 @@ async def cmd_submit_job(args: argparse.Namespace) -> int:
             await plan_limits(opened.store, default_limits(settings)),
             max_requests=min(args.per_batch, MAX_REQUESTS),
         )
-        lines = _preview_lines(assets, model, args.endpoint)
+        lines = job_lines(assets, model, args.endpoint)
         image_size = getattr(args, "image_size", settings.image_size)  # the flag wins
         estimate = sized_estimate(image_size)
         preview = list(plan_batches(lines, limits, keep_lines=False, estimate=estimate))

@@ -141,10 +141,15 @@ def sized_estimate(image_size: tuple[int, int] | None) -> TokenEstimator:
     return functools.partial(request_tokens, image_size=image_size)
 
 
-def _lines(
-    assets: Iterable[AssetRow], model: str, endpoint: str, skipped: dict[str, str]
+def job_lines(
+    assets: Iterable[AssetRow],
+    model: str = DEFAULT_MODEL,
+    endpoint: str = CHAT_COMPLETIONS,
+    skipped: dict[str, str] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """One request line per sendable asset; the others are noted in ``skipped``."""
+    """One request line per sendable asset, as a job holds them (and a plan shown before
+    it is stored counts them); the others are noted in ``skipped``."""
+    skipped = {} if skipped is None else skipped
     for asset in assets:
         if asset.status == "pending" and asset.batch_id:
             skipped[asset.id] = f"already pending in batch {asset.batch_id}"
@@ -217,7 +222,7 @@ async def create_job(
         cost = None if cost is None or batch.cost.batch_usd is None else cost + batch.cost.batch_usd
 
     try:
-        for line in _lines(assets, model, endpoint, skipped):
+        for line in job_lines(assets, model, endpoint, skipped):
             closed = planner.add(line)
             if closed is not None:
                 await keep(closed)

@@ -10,13 +10,12 @@ model's queue has room; nothing is sent from here.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Protocol
 
 from PySide6.QtWidgets import QWidget
 
 from batchmon.core.planner import PlanLimits, PlannedBatch, plan_batches
-from batchmon.core.requests import build_tag_request
 from batchmon.store import AssetRow, Store
 from batchmon.ui.banner import Banner
 from batchmon.ui.job_plan import counted
@@ -35,22 +34,13 @@ class UntaggedAssets(Protocol):
         ...
 
 
-def request_lines(assets: Iterable[AssetRow]) -> Iterator[dict[str, Any]]:
-    """One request line per asset that can be sent (an asset without an image is not)."""
-    for asset in assets:
-        try:
-            yield build_tag_request(asset.id, asset.image_url or "")
-        except ValueError:
-            continue
-
-
 def plan_at(
     assets: Sequence[AssetRow], limits: PlanLimits, image_size: ImageSize | None
 ) -> list[PlannedBatch]:
     """The batches ``assets`` make within ``limits``, every image counted at ``image_size``."""
-    from batchmon.engine.jobs import sized_estimate
+    from batchmon.engine.jobs import job_lines, sized_estimate
 
-    lines = request_lines(assets)
+    lines = job_lines(assets)
     return list(plan_batches(lines, limits, keep_lines=False, estimate=sized_estimate(image_size)))
 
 
